@@ -1,0 +1,302 @@
+"""The order book: plain, frozen data that one tick's clearing takes in.
+
+Units: every quantity is in its good's unit per tick (wafers, GB of HBM,
+CoWoS wafer-equivalents, H100e, MW, H100e-quarters); every price and cost is
+in US dollars per unit of the good. Agents are identified by any hashable id
+(the market uses Mesa's integer ``unique_id`` or a name).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from optimizers.errors import OrderBookError
+
+AgentId = Hashable
+Good = str
+
+
+@dataclass(frozen=True, slots=True)
+class Bid:
+    """A buy order: up to ``quantity`` units of ``good`` at ``agent`` for at most ``price`` $/unit."""
+
+    agent: AgentId
+    good: Good
+    quantity: float
+    price: float
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """A sell order: up to ``quantity`` units of ``good`` at ``agent`` for at least ``price`` $/unit."""
+
+    agent: AgentId
+    good: Good
+    quantity: float
+    price: float
+
+
+@dataclass(frozen=True, slots=True)
+class Recipe:
+    """Production at ``agent``: each unit of ``output`` consumes ``inputs[g]`` units of good g.
+
+    At most ``capacity`` units of output per tick; ``cost`` $ per unit of output on
+    top of the inputs.
+    """
+
+    agent: AgentId
+    output: Good
+    inputs: Mapping[Good, float]
+    capacity: float = math.inf
+    cost: float = 0.0
+
+    def __post_init__(self) -> None:
+        # Freeze the inputs into a plain dict in a stable (sorted) order.
+        object.__setattr__(self, "inputs", dict(sorted(dict(self.inputs).items())))
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """``good`` may move from ``seller``'s node to ``buyer``'s node.
+
+    ``capacity`` units per tick (inf = unlimited), ``cost`` $ per unit moved;
+    ``allowed=False`` closes the route (an export control) so it carries nothing.
+    """
+
+    seller: AgentId
+    buyer: AgentId
+    good: Good
+    capacity: float = math.inf
+    cost: float = 0.0
+    allowed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Commitment:
+    """A contracted delivery this tick, served before the spot market.
+
+    ``quantity`` units of ``good`` travel from ``seller`` to ``buyer`` along the
+    route between them; ``price`` ($/unit) is the contract price, used in
+    settlement, not in the clearing. A shortfall is possible at a penalty and is
+    reported per commitment.
+    """
+
+    id: Hashable
+    seller: AgentId
+    buyer: AgentId
+    good: Good
+    quantity: float
+    price: float
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """An all-or-nothing group of bids and asks, accepted at one common ratio.
+
+    The ratio is 0, or in ``[min_ratio, 1]``; ``min_ratio=1`` means fill-or-kill.
+    """
+
+    id: Hashable
+    bids: tuple[Bid, ...] = ()
+    asks: tuple[Ask, ...] = ()
+    min_ratio: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bids", tuple(self.bids))
+        object.__setattr__(self, "asks", tuple(self.asks))
+
+
+@dataclass(frozen=True, slots=True)
+class OrderBook:
+    """Everything one tick's clearing needs.
+
+    ``agents`` and ``goods`` may list the tick's nodes and goods explicitly; when
+    empty, they are inferred from the orders (so a typo in a recipe input or a
+    route end shows up as an unknown good or agent).
+    """
+
+    bids: tuple[Bid, ...] = ()
+    asks: tuple[Ask, ...] = ()
+    recipes: tuple[Recipe, ...] = ()
+    routes: tuple[Route, ...] = ()
+    commitments: tuple[Commitment, ...] = ()
+    blocks: tuple[Block, ...] = ()
+    agents: tuple[AgentId, ...] = field(default=())
+    goods: tuple[Good, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        for name in ("bids", "asks", "recipes", "routes", "commitments", "blocks", "agents", "goods"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
+
+# ---------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------
+
+
+def _where(section: str, index: int, entry: Any) -> str:
+    return f"OrderBook.{section}[{index}] ({entry!r})"
+
+
+def _check_number(
+    value: Any,
+    section: str,
+    index: int,
+    entry: Any,
+    name: str,
+    *,
+    allow_inf: bool = False,
+    positive: bool = False,
+) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(value)
+    if ok and math.isinf(value) and not (allow_inf and value > 0):
+        ok = False
+    if ok and (value <= 0 if positive else value < 0):
+        ok = False
+    if not ok:
+        bound = "> 0" if positive else ">= 0"
+        kind = "a number (inf allowed)" if allow_inf else "a finite number"
+        raise OrderBookError(
+            f"{_where(section, index, entry)}: field '{name}' is {value!r}; "
+            f"it must be {kind} {bound}. Fix the order that produced it."
+        )
+
+
+def _known(book: OrderBook) -> tuple[set, set]:
+    agents: set = set(book.agents)
+    goods: set = set(book.goods)
+    if not book.agents:
+        for o in (*book.bids, *book.asks):
+            agents.add(o.agent)
+        for r in book.recipes:
+            agents.add(r.agent)
+        for c in book.commitments:
+            agents.update((c.seller, c.buyer))
+        for b in book.blocks:
+            agents.update(o.agent for o in (*b.bids, *b.asks))
+    if not book.goods:
+        for o in (*book.bids, *book.asks):
+            goods.add(o.good)
+        for r in book.recipes:
+            goods.add(r.output)
+        for rt in book.routes:
+            goods.add(rt.good)
+        for c in book.commitments:
+            goods.add(c.good)
+        for b in book.blocks:
+            goods.update(o.good for o in (*b.bids, *b.asks))
+    return agents, goods
+
+
+def _check_node(agent: Any, good: Any, agents: set, goods: set, where: str, fields: str) -> None:
+    if agent not in agents:
+        raise OrderBookError(
+            f"{where}: field '{fields}' names unknown agent {agent!r}; "
+            "add it to OrderBook.agents or correct the id."
+        )
+    if good not in goods:
+        raise OrderBookError(
+            f"{where}: field 'good' names unknown good {good!r}; "
+            "add it to OrderBook.goods or correct the name."
+        )
+
+
+def validate(book: OrderBook) -> None:
+    """Raise :class:`OrderBookError` naming the first malformed entry and field."""
+    agents, goods = _known(book)
+    for section, orders in (("bids", book.bids), ("asks", book.asks)):
+        for i, o in enumerate(orders):
+            _check_number(o.quantity, section, i, o, "quantity")
+            _check_number(o.price, section, i, o, "price")
+            _check_node(o.agent, o.good, agents, goods, _where(section, i, o), "agent")
+    for i, r in enumerate(book.recipes):
+        where = _where("recipes", i, r)
+        _check_number(r.capacity, "recipes", i, r, "capacity", allow_inf=True)
+        _check_number(r.cost, "recipes", i, r, "cost")
+        if r.agent not in agents:
+            raise OrderBookError(f"{where}: field 'agent' names unknown agent {r.agent!r}.")
+        if r.output not in goods:
+            raise OrderBookError(f"{where}: field 'output' names unknown good {r.output!r}.")
+        if not r.inputs and math.isinf(r.capacity):
+            raise OrderBookError(
+                f"{where}: field 'inputs' is empty and capacity is unlimited, so output "
+                "would be free and unbounded; give it inputs or a finite capacity."
+            )
+        for g, units in r.inputs.items():
+            if g not in goods:
+                raise OrderBookError(
+                    f"{where}: field 'inputs' names unknown good {g!r}; known goods are "
+                    f"{sorted(goods)}. Correct the name or add it to OrderBook.goods."
+                )
+            if g == r.output:
+                raise OrderBookError(f"{where}: field 'inputs' uses its own output {g!r}.")
+            _check_number(units, "recipes", i, r, f"inputs[{g!r}]", positive=True)
+    route_keys: set = set()
+    for i, rt in enumerate(book.routes):
+        where = _where("routes", i, rt)
+        _check_number(rt.capacity, "routes", i, rt, "capacity", allow_inf=True)
+        _check_number(rt.cost, "routes", i, rt, "cost")
+        _check_node(rt.seller, rt.good, agents, goods, where, "seller")
+        _check_node(rt.buyer, rt.good, agents, goods, where, "buyer")
+        if rt.seller == rt.buyer:
+            raise OrderBookError(f"{where}: fields 'seller' and 'buyer' are the same agent.")
+        if not isinstance(rt.allowed, bool):
+            raise OrderBookError(f"{where}: field 'allowed' must be True or False.")
+        key = (rt.seller, rt.buyer, rt.good)
+        if key in route_keys:
+            raise OrderBookError(f"{where}: duplicate route {key}; merge the two into one.")
+        route_keys.add(key)
+    ids: set = set()
+    for i, c in enumerate(book.commitments):
+        where = _where("commitments", i, c)
+        if c.id in ids:
+            raise OrderBookError(f"{where}: field 'id' duplicates commitment id {c.id!r}.")
+        ids.add(c.id)
+        _check_number(c.quantity, "commitments", i, c, "quantity")
+        _check_number(c.price, "commitments", i, c, "price")
+        _check_node(c.seller, c.good, agents, goods, where, "seller")
+        _check_node(c.buyer, c.good, agents, goods, where, "buyer")
+        if (c.seller, c.buyer, c.good) not in route_keys:
+            raise OrderBookError(
+                f"{where}: no route from {c.seller!r} to {c.buyer!r} for good {c.good!r}; "
+                "a contracted delivery travels along a Route, so add one."
+            )
+    block_ids: set = set()
+    for i, b in enumerate(book.blocks):
+        where = _where("blocks", i, b)
+        if b.id in block_ids:
+            raise OrderBookError(f"{where}: field 'id' duplicates block id {b.id!r}.")
+        block_ids.add(b.id)
+        if not b.bids and not b.asks:
+            raise OrderBookError(f"{where}: fields 'bids' and 'asks' are both empty.")
+        mr = b.min_ratio
+        if not isinstance(mr, int | float) or math.isnan(mr) or not 0 < mr <= 1:
+            raise OrderBookError(f"{where}: field 'min_ratio' is {mr!r}; it must be in (0, 1].")
+        for section, orders in (("bids", b.bids), ("asks", b.asks)):
+            for j, o in enumerate(orders):
+                sub = f"blocks[{i}].{section}"
+                _check_number(o.quantity, sub, j, o, "quantity")
+                _check_number(o.price, sub, j, o, "price")
+                _check_node(o.agent, o.good, agents, goods, _where(sub, j, o), "agent")
+
+
+def iter_nodes(book: OrderBook) -> Iterable[tuple[AgentId, Good]]:
+    """Every (agent, good) node the book touches, in order of first appearance."""
+    for o in (*book.bids, *book.asks):
+        yield (o.agent, o.good)
+    for r in book.recipes:
+        yield (r.agent, r.output)
+        for g in r.inputs:
+            yield (r.agent, g)
+    for rt in book.routes:
+        yield (rt.seller, rt.good)
+        yield (rt.buyer, rt.good)
+    for c in book.commitments:
+        yield (c.seller, c.good)
+        yield (c.buyer, c.good)
+    for b in book.blocks:
+        for o in (*b.bids, *b.asks):
+            yield (o.agent, o.good)

@@ -1,0 +1,304 @@
+"""The clearing LP in standard form: index maps, a sparse matrix and data arrays.
+
+One compiler turns an :class:`OrderBook` into
+
+    maximise    c @ x
+    subject to  row_lo <= A @ x <= row_hi
+                col_lo <=     x <= col_hi,   x[j] integer where ``integer[j]``
+
+The Pyomo model (``clearing.py``), the direct highspy reference
+(``reference.py``) and the price rule (``prices.py``) all read this one layout,
+so they cannot disagree on what a column or a row means.
+
+Columns, in this order (each block aligned with the book's tuple of that name):
+
+- ``bid``: units filled of each bid; objective +price ($/unit).
+- ``ask``: units sold of each ask; objective -price.
+- ``recipe``: units of output made by each recipe; objective -cost.
+- ``route``: units moved along each route; objective -cost; upper bound the
+  capacity, or 0 when the route is not allowed.
+- ``delivery``: units delivered of each commitment; objective +penalty, so the
+  welfare carries -penalty * shortfall (a constant is subtracted when reported).
+- ``dispose``: free disposal at each node that receives a commitment, so a
+  buyer can take a contracted delivery it has no bid for (shortfall measures
+  the seller's failure to deliver only).
+- ``ratio`` and ``accept``: per block, the accepted ratio in [0, 1] and a binary
+  acceptance switch; ``min_ratio * accept <= ratio <= accept``.
+
+Rows: first one balance row per (agent, good) node, written "uses - sources = 0"
+(uses: bid fills, outflows, recipe inputs, disposal; sources: ask fills,
+inflows, recipe output), so its dual is the price a seller at that node is paid;
+then one shared-capacity row per route that carries commitments (spot flow +
+deliveries <= capacity); then two link rows per block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimizers.book import AgentId, Good, OrderBook, iter_nodes
+
+KINDS = ("bid", "ask", "recipe", "route", "delivery", "dispose", "ratio", "accept")
+
+
+def shape_key(book: OrderBook) -> tuple:
+    """Everything that fixes the LP's structure; quantities, prices, capacities,
+    costs and ``allowed`` flags are data and may change without a rebuild."""
+    return (
+        tuple((b.agent, b.good) for b in book.bids),
+        tuple((a.agent, a.good) for a in book.asks),
+        tuple((r.agent, r.output, tuple(r.inputs.items())) for r in book.recipes),
+        tuple((r.seller, r.buyer, r.good) for r in book.routes),
+        tuple((c.seller, c.buyer, c.good) for c in book.commitments),
+        tuple(
+            (
+                tuple((o.agent, o.good, o.quantity) for o in b.bids),
+                tuple((o.agent, o.good, o.quantity) for o in b.asks),
+                b.min_ratio,
+            )
+            for b in book.blocks
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """The structure of the LP for one book shape (no prices or quantities)."""
+
+    nodes: tuple[tuple[AgentId, Good], ...]
+    node_index: dict[tuple[AgentId, Good], int]
+    cols: dict[str, slice]
+    num_cols: int
+    num_rows: int
+    num_balance: int
+    shared_routes: np.ndarray  # route index of each shared-capacity row
+    dispose_nodes: np.ndarray  # node index of each disposal column
+    # Column-wise (CSC) matrix.
+    start: np.ndarray
+    index: np.ndarray
+    value: np.ndarray
+    integer: np.ndarray  # bool per column
+
+
+@dataclass(frozen=True, slots=True)
+class Data:
+    """The numbers of one book on a layout ($/unit for ``c``, units for bounds)."""
+
+    c: np.ndarray
+    col_lo: np.ndarray
+    col_hi: np.ndarray
+    row_lo: np.ndarray
+    row_hi: np.ndarray
+    offset: float  # subtract from c @ x to get welfare ($): penalty * committed quantity
+    penalty: float  # $ per unit of commitment shortfall
+
+
+def build_layout(book: OrderBook) -> Layout:
+    """Index maps and the sparse matrix of a book's LP (book assumed validated)."""
+    node_index: dict = {}
+    for node in iter_nodes(book):
+        if node not in node_index:
+            node_index[node] = len(node_index)
+    nodes = tuple(node_index)
+    nb = len(nodes)
+
+    sizes = {
+        "bid": len(book.bids),
+        "ask": len(book.asks),
+        "recipe": len(book.recipes),
+        "route": len(book.routes),
+        "delivery": len(book.commitments),
+    }
+    dispose_nodes = list(dict.fromkeys(node_index[(c.buyer, c.good)] for c in book.commitments))
+    sizes["dispose"] = len(dispose_nodes)
+    sizes["ratio"] = sizes["accept"] = len(book.blocks)
+    cols: dict[str, slice] = {}
+    pos = 0
+    for kind in KINDS:
+        cols[kind] = slice(pos, pos + sizes[kind])
+        pos += sizes[kind]
+    ncols = pos
+
+    route_index = {(r.seller, r.buyer, r.good): k for k, r in enumerate(book.routes)}
+    commit_route = [route_index[(c.seller, c.buyer, c.good)] for c in book.commitments]
+    shared = list(dict.fromkeys(commit_route))
+    shared_row = {k: nb + i for i, k in enumerate(shared)}
+    link0 = nb + len(shared)
+    nrows = link0 + 2 * len(book.blocks)
+
+    # Entries column by column (col, row, value).
+    rows: list[int] = []
+    colv: list[int] = []
+    vals: list[float] = []
+
+    def put(col: int, row: int, v: float) -> None:
+        colv.append(col)
+        rows.append(row)
+        vals.append(v)
+
+    c0 = cols["bid"].start
+    for i, b in enumerate(book.bids):
+        put(c0 + i, node_index[(b.agent, b.good)], 1.0)
+    c0 = cols["ask"].start
+    for i, a in enumerate(book.asks):
+        put(c0 + i, node_index[(a.agent, a.good)], -1.0)
+    c0 = cols["recipe"].start
+    for i, r in enumerate(book.recipes):
+        put(c0 + i, node_index[(r.agent, r.output)], -1.0)
+        for g, units in r.inputs.items():
+            put(c0 + i, node_index[(r.agent, g)], float(units))
+    c0 = cols["route"].start
+    for i, r in enumerate(book.routes):
+        put(c0 + i, node_index[(r.seller, r.good)], 1.0)
+        put(c0 + i, node_index[(r.buyer, r.good)], -1.0)
+        if i in shared_row:
+            put(c0 + i, shared_row[i], 1.0)
+    c0 = cols["delivery"].start
+    for i, c in enumerate(book.commitments):
+        put(c0 + i, node_index[(c.seller, c.good)], 1.0)
+        put(c0 + i, node_index[(c.buyer, c.good)], -1.0)
+        put(c0 + i, shared_row[commit_route[i]], 1.0)
+    c0 = cols["dispose"].start
+    for i, n in enumerate(dispose_nodes):
+        put(c0 + i, n, 1.0)
+    c0r, c0a = cols["ratio"].start, cols["accept"].start
+    for i, b in enumerate(book.blocks):
+        for o in b.bids:
+            put(c0r + i, node_index[(o.agent, o.good)], float(o.quantity))
+        for o in b.asks:
+            put(c0r + i, node_index[(o.agent, o.good)], -float(o.quantity))
+        put(c0r + i, link0 + 2 * i, 1.0)  # ratio - accept <= 0
+        put(c0r + i, link0 + 2 * i + 1, 1.0)  # ratio - min_ratio * accept >= 0
+        put(c0a + i, link0 + 2 * i, -1.0)
+        put(c0a + i, link0 + 2 * i + 1, -float(b.min_ratio))
+
+    col_arr = np.asarray(colv, dtype=np.int64)
+    row_arr = np.asarray(rows, dtype=np.int32)
+    val_arr = np.asarray(vals, dtype=np.float64)
+    order = np.lexsort((row_arr, col_arr))
+    col_arr, row_arr, val_arr = col_arr[order], row_arr[order], val_arr[order]
+    start = np.searchsorted(col_arr, np.arange(ncols + 1)).astype(np.int32)
+    integer = np.zeros(ncols, dtype=bool)
+    integer[cols["accept"]] = True
+    return Layout(
+        nodes=nodes,
+        node_index=node_index,
+        cols=cols,
+        num_cols=ncols,
+        num_rows=nrows,
+        num_balance=nb,
+        shared_routes=np.asarray(shared, dtype=np.int64),
+        dispose_nodes=np.asarray(dispose_nodes, dtype=np.int64),
+        start=start,
+        index=row_arr,
+        value=val_arr,
+        integer=integer,
+    )
+
+
+def _floats(values, n: int) -> np.ndarray:
+    return np.fromiter(values, dtype=np.float64, count=n)
+
+
+def shortfall_penalty(book: OrderBook) -> float:
+    """A penalty ($/unit) above any value one unit of any good can reach in this book.
+
+    A unit of good g is worth at most the best bid for g, or, through a recipe
+    using ``r`` units of g per output, the output's worth divided by ``r``; the
+    penalty is 10x the largest such worth (and of any ask or contract price), so a
+    commitment is always served before any spot use of the same unit.
+    """
+    worth: dict[str, float] = {}
+    for b in (*book.bids, *(o for blk in book.blocks for o in blk.bids)):
+        worth[b.good] = max(worth.get(b.good, 0.0), b.price)
+    for _ in range(len(book.recipes) + 1):
+        changed = False
+        for r in book.recipes:
+            out = worth.get(r.output, 0.0)
+            for g, units in r.inputs.items():
+                w = out / units
+                if w > worth.get(g, 0.0) * (1 + 1e-12):
+                    worth[g] = w
+                    changed = True
+        if not changed:
+            break
+    top = max(
+        [1.0, *worth.values()]
+        + [a.price for a in book.asks]
+        + [c.price for c in book.commitments]
+    )
+    return 10.0 * top
+
+
+def build_data(book: OrderBook, layout: Layout, penalty: float | None = None) -> Data:
+    """The book's numbers on ``layout`` (which must come from a book of the same shape)."""
+    cols = layout.cols
+    n = layout.num_cols
+    c = np.zeros(n)
+    lo = np.zeros(n)
+    hi = np.full(n, np.inf)
+    nb_, na, nr, nt, nc = (
+        len(book.bids),
+        len(book.asks),
+        len(book.recipes),
+        len(book.routes),
+        len(book.commitments),
+    )
+    c[cols["bid"]] = _floats((b.price for b in book.bids), nb_)
+    hi[cols["bid"]] = _floats((b.quantity for b in book.bids), nb_)
+    c[cols["ask"]] = -_floats((a.price for a in book.asks), na)
+    hi[cols["ask"]] = _floats((a.quantity for a in book.asks), na)
+    c[cols["recipe"]] = -_floats((r.cost for r in book.recipes), nr)
+    hi[cols["recipe"]] = _floats((r.capacity for r in book.recipes), nr)
+    route_cap = _floats((r.capacity for r in book.routes), nt)
+    allowed = np.fromiter((r.allowed for r in book.routes), dtype=bool, count=nt)
+    c[cols["route"]] = -_floats((r.cost for r in book.routes), nt)
+    route_hi = np.where(allowed, route_cap, 0.0)
+    # Routes with commitments take their capacity in the shared row instead.
+    shared = layout.shared_routes
+    route_hi[shared[allowed[shared]]] = np.inf
+    hi[cols["route"]] = route_hi
+    if penalty is None:
+        penalty = shortfall_penalty(book) if nc else 0.0
+    qty = _floats((cm.quantity for cm in book.commitments), nc)
+    if nc:
+        route_index = {(r.seller, r.buyer, r.good): k for k, r in enumerate(book.routes)}
+        via = np.fromiter(
+            (route_index[(cm.seller, cm.buyer, cm.good)] for cm in book.commitments),
+            dtype=np.int64,
+            count=nc,
+        )
+        c[cols["delivery"]] = penalty
+        hi[cols["delivery"]] = np.where(allowed[via], qty, 0.0)
+    # Blocks: the value of accepting the whole block ($), ratio in [0, 1], switch binary.
+    nk = len(book.blocks)
+    c[cols["ratio"]] = _floats(
+        (
+            sum(o.price * o.quantity for o in b.bids) - sum(o.price * o.quantity for o in b.asks)
+            for b in book.blocks
+        ),
+        nk,
+    )
+    hi[cols["ratio"]] = 1.0
+    hi[cols["accept"]] = 1.0
+
+    row_lo = np.zeros(layout.num_rows)
+    row_hi = np.zeros(layout.num_rows)
+    nbal = layout.num_balance
+    ns = len(shared)
+    row_lo[nbal : nbal + ns] = -np.inf
+    row_hi[nbal : nbal + ns] = route_cap[shared]
+    link = nbal + ns
+    row_lo[link::2] = -np.inf  # ratio - accept <= 0
+    row_hi[link + 1 :: 2] = np.inf  # ratio - min_ratio * accept >= 0
+    offset = float(penalty * qty.sum()) if nc else 0.0
+    return Data(c=c, col_lo=lo, col_hi=hi, row_lo=row_lo, row_hi=row_hi, offset=offset, penalty=float(penalty))
+
+
+def row_activity(layout: Layout, x: np.ndarray) -> np.ndarray:
+    """A @ x for the layout's matrix."""
+    counts = np.diff(layout.start)
+    cols = np.repeat(np.arange(layout.num_cols), counts)
+    return np.bincount(layout.index, weights=layout.value * x[cols], minlength=layout.num_rows)

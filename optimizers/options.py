@@ -1,0 +1,52 @@
+"""One object holding every solver option that can change a clearing result."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True, slots=True)
+class SolverOptions:
+    """Options for HiGHS and the price rule; a run records ``as_dict()`` in its manifest.
+
+    - ``algorithm``: HiGHS ``solver`` option for the clearing LP: ``"simplex"``
+      (warm-startable, default), ``"ipm"`` (interior point with crossover) or ``"choose"``.
+    - ``presolve``: HiGHS presolve, ``"on"``, ``"off"`` or ``"choose"``.
+    - ``warm_start``: reuse the previous basis between ticks (``Clearer`` only).
+    - ``threads``: HiGHS threads; 1 keeps parallel sweeps from oversubscribing.
+    - ``primal_tolerance`` / ``dual_tolerance``: HiGHS feasibility tolerances.
+    - ``mip_rel_gap``: relative gap for block (MILP) clearings.
+    - ``bound_tolerance``: relative distance (to max(1, |bound|)) within which a
+      primal value counts as at its bound when the price rule builds the optimal face.
+    - ``shortfall_penalty``: $ per unit of commitment shortfall; ``None`` derives
+      one from the book that exceeds any value a unit can have (see ``form.py``).
+    - ``seed``: HiGHS random seed.
+    """
+
+    algorithm: Literal["simplex", "ipm", "choose"] = "simplex"
+    presolve: Literal["on", "off", "choose"] = "choose"
+    warm_start: bool = True
+    threads: int = 1
+    primal_tolerance: float = 1e-7
+    dual_tolerance: float = 1e-7
+    mip_rel_gap: float = 1e-9
+    bound_tolerance: float = 1e-6
+    shortfall_penalty: float | None = None
+    seed: int = 0
+
+    def highs_options(self) -> dict[str, object]:
+        """The HiGHS option names and values these settings map to."""
+        return {
+            "solver": self.algorithm,
+            "presolve": self.presolve,
+            "threads": self.threads,
+            "primal_feasibility_tolerance": self.primal_tolerance,
+            "dual_feasibility_tolerance": self.dual_tolerance,
+            "mip_rel_gap": self.mip_rel_gap,
+            "random_seed": self.seed,
+        }
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain dict for a run manifest."""
+        return asdict(self)

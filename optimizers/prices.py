@@ -1,0 +1,169 @@
+"""The dual-to-price rule: one deterministic price vector per cleared book.
+
+The clearing LP is often dual-degenerate: when supply exactly meets demand at
+a node, any price between the marginal ask and the marginal bid supports the
+same allocation, and a warm solve, a cold solve or the interior-point method
+each return a different valid dual. So the price is not "whatever HiGHS
+returned" but a rule:
+
+    **The price vector is the point of the optimal dual face that is closest to
+    zero in the weighted L1 norm sum_n w_n |p_n|, with w_n = 1 + frac(n * phi) / 4
+    (n = the node's position in the book's order of first appearance, phi the
+    golden ratio).**
+
+Consequences a user can rely on:
+
+- Where the dual is unique (no degeneracy) the price is simply that dual.
+- Where supply exactly meets demand, the price is the lowest one that clears:
+  the marginal ask (a buyer-optimal, "minimum Walrasian" price; in a pure
+  network it is the componentwise least clearing price, whatever the weights).
+- A node with nothing traded and an unsold ask gets price 0 (the good is free
+  there); a node with unserved bids only gets the best unserved bid.
+- When a rent could be split between several inputs of one recipe that all bind
+  together, the weights decide the split: it is arbitrary but deterministic.
+
+The optimal face is built from complementary slackness with the cleared
+quantities ``x``: each column strictly between its bounds has zero reduced
+cost, a column at its lower (upper) bound has reduced cost <= 0 (>= 0), and
+each non-balance row's dual is signed by which side of the row is tight. That
+set of duals is the same for every optimal ``x``, so the rule does not depend
+on which optimal allocation the solver returned. A second, small LP over the
+prices selects the point; it is kept between ticks and warm-started.
+"""
+
+from __future__ import annotations
+
+import math
+
+import highspy
+import numpy as np
+
+from optimizers.errors import ClearingError
+from optimizers.form import Data, Layout, row_activity
+from optimizers.options import SolverOptions
+
+PHI = (1 + math.sqrt(5)) / 2
+
+
+def price_weights(n: int) -> np.ndarray:
+    """Weights w_k = 1 + frac(k * phi) / 4 of the price rule, k = 1..n."""
+    k = np.arange(1, n + 1, dtype=np.float64)
+    return 1.0 + np.mod(k * PHI, 1.0) / 4.0
+
+
+def new_highs(options: SolverOptions) -> highspy.Highs:
+    """A silent HiGHS instance with the options' settings."""
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    for key, value in options.highs_options().items():
+        h.setOptionValue(key, value)
+    return h
+
+
+def status_name(h: highspy.Highs) -> str:
+    return h.modelStatusToString(h.getModelStatus())
+
+
+class PriceRule:
+    """Selects prices over the optimal dual face (see the module docstring).
+
+    Keep one per ``Clearer``: the price LP is rebuilt only when the layout changes.
+    """
+
+    def __init__(self, options: SolverOptions) -> None:
+        self.options = options
+        self._layout: Layout | None = None
+        self._h: highspy.Highs | None = None
+
+    def _build(self, layout: Layout) -> None:
+        nb = layout.num_balance
+        nrows, ncols = layout.num_rows, layout.num_cols
+        # Transpose: each primal row becomes a price-LP column, each primal column a row.
+        counts = np.diff(layout.start)
+        pcol_of_nz = layout.index.astype(np.int64)
+        prow_of_nz = np.repeat(np.arange(ncols, dtype=np.int64), counts)
+        val = layout.value
+        bal = pcol_of_nz < nb
+        # Columns: p_plus (nb), p_minus (nb), then one dual per non-balance row.
+        col = np.where(bal, pcol_of_nz, pcol_of_nz + nb)
+        cols_all = np.concatenate([col, pcol_of_nz[bal] + nb])
+        rows_all = np.concatenate([prow_of_nz, prow_of_nz[bal]])
+        vals_all = np.concatenate([val, -val[bal]])
+        order = np.lexsort((rows_all, cols_all))
+        cols_all, rows_all, vals_all = cols_all[order], rows_all[order], vals_all[order]
+        nvar = 2 * nb + (nrows - nb)
+        start = np.searchsorted(cols_all, np.arange(nvar + 1))
+        w = price_weights(nb)
+        lp = highspy.HighsLp()
+        lp.num_col_ = nvar
+        lp.num_row_ = ncols
+        lp.col_cost_ = np.concatenate([w, w, np.zeros(nrows - nb)])
+        lp.col_lower_ = np.concatenate([np.zeros(2 * nb), np.zeros(nrows - nb)])
+        lp.col_upper_ = np.concatenate([np.full(2 * nb, np.inf), np.zeros(nrows - nb)])
+        lp.row_lower_ = np.full(ncols, -np.inf)
+        lp.row_upper_ = np.full(ncols, np.inf)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = start.astype(np.int32)
+        lp.a_matrix_.index_ = rows_all.astype(np.int32)
+        lp.a_matrix_.value_ = vals_all
+        lp.sense_ = highspy.ObjSense.kMinimize
+        h = new_highs(self.options)
+        h.setOptionValue("solver", "simplex")
+        h.passModel(lp)
+        self._h = h
+        self._layout = layout
+
+    def _bounds(
+        self, layout: Layout, data: Data, x: np.ndarray, tol: float
+    ) -> tuple[np.ndarray, ...]:
+        """Row bounds (per primal column) and dual-variable bounds (per non-balance row)."""
+        lo, hi, c = data.col_lo, data.col_hi, data.c
+        at_lo = x - lo <= tol * np.maximum(1.0, np.abs(lo))
+        with np.errstate(invalid="ignore"):
+            at_hi = np.isfinite(hi) & (hi - x <= tol * np.maximum(1.0, np.abs(hi)))
+        # Reduced cost d = c - A^T y: interior -> d = 0; at lower -> d <= 0; at upper -> d >= 0.
+        row_lo = np.where(at_lo & ~at_hi, c, np.where(at_hi & ~at_lo, -np.inf, c))
+        row_hi = np.where(at_hi & ~at_lo, c, np.where(at_lo & ~at_hi, np.inf, c))
+        fixed = at_lo & at_hi
+        row_lo[fixed] = -np.inf
+        row_hi[fixed] = np.inf
+        nb = layout.num_balance
+        act = row_activity(layout, x)[nb:]
+        rlo, rhi = data.row_lo[nb:], data.row_hi[nb:]
+        tight_hi = np.isfinite(rhi) & (rhi - act <= tol * np.maximum(1.0, np.abs(rhi)))
+        tight_lo = np.isfinite(rlo) & (act - rlo <= tol * np.maximum(1.0, np.abs(rlo)))
+        # Row a.x <= hi tight -> dual >= 0; a.x >= lo tight -> dual <= 0; slack -> 0.
+        y_lo = np.where(tight_lo, -np.inf, 0.0)
+        y_hi = np.where(tight_hi, np.inf, 0.0)
+        return row_lo, row_hi, y_lo, y_hi
+
+    def select(self, layout: Layout, data: Data, x: np.ndarray) -> np.ndarray:
+        """Prices ($/unit) per balance row of ``layout`` for the cleared quantities ``x``.
+
+        ``data`` must hold the bounds ``x`` was solved under (integer columns fixed).
+        """
+        if self._layout is not layout:
+            self._build(layout)
+        h = self._h
+        assert h is not None
+        nb = layout.num_balance
+        tol = self.options.bound_tolerance
+        for attempt in range(2):
+            row_lo, row_hi, y_lo, y_hi = self._bounds(layout, data, x, tol)
+            h.changeRowsBounds(layout.num_cols, np.arange(layout.num_cols), row_lo, row_hi)
+            ny = layout.num_rows - nb
+            if ny:
+                h.changeColsBounds(ny, np.arange(2 * nb, 2 * nb + ny), y_lo, y_hi)
+            if not self.options.warm_start or attempt:
+                h.clearSolver()
+            h.run()
+            if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+                v = np.asarray(h.getSolution().col_value)
+                return v[:nb] - v[nb : 2 * nb]
+            tol *= 100.0
+        raise ClearingError(
+            f"the price rule's LP over the optimal dual face ended with HiGHS status "
+            f"'{status_name(h)}'. The cleared quantities are not a clean optimum at "
+            f"bound_tolerance={self.options.bound_tolerance}; try a tighter "
+            "primal_tolerance/dual_tolerance or a larger bound_tolerance in SolverOptions."
+        )

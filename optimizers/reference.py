@@ -1,0 +1,90 @@
+"""The clearing LP passed straight to highspy: the speed reference and an oracle.
+
+It reads the same layout and data as the Pyomo model (``form.py``) and hands
+them to HiGHS as one column-wise matrix, then updates costs and bounds in place
+with vectorised calls. ``Clearer(backend="highspy")`` clears through it.
+"""
+
+from __future__ import annotations
+
+import highspy
+import numpy as np
+
+from optimizers.form import Data, Layout
+from optimizers.options import SolverOptions
+from optimizers.prices import new_highs, status_name
+
+
+def _changed(new: np.ndarray, old: np.ndarray | None) -> np.ndarray:
+    if old is None:
+        return np.arange(len(new))
+    # NaN-free by validation; inf == inf is True, as wanted.
+    return np.flatnonzero(new != old)
+
+
+class HighspyModel:
+    """The clearing LP held in one persistent ``highspy.Highs`` instance."""
+
+    name = "highspy"
+
+    def __init__(self, layout: Layout, data: Data, options: SolverOptions) -> None:
+        self.layout = layout
+        self.options = options
+        lp = highspy.HighsLp()
+        lp.num_col_ = layout.num_cols
+        lp.num_row_ = layout.num_rows
+        lp.col_cost_ = data.c
+        lp.col_lower_ = data.col_lo
+        lp.col_upper_ = data.col_hi
+        lp.row_lower_ = data.row_lo
+        lp.row_upper_ = data.row_hi
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = layout.start
+        lp.a_matrix_.index_ = layout.index
+        lp.a_matrix_.value_ = layout.value
+        lp.sense_ = highspy.ObjSense.kMaximize
+        if layout.integer.any():
+            lp.integrality_ = [
+                highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
+                for i in layout.integer
+            ]
+        self.h = new_highs(options)
+        self.h.passModel(lp)
+        self._data = data
+        self._integer_cols = np.flatnonzero(layout.integer)
+        self._integral = True
+
+    def update(self, data: Data) -> None:
+        """Push changed costs and bounds to HiGHS, keeping its basis."""
+        old = self._data
+        h = self.h
+        idx = _changed(data.c, old.c)
+        if len(idx):
+            h.changeColsCost(len(idx), idx, data.c[idx])
+        idx = np.union1d(_changed(data.col_lo, old.col_lo), _changed(data.col_hi, old.col_hi))
+        if len(idx):
+            h.changeColsBounds(len(idx), idx, data.col_lo[idx], data.col_hi[idx])
+        idx = np.union1d(_changed(data.row_lo, old.row_lo), _changed(data.row_hi, old.row_hi))
+        if len(idx):
+            h.changeRowsBounds(len(idx), idx, data.row_lo[idx], data.row_hi[idx])
+        self._data = data
+
+    def set_integral(self, integral: bool) -> None:
+        """Treat block-acceptance columns as integer (MILP) or continuous (fixed LP)."""
+        cols = self._integer_cols
+        if len(cols) == 0 or integral == self._integral:
+            return
+        kind = highspy.HighsVarType.kInteger if integral else highspy.HighsVarType.kContinuous
+        self.h.changeColsIntegrality(len(cols), cols, np.array([kind] * len(cols)))
+        self._integral = integral
+
+    def solve(self) -> tuple[str, np.ndarray]:
+        """Run HiGHS; return its model status and the columns' values in layout order."""
+        h = self.h
+        if not self.options.warm_start:
+            h.clearSolver()
+        h.run()
+        status = status_name(h)
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return status, np.empty(0)
+        return status, np.asarray(h.getSolution().col_value)
