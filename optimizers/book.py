@@ -128,7 +128,16 @@ class OrderBook:
     goods: tuple[Good, ...] = field(default=())
 
     def __post_init__(self) -> None:
-        for name in ("bids", "asks", "recipes", "routes", "commitments", "blocks", "agents", "goods"):
+        for name in (
+            "bids",
+            "asks",
+            "recipes",
+            "routes",
+            "commitments",
+            "blocks",
+            "agents",
+            "goods",
+        ):
             object.__setattr__(self, name, tuple(getattr(self, name)))
 
 

@@ -49,15 +49,23 @@ VAR_NAMES = {
     "ratio": "block_ratio",
     "accept": "block_accept",
 }
+# Objective coefficients ($/unit; asks, recipes and routes enter with a minus sign).
 COST_NAMES = {
     "bid": "bid_price",
     "ask": "ask_price_neg",
     "recipe": "recipe_cost_neg",
     "route": "route_cost_neg",
     "delivery": "shortfall_penalty",
-    "dispose": "disposal_value",
     "ratio": "block_value",
-    "accept": "accept_value",
+}
+# Upper bounds (units per tick; a closed route's is 0). Disposal is unbounded,
+# block ratios and switches lie in [0, 1].
+UPPER_NAMES = {
+    "bid": "bid_quantity",
+    "ask": "ask_quantity",
+    "recipe": "recipe_capacity",
+    "route": "route_upper",
+    "delivery": "commitment_upper",
 }
 
 
@@ -94,32 +102,39 @@ class PyomoModel:
         self.model = m
         self.vars: dict[str, list] = {}
         self.cost_params: dict[str, list] = {}
-        self.lower_params: dict[str, list] = {}
         self.upper_params: dict[str, list] = {}
-        c, lo, hi = data.c.tolist(), data.col_lo.tolist(), data.col_hi.tolist()
+        c, hi = data.c.tolist(), data.col_hi.tolist()
         for kind in KINDS:
             sl = layout.cols[kind]
             n = sl.stop - sl.start
             index = pyo.RangeSet(0, n - 1) if n else pyo.Set(initialize=[])
             setattr(m, f"{kind}_index", index)
-            cost = pyo.Param(index, mutable=True, initialize=dict(enumerate(c[sl])))
-            lower = pyo.Param(index, mutable=True, initialize=dict(enumerate(lo[sl])))
-            upper = pyo.Param(index, mutable=True, initialize=dict(enumerate(hi[sl])))
-            setattr(m, COST_NAMES[kind], cost)
-            setattr(m, f"{kind}_lower", lower)
-            setattr(m, f"{kind}_upper", upper)
+            # Params only where the book supplies numbers; within=Any skips Pyomo's
+            # per-value domain check (validate() has checked every number already).
+            if kind in COST_NAMES:
+                param = pyo.Param(index, mutable=True, within=pyo.Any, initialize=c[sl])
+                setattr(m, COST_NAMES[kind], param)
+                self.cost_params[kind] = [param[i] for i in range(n)]
+            if kind in UPPER_NAMES:
+                param = pyo.Param(index, mutable=True, within=pyo.Any, initialize=hi[sl])
+                setattr(m, UPPER_NAMES[kind], param)
+                self.upper_params[kind] = [param[i] for i in range(n)]
+                bounds = _upper_rule(param)
+            else:
+                bounds = (0.0, 1.0) if kind in ("ratio", "accept") else (0.0, None)
             domain = pyo.Binary if kind == "accept" else pyo.NonNegativeReals
-            var = pyo.Var(index, domain=domain, bounds=_bounds_rule(lower, upper))
+            var = pyo.Var(index, domain=domain, bounds=bounds)
             setattr(m, VAR_NAMES[kind], var)
             self.vars[kind] = [var[i] for i in range(n)]
-            self.cost_params[kind] = [cost[i] for i in range(n)]
-            self.lower_params[kind] = [lower[i] for i in range(n)]
-            self.upper_params[kind] = [upper[i] for i in range(n)]
 
         columns = [v for kind in KINDS for v in self.vars[kind]]
-        cost_terms = [p for kind in KINDS for p in self.cost_params[kind]]
         m.welfare = pyo.Objective(
-            expr=pyo.quicksum(p * v for p, v in zip(cost_terms, columns)), sense=pyo.maximize
+            expr=pyo.quicksum(
+                p * v
+                for kind in COST_NAMES
+                for p, v in zip(self.cost_params[kind], self.vars[kind])
+            ),
+            sense=pyo.maximize,
         )
         # Rows from the column-wise matrix: one pass over the non-zeros.
         terms: list[list] = [[] for _ in range(layout.num_rows)]
@@ -193,16 +208,16 @@ class PyomoModel:
         old = self._data
         h = self.h
         nb = self.layout.num_balance
-        for kind in KINDS:
+        for kind, params in self.cost_params.items():
             sl = self.layout.cols[kind]
-            for new, prev, params in (
-                (data.c[sl], old.c[sl], self.cost_params[kind]),
-                (data.col_lo[sl], old.col_lo[sl], self.lower_params[kind]),
-                (data.col_hi[sl], old.col_hi[sl], self.upper_params[kind]),
-            ):
-                idx = _changed(new, prev)
-                if len(idx):
-                    _set_params(params, new, idx)
+            idx = _changed(data.c[sl], old.c[sl])
+            if len(idx):
+                _set_params(params, data.c[sl], idx)
+        for kind, params in self.upper_params.items():
+            sl = self.layout.cols[kind]
+            idx = _changed(data.col_hi[sl], old.col_hi[sl])
+            if len(idx):
+                _set_params(params, data.col_hi[sl], idx)
         idx = _changed(data.c, old.c)
         if len(idx):
             h.changeColsCost(len(idx), self.col_of[idx], data.c[idx])
@@ -237,9 +252,9 @@ class PyomoModel:
         return "Optimal", np.asarray(self.h.getSolution().col_value)[self.col_of]
 
 
-def _bounds_rule(lower, upper):
+def _upper_rule(upper):
     def rule(_m, i):
-        return (lower[i], upper[i])
+        return (0.0, upper[i])
 
     return rule
 

@@ -225,9 +225,7 @@ def shortfall_penalty(book: OrderBook) -> float:
         if not changed:
             break
     top = max(
-        [1.0, *worth.values()]
-        + [a.price for a in book.asks]
-        + [c.price for c in book.commitments]
+        [1.0, *worth.values()] + [a.price for a in book.asks] + [c.price for c in book.commitments]
     )
     return 10.0 * top
 
@@ -294,7 +292,15 @@ def build_data(book: OrderBook, layout: Layout, penalty: float | None = None) ->
     row_lo[link::2] = -np.inf  # ratio - accept <= 0
     row_hi[link + 1 :: 2] = np.inf  # ratio - min_ratio * accept >= 0
     offset = float(penalty * qty.sum()) if nc else 0.0
-    return Data(c=c, col_lo=lo, col_hi=hi, row_lo=row_lo, row_hi=row_hi, offset=offset, penalty=float(penalty))
+    return Data(
+        c=c,
+        col_lo=lo,
+        col_hi=hi,
+        row_lo=row_lo,
+        row_hi=row_hi,
+        offset=offset,
+        penalty=float(penalty),
+    )
 
 
 def row_activity(layout: Layout, x: np.ndarray) -> np.ndarray:

@@ -1,0 +1,145 @@
+"""Benchmark: the Pyomo clearing path against the identical LP passed straight to highspy.
+
+    python -m optimizers.bench [--sizes 1000 10000 50000] [--ticks 5] [--json FILE]
+
+For each size it prints, per backend: the first build (compile the book, build
+the model and hand it to HiGHS), the first solve, and the mean warm tick after
+perturbing prices and quantities (update in place + warm solve + price rule),
+then the ratios Pyomo / highspy. It also times cold solves with simplex and with
+interior point (+crossover), and what Pyomo's own ``update_parameters()`` would
+cost per tick instead of the bulk update. Figures, not pass/fail: the targets
+(warm tick <= 2x at 50k columns, <= 3x at 10k, first build <= 4x) are printed
+beside the measured ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from optimizers.clearing import Clearer
+from optimizers.options import SolverOptions
+from optimizers.synthetic import perturb, scale_for, synthetic_book
+
+TARGET_WARM = {10_000: 3.0, 50_000: 2.0}
+TARGET_FIRST = 4.0
+
+
+def _run_backend(backend: str, books: list, options: SolverOptions) -> dict:
+    clearer = Clearer(options, backend=backend)
+    first = clearer.clear(books[0])
+    warm = [clearer.clear(b) for b in books[1:]]
+    out = {
+        "columns": clearer._layout.num_cols,
+        "rows": clearer._layout.num_rows,
+        "first_build_s": first.build_seconds,
+        "first_solve_s": first.solve_seconds,
+        "first_price_s": first.price_seconds,
+        "warm_update_s": float(np.mean([c.build_seconds for c in warm])),
+        "warm_solve_s": float(np.mean([c.solve_seconds for c in warm])),
+        "warm_price_s": float(np.mean([c.price_seconds for c in warm])),
+        "welfare": [first.welfare] + [c.welfare for c in warm],
+        "prices": [first.price_array] + [c.price_array for c in warm],
+    }
+    out["warm_tick_s"] = out["warm_update_s"] + out["warm_solve_s"] + out["warm_price_s"]
+    out["first_total_s"] = out["first_build_s"] + out["first_solve_s"] + out["first_price_s"]
+    if backend == "pyomo":
+        # What Pyomo's own per-parameter update loop costs for the same change.
+        t = time.perf_counter()
+        clearer._model.solver.update_parameters()
+        out["pyomo_update_parameters_s"] = time.perf_counter() - t
+    return out
+
+
+def _cold_solve(book, algorithm: str) -> float:
+    c = Clearer(SolverOptions(algorithm=algorithm, warm_start=False), backend="highspy")
+    return c.clear(book).solve_seconds
+
+
+def bench_size(target: int, ticks: int, seed: int = 0) -> dict:
+    """Measure one book size; returns a dict of figures (seconds and ratios)."""
+    rng = np.random.default_rng(seed)
+    k = scale_for(target)
+    base = synthetic_book(k, rng)
+    books = [base] + [perturb(base, rng) for _ in range(ticks)]
+    options = SolverOptions()
+    res = {b: _run_backend(b, books, options) for b in ("pyomo", "highspy")}
+    py, hs = res["pyomo"], res["highspy"]
+    welfare_gap = max(abs(a - b) / max(1.0, abs(b)) for a, b in zip(py["welfare"], hs["welfare"]))
+    price_gap = max(
+        float(np.max(np.abs(a - b), initial=0.0)) for a, b in zip(py["prices"], hs["prices"])
+    )
+    for r in res.values():
+        del r["welfare"], r["prices"]
+    return {
+        "target_columns": target,
+        "k": k,
+        "pyomo": py,
+        "highspy": hs,
+        "cold_simplex_s": _cold_solve(base, "simplex"),
+        "cold_ipm_s": _cold_solve(base, "ipm"),
+        "ratio_warm_tick": py["warm_tick_s"] / hs["warm_tick_s"],
+        "ratio_first_build": py["first_build_s"] / hs["first_build_s"],
+        "ratio_first_total": py["first_total_s"] / hs["first_total_s"],
+        "max_rel_welfare_gap": welfare_gap,
+        "max_abs_price_gap": price_gap,
+    }
+
+
+def _print(r: dict) -> None:
+    py, hs = r["pyomo"], r["highspy"]
+    print(
+        f"\n== ~{r['target_columns']:,} columns (k={r['k']}): {py['columns']:,} columns, {py['rows']:,} rows"
+    )
+    print(f"{'':32}{'pyomo':>10}{'highspy':>10}{'ratio':>8}")
+    for label, key in (
+        ("first build (compile+model)", "first_build_s"),
+        ("first solve (LP)", "first_solve_s"),
+        ("first price rule", "first_price_s"),
+        ("first total", "first_total_s"),
+        ("warm update (in place)", "warm_update_s"),
+        ("warm solve (LP)", "warm_solve_s"),
+        ("warm price rule", "warm_price_s"),
+        ("warm tick total", "warm_tick_s"),
+    ):
+        print(f"{label:32}{py[key]:10.4f}{hs[key]:10.4f}{py[key] / hs[key]:8.2f}")
+    t = TARGET_WARM.get(r["target_columns"])
+    print(
+        f"warm tick ratio {r['ratio_warm_tick']:.2f}"
+        + (f" (target <= {t})" if t else "")
+        + f"; first build ratio {r['ratio_first_build']:.2f}, first build+solve+price ratio "
+        f"{r['ratio_first_total']:.2f} (target <= {TARGET_FIRST})"
+    )
+    print(
+        f"cold LP solve (highspy): simplex {r['cold_simplex_s']:.4f} s, ipm+crossover "
+        f"{r['cold_ipm_s']:.4f} s; Pyomo update_parameters() would add "
+        f"{py['pyomo_update_parameters_s']:.4f} s per tick"
+    )
+    print(
+        f"agreement pyomo vs highspy: welfare {r['max_rel_welfare_gap']:.1e} rel, "
+        f"prices {r['max_abs_price_gap']:.1e} $/unit max abs"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 50_000])
+    parser.add_argument("--ticks", type=int, default=5, help="warm ticks per size")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    results = []
+    for size in args.sizes:
+        r = bench_size(size, args.ticks)
+        _print(r)
+        results.append(r)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(results, fh, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
