@@ -92,7 +92,8 @@ def bench_size(target: int, ticks: int, seed: int = 0) -> dict:
 def _print(r: dict) -> None:
     py, hs = r["pyomo"], r["highspy"]
     print(
-        f"\n== ~{r['target_columns']:,} columns (k={r['k']}): {py['columns']:,} columns, {py['rows']:,} rows"
+        f"\n== ~{r['target_columns']:,} columns (k={r['k']}): "
+        f"{py['columns']:,} columns, {py['rows']:,} rows"
     )
     print(f"{'':32}{'pyomo':>10}{'highspy':>10}{'ratio':>8}")
     for label, key in (

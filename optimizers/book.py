@@ -21,7 +21,7 @@ Good = str
 
 @dataclass(frozen=True, slots=True)
 class Bid:
-    """A buy order: up to ``quantity`` units of ``good`` at ``agent`` for at most ``price`` $/unit."""
+    """A buy order: up to ``quantity`` units of ``good`` at ``agent``, at most ``price`` $/unit."""
 
     agent: AgentId
     good: Good
@@ -31,7 +31,7 @@ class Bid:
 
 @dataclass(frozen=True, slots=True)
 class Ask:
-    """A sell order: up to ``quantity`` units of ``good`` at ``agent`` for at least ``price`` $/unit."""
+    """A sell order: up to ``quantity`` units of ``good`` at ``agent``, at least ``price`` $/u."""
 
     agent: AgentId
     good: Good

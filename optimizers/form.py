@@ -260,6 +260,7 @@ def build_data(book: OrderBook, layout: Layout, penalty: float | None = None) ->
     hi[cols["route"]] = route_hi
     if penalty is None:
         penalty = shortfall_penalty(book) if nc else 0.0
+    penalty = float(penalty)
     qty = _floats((cm.quantity for cm in book.commitments), nc)
     if nc:
         route_index = {(r.seller, r.buyer, r.good): k for k, r in enumerate(book.routes)}
