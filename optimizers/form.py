@@ -177,8 +177,14 @@ def build_layout(book: OrderBook) -> Layout:
     col_arr = np.asarray(colv, dtype=np.int64)
     row_arr = np.asarray(rows, dtype=np.int32)
     val_arr = np.asarray(vals, dtype=np.float64)
-    order = np.lexsort((row_arr, col_arr))
-    col_arr, row_arr, val_arr = col_arr[order], row_arr[order], val_arr[order]
+    # Sort by (column, row) and sum duplicate entries (e.g. a block holding a bid and
+    # an ask at the same node): HiGHS rejects a matrix with repeated entries.
+    key = col_arr * nrows + row_arr
+    key, first = np.unique(key, return_inverse=True)
+    val_arr = np.bincount(first, weights=val_arr, minlength=len(key))
+    keep = val_arr != 0.0
+    key, val_arr = key[keep], val_arr[keep]
+    col_arr, row_arr = key // nrows, (key % nrows).astype(np.int32)
     start = np.searchsorted(col_arr, np.arange(ncols + 1)).astype(np.int32)
     integer = np.zeros(ncols, dtype=bool)
     integer[cols["accept"]] = True
