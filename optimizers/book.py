@@ -11,7 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Any
+
+import numpy as np
 
 from optimizers.errors import OrderBookError
 
@@ -160,7 +163,7 @@ def _check_number(
     allow_inf: bool = False,
     positive: bool = False,
 ) -> None:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(value)
+    ok = isinstance(value, Real) and not isinstance(value, bool) and not math.isnan(value)
     if ok and math.isinf(value) and not (allow_inf and value > 0):
         ok = False
     if ok and (value <= 0 if positive else value < 0):
@@ -200,78 +203,118 @@ def _known(book: OrderBook) -> tuple[set, set]:
     return agents, goods
 
 
-def _check_node(agent: Any, good: Any, agents: set, goods: set, where: str, fields: str) -> None:
+def _check_node(
+    agent: Any, good: Any, agents: set, goods: set, section: str, index: int, entry: Any, field: str
+) -> None:
     if agent not in agents:
         raise OrderBookError(
-            f"{where}: field '{fields}' names unknown agent {agent!r}; "
+            f"{_where(section, index, entry)}: field '{field}' names unknown agent {agent!r}; "
             "add it to OrderBook.agents or correct the id."
         )
     if good not in goods:
         raise OrderBookError(
-            f"{where}: field 'good' names unknown good {good!r}; "
+            f"{_where(section, index, entry)}: field 'good' names unknown good {good!r}; "
             "add it to OrderBook.goods or correct the name."
         )
+
+
+def _all_valid(values: Iterable[Any], allow_inf: bool = False) -> bool:
+    """Fast vectorised screen: True if every value is a number >= 0 (finite unless allowed).
+
+    When it says False, the per-entry checks run and name the culprit.
+    """
+    values = list(values)
+    if not all(issubclass(t, Real) and t is not bool for t in set(map(type, values))):
+        return False
+    try:
+        a = np.fromiter(values, dtype=np.float64, count=len(values))
+    except (TypeError, ValueError):
+        return False
+    ok = a >= 0  # False for NaN
+    if not allow_inf:
+        ok &= np.isfinite(a)
+    return bool(ok.all())
 
 
 def validate(book: OrderBook) -> None:
     """Raise :class:`OrderBookError` naming the first malformed entry and field."""
     agents, goods = _known(book)
     for section, orders in (("bids", book.bids), ("asks", book.asks)):
+        numbers_ok = _all_valid(o.quantity for o in orders) and _all_valid(o.price for o in orders)
+        nodes_ok = {o.agent for o in orders} <= agents and {o.good for o in orders} <= goods
+        if numbers_ok and nodes_ok:
+            continue
         for i, o in enumerate(orders):
             _check_number(o.quantity, section, i, o, "quantity")
             _check_number(o.price, section, i, o, "price")
-            _check_node(o.agent, o.good, agents, goods, _where(section, i, o), "agent")
+            _check_node(o.agent, o.good, agents, goods, section, i, o, "agent")
     for i, r in enumerate(book.recipes):
-        where = _where("recipes", i, r)
         _check_number(r.capacity, "recipes", i, r, "capacity", allow_inf=True)
         _check_number(r.cost, "recipes", i, r, "cost")
         if r.agent not in agents:
-            raise OrderBookError(f"{where}: field 'agent' names unknown agent {r.agent!r}.")
+            raise OrderBookError(
+                f"{_where('recipes', i, r)}: field 'agent' names unknown agent {r.agent!r}."
+            )
         if r.output not in goods:
-            raise OrderBookError(f"{where}: field 'output' names unknown good {r.output!r}.")
+            raise OrderBookError(
+                f"{_where('recipes', i, r)}: field 'output' names unknown good {r.output!r}."
+            )
         if not r.inputs and math.isinf(r.capacity):
             raise OrderBookError(
-                f"{where}: field 'inputs' is empty and capacity is unlimited, so output "
-                "would be free and unbounded; give it inputs or a finite capacity."
+                f"{_where('recipes', i, r)}: field 'inputs' is empty and capacity is "
+                "unlimited, so output would be free and unbounded; give it inputs or "
+                "a finite capacity."
             )
         for g, units in r.inputs.items():
             if g not in goods:
                 raise OrderBookError(
-                    f"{where}: field 'inputs' names unknown good {g!r}; known goods are "
-                    f"{sorted(goods)}. Correct the name or add it to OrderBook.goods."
+                    f"{_where('recipes', i, r)}: field 'inputs' names unknown good {g!r}; "
+                    f"known goods are {sorted(goods)}. Correct the name or add it to "
+                    "OrderBook.goods."
                 )
             if g == r.output:
-                raise OrderBookError(f"{where}: field 'inputs' uses its own output {g!r}.")
+                raise OrderBookError(
+                    f"{_where('recipes', i, r)}: field 'inputs' uses its own output {g!r}."
+                )
             _check_number(units, "recipes", i, r, f"inputs[{g!r}]", positive=True)
     route_keys: set = set()
+    routes_ok = _all_valid((r.capacity for r in book.routes), allow_inf=True) and _all_valid(
+        r.cost for r in book.routes
+    )
     for i, rt in enumerate(book.routes):
-        where = _where("routes", i, rt)
-        _check_number(rt.capacity, "routes", i, rt, "capacity", allow_inf=True)
-        _check_number(rt.cost, "routes", i, rt, "cost")
-        _check_node(rt.seller, rt.good, agents, goods, where, "seller")
-        _check_node(rt.buyer, rt.good, agents, goods, where, "buyer")
+        if not routes_ok:
+            _check_number(rt.capacity, "routes", i, rt, "capacity", allow_inf=True)
+            _check_number(rt.cost, "routes", i, rt, "cost")
+        _check_node(rt.seller, rt.good, agents, goods, "routes", i, rt, "seller")
+        _check_node(rt.buyer, rt.good, agents, goods, "routes", i, rt, "buyer")
         if rt.seller == rt.buyer:
-            raise OrderBookError(f"{where}: fields 'seller' and 'buyer' are the same agent.")
+            raise OrderBookError(
+                f"{_where('routes', i, rt)}: fields 'seller' and 'buyer' are the same agent."
+            )
         if not isinstance(rt.allowed, bool):
-            raise OrderBookError(f"{where}: field 'allowed' must be True or False.")
+            raise OrderBookError(f"{_where('routes', i, rt)}: field 'allowed' must be a bool.")
         key = (rt.seller, rt.buyer, rt.good)
         if key in route_keys:
-            raise OrderBookError(f"{where}: duplicate route {key}; merge the two into one.")
+            raise OrderBookError(
+                f"{_where('routes', i, rt)}: duplicate route {key}; merge the two into one."
+            )
         route_keys.add(key)
     ids: set = set()
     for i, c in enumerate(book.commitments):
-        where = _where("commitments", i, c)
         if c.id in ids:
-            raise OrderBookError(f"{where}: field 'id' duplicates commitment id {c.id!r}.")
+            raise OrderBookError(
+                f"{_where('commitments', i, c)}: field 'id' duplicates commitment id {c.id!r}."
+            )
         ids.add(c.id)
         _check_number(c.quantity, "commitments", i, c, "quantity")
         _check_number(c.price, "commitments", i, c, "price")
-        _check_node(c.seller, c.good, agents, goods, where, "seller")
-        _check_node(c.buyer, c.good, agents, goods, where, "buyer")
+        _check_node(c.seller, c.good, agents, goods, "commitments", i, c, "seller")
+        _check_node(c.buyer, c.good, agents, goods, "commitments", i, c, "buyer")
         if (c.seller, c.buyer, c.good) not in route_keys:
             raise OrderBookError(
-                f"{where}: no route from {c.seller!r} to {c.buyer!r} for good {c.good!r}; "
-                "a contracted delivery travels along a Route, so add one."
+                f"{_where('commitments', i, c)}: no route from {c.seller!r} to "
+                f"{c.buyer!r} for good {c.good!r}; a contracted delivery travels along "
+                "a Route, so add one."
             )
     block_ids: set = set()
     for i, b in enumerate(book.blocks):
@@ -289,7 +332,7 @@ def validate(book: OrderBook) -> None:
                 sub = f"blocks[{i}].{section}"
                 _check_number(o.quantity, sub, j, o, "quantity")
                 _check_number(o.price, sub, j, o, "price")
-                _check_node(o.agent, o.good, agents, goods, _where(sub, j, o), "agent")
+                _check_node(o.agent, o.good, agents, goods, sub, j, o, "agent")
 
 
 def iter_nodes(book: OrderBook) -> Iterable[tuple[AgentId, Good]]:

@@ -55,7 +55,7 @@ COST_NAMES = {
     "ask": "ask_price_neg",
     "recipe": "recipe_cost_neg",
     "route": "route_cost_neg",
-    "delivery": "shortfall_penalty",
+    "delivery": "delivery_value",  # penalty avoided - route cost, $/unit delivered
     "ratio": "block_value",
 }
 # Upper bounds (units per tick; a closed route's is 0). Disposal is unbounded,

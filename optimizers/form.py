@@ -208,32 +208,54 @@ def _floats(values, n: int) -> np.ndarray:
     return np.fromiter(values, dtype=np.float64, count=n)
 
 
-def shortfall_penalty(book: OrderBook) -> float:
-    """A penalty ($/unit) above any value one unit of any good can reach in this book.
-
-    A unit of good g is worth at most the best bid for g, or, through a recipe
-    using ``r`` units of g per output, the output's worth divided by ``r``; the
-    penalty is 10x the largest such worth (and of any ask or contract price), so a
-    commitment is always served before any spot use of the same unit.
-    """
-    worth: dict[str, float] = {}
-    for b in (*book.bids, *(o for blk in book.blocks for o in blk.bids)):
-        worth[b.good] = max(worth.get(b.good, 0.0), b.price)
+def _propagate(start: dict[str, float], book: OrderBook, step) -> dict[str, float]:
+    """Iterate ``step(recipe, values)`` over the recipes until no value rises."""
+    values = dict(start)
     for _ in range(len(book.recipes) + 1):
         changed = False
         for r in book.recipes:
-            out = worth.get(r.output, 0.0)
-            for g, units in r.inputs.items():
-                w = out / units
-                if w > worth.get(g, 0.0) * (1 + 1e-12):
-                    worth[g] = w
+            for g, v in step(r, values):
+                if v > values.get(g, 0.0) * (1 + 1e-12):
+                    values[g] = v
                     changed = True
         if not changed:
             break
-    top = max(
-        [1.0, *worth.values()] + [a.price for a in book.asks] + [c.price for c in book.commitments]
+    return values
+
+
+def shortfall_penalty(book: OrderBook) -> float:
+    """A penalty ($/unit) above any value or cost one unit of any good can reach here.
+
+    A unit of good g is worth at most the best bid for g or, through a recipe using
+    ``r`` units of g per output, the output's worth / r. It costs at most the dearest
+    ask for g or, made by a recipe, its cost plus its inputs' costs. Moving it adds
+    at most every route cost of its good once. The penalty is 10x the sum of the
+    largest worth, the largest cost and that route term, so a commitment is served
+    before any spot use of the same unit, and delivered whatever the unit costs.
+    """
+    blocks_bids = [o for blk in book.blocks for o in blk.bids]
+    blocks_asks = [o for blk in book.blocks for o in blk.asks]
+    worth: dict[str, float] = {}
+    for b in (*book.bids, *blocks_bids):
+        worth[b.good] = max(worth.get(b.good, 0.0), b.price)
+    worth = _propagate(
+        worth,
+        book,
+        lambda r, w: [(g, w.get(r.output, 0.0) / units) for g, units in r.inputs.items()],
     )
-    return 10.0 * top
+    cost: dict[str, float] = {}
+    for a in (*book.asks, *blocks_asks, *book.commitments):
+        cost[a.good] = max(cost.get(a.good, 0.0), a.price)
+    cost = _propagate(
+        cost,
+        book,
+        lambda r, c: [(r.output, r.cost + sum(u * c.get(g, 0.0) for g, u in r.inputs.items()))],
+    )
+    moving: dict[str, float] = {}
+    for rt in book.routes:
+        moving[rt.good] = moving.get(rt.good, 0.0) + rt.cost
+    top = max([0.0, *worth.values()]) + max([0.0, *cost.values()]) + max([0.0, *moving.values()])
+    return 10.0 * max(1.0, top)
 
 
 def build_data(book: OrderBook, layout: Layout, penalty: float | None = None) -> Data:
@@ -275,7 +297,8 @@ def build_data(book: OrderBook, layout: Layout, penalty: float | None = None) ->
             dtype=np.int64,
             count=nc,
         )
-        c[cols["delivery"]] = penalty
+        # A delivery earns the penalty it avoids and pays its route's cost.
+        c[cols["delivery"]] = penalty + c[cols["route"]][via]
         hi[cols["delivery"]] = np.where(allowed[via], qty, 0.0)
     # Blocks: the value of accepting the whole block ($), ratio in [0, 1], switch binary.
     nk = len(book.blocks)

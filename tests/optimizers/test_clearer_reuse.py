@@ -1,0 +1,415 @@
+"""One persistent, warm-started ``Clearer`` agrees with fresh cold builds, tick after tick.
+
+The market is deliberately degenerate (equal asks at one node, supply exactly
+meeting demand, parallel routes of equal cost, a recipe, a contract on a shared
+route), so the LP has many optimal bases and warm and cold solves land on
+different vertices. Welfare and prices (the price rule) must not depend on
+that; fills are compared only where they are unique, which an independent LP
+(written here from the book's meaning) decides by minimising and maximising
+each fill over the optimal face.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import highspy
+import numpy as np
+import pytest
+
+from optimizers import (
+    Ask,
+    Bid,
+    Block,
+    Clearer,
+    Clearing,
+    Commitment,
+    OrderBook,
+    Recipe,
+    Route,
+    SolverOptions,
+)
+
+AGENTS = ("fab", "hubA", "hubB", "designer", "memco", "lab", "cloud", "spot")
+GOODS = ("wafer", "hbm", "chip")
+N_TICKS = 50
+
+
+def close(a: float, b: float, tol: float) -> bool:
+    return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
+
+
+# --- the market ---------------------------------------------------------------------------
+def market(rng: np.random.Generator | None = None) -> OrderBook:
+    """The degenerate market; ``rng`` draws new numbers on the same shape (None: base numbers).
+
+    Degeneracy kept under every draw: the three fab asks share one price; both legs of
+    the two parallel paths fab->hubA->designer and fab->hubB->designer share one cost;
+    the spot ask and bid have the same quantity (supply exactly meets demand there).
+    """
+
+    def draw(base, *choices):
+        return float(base if rng is None else rng.choice(choices))
+
+    def draw_int(base, lo, hi):
+        return float(base if rng is None else rng.integers(lo, hi + 1))
+
+    def allowed():
+        return True if rng is None else bool(rng.random() > 0.2)
+
+    wafer_price = draw_int(2, 1, 5)
+    leg_cost = draw_int(1, 0, 2)
+    leg_cap = draw(math.inf, 4.0, 8.0, math.inf)
+    spot_q = draw_int(5, 1, 8)
+    chip_price = draw_int(60, 20, 80)
+    return OrderBook(
+        asks=(
+            Ask("fab", "wafer", draw_int(6, 2, 9), wafer_price),
+            Ask("fab", "wafer", draw_int(6, 2, 9), wafer_price),
+            Ask("fab", "wafer", draw_int(6, 2, 9), wafer_price),
+            Ask("memco", "hbm", draw_int(10, 2, 12), draw_int(3, 1, 6)),
+            Ask("spot", "hbm", spot_q, draw_int(3, 1, 4)),
+        ),
+        bids=(
+            Bid("lab", "chip", draw_int(4, 1, 8), chip_price),
+            # cloud often bids exactly what lab bids
+            Bid(
+                "cloud",
+                "chip",
+                draw_int(4, 1, 8),
+                chip_price if rng is None or rng.random() < 0.5 else draw_int(40, 20, 80),
+            ),
+            Bid("spot", "hbm", spot_q, draw_int(8, 5, 9)),
+        ),
+        recipes=(
+            Recipe(
+                "designer",
+                "chip",
+                {"wafer": 2.0, "hbm": 1.0},
+                capacity=draw(10.0, 3.0, 6.0, 10.0, math.inf),
+                cost=draw_int(4, 0, 6),
+            ),
+        ),
+        routes=(
+            Route("fab", "hubA", "wafer", capacity=leg_cap, cost=leg_cost, allowed=allowed()),
+            Route("fab", "hubB", "wafer", capacity=leg_cap, cost=leg_cost, allowed=allowed()),
+            Route("hubA", "designer", "wafer", cost=leg_cost),
+            Route("hubB", "designer", "wafer", cost=leg_cost),
+            Route(
+                "memco",
+                "designer",
+                "hbm",
+                capacity=draw(6.0, 2.0, 4.0, 6.0),
+                cost=draw_int(1, 0, 2),
+                allowed=allowed(),
+            ),
+            Route("designer", "lab", "chip", cost=draw_int(1, 0, 2), allowed=allowed()),
+            Route("designer", "cloud", "chip", cost=draw_int(1, 0, 2)),
+        ),
+        commitments=(
+            # An hbm contract on the memco->designer route shares its capacity.
+            Commitment("hbm-contract", "memco", "designer", "hbm", draw_int(3, 0, 5), 4.0),
+        ),
+        agents=AGENTS,
+        goods=GOODS,
+    )
+
+
+# --- the independent optimal-face oracle --------------------------------------------------
+class Face:
+    """The book's LP, built here from its meaning; ranges of each fill over the optimal face.
+
+    Columns: bids, asks, recipes, routes, deliveries, then disposal at each contract
+    buyer's node. Rows: one balance row per (agent, good) (demand = supply), one
+    capacity row per route carrying contracts (spot flow + deliveries <= capacity).
+    Objective: bid value - ask cost - recipe cost - route cost (spot flows and deliveries)
+    + penalty * deliveries.
+    """
+
+    def __init__(self, book: OrderBook, penalty: float) -> None:
+        nodes = {n: k for k, n in enumerate(itertools.product(book.agents, book.goods))}
+        cols: list[tuple[float, float, float, dict]] = []
+        for b in book.bids:
+            cols.append((b.price, 0.0, b.quantity, {nodes[b.agent, b.good]: 1.0}))
+        for s in book.asks:
+            cols.append((-s.price, 0.0, s.quantity, {nodes[s.agent, s.good]: -1.0}))
+        for r in book.recipes:
+            coef = {nodes[r.agent, g]: float(u) for g, u in r.inputs.items()}
+            coef[nodes[r.agent, r.output]] = -1.0
+            cols.append((-r.cost, 0.0, r.capacity, coef))
+        carried = {(c.seller, c.buyer, c.good) for c in book.commitments}
+        cap_row = {}
+        for rt in book.routes:
+            if (rt.seller, rt.buyer, rt.good) in carried:
+                cap_row[rt.seller, rt.buyer, rt.good] = len(nodes) + len(cap_row)
+        for rt in book.routes:
+            key = (rt.seller, rt.buyer, rt.good)
+            coef = {nodes[rt.seller, rt.good]: 1.0, nodes[rt.buyer, rt.good]: -1.0}
+            if key in cap_row:
+                coef[cap_row[key]] = 1.0
+            cols.append((-rt.cost, 0.0, rt.capacity if rt.allowed else 0.0, coef))
+        route_of = {(rt.seller, rt.buyer, rt.good): rt for rt in book.routes}
+        for c in book.commitments:
+            key = (c.seller, c.buyer, c.good)
+            coef = {nodes[c.seller, c.good]: 1.0, nodes[c.buyer, c.good]: -1.0, cap_row[key]: 1.0}
+            upper = c.quantity if route_of[key].allowed else 0.0
+            # A delivery avoids the shortfall penalty and pays its route's cost per unit.
+            cols.append((penalty - route_of[key].cost, 0.0, upper, coef))
+        for n in dict.fromkeys((c.buyer, c.good) for c in book.commitments):
+            cols.append((0.0, 0.0, math.inf, {nodes[n]: 1.0}))
+        self.offset = penalty * sum(c.quantity for c in book.commitments)
+        self.n_fills = len(cols) - len(dict.fromkeys((c.buyer, c.good) for c in book.commitments))
+        nrow = len(nodes) + len(cap_row) + 1  # last row: the welfare floor
+        row_lo = np.zeros(nrow)
+        row_hi = np.zeros(nrow)
+        for rt in book.routes:
+            key = (rt.seller, rt.buyer, rt.good)
+            if key in cap_row:
+                row_lo[cap_row[key]] = -math.inf
+                row_hi[cap_row[key]] = rt.capacity
+        row_lo[-1], row_hi[-1] = -math.inf, math.inf
+        self.c = np.array([col[0] for col in cols])
+        starts, index, value = [0], [], []
+        for j, col in enumerate(cols):
+            for row, v in sorted(col[3].items()):
+                index.append(row)
+                value.append(v)
+            if self.c[j] != 0.0:
+                index.append(nrow - 1)
+                value.append(self.c[j])
+            starts.append(len(index))
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = len(cols), nrow
+        lp.col_cost_ = self.c
+        lp.col_lower_ = np.array([col[1] for col in cols])
+        lp.col_upper_ = np.array([col[2] for col in cols])
+        lp.row_lower_, lp.row_upper_ = row_lo, row_hi
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = np.asarray(starts, dtype=np.int32)
+        lp.a_matrix_.index_ = np.asarray(index, dtype=np.int32)
+        lp.a_matrix_.value_ = np.asarray(value, dtype=np.float64)
+        lp.sense_ = highspy.ObjSense.kMaximize
+        self.h = highspy.Highs()
+        self.h.setOptionValue("output_flag", False)
+        self.h.passModel(lp)
+        self.nrow = nrow
+        self.welfare = self._run() - self.offset
+
+    def _run(self) -> float:
+        self.h.run()
+        assert self.h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        return float(self.h.getInfo().objective_function_value)
+
+    def ranges(self) -> tuple[np.ndarray, np.ndarray]:
+        """Min and max of every fill column over {welfare >= optimum - tiny}."""
+        h = self.h
+        best = self.welfare + self.offset
+        h.changeRowBounds(self.nrow - 1, best - 1e-9 * max(1.0, abs(best)), math.inf)
+        n = len(self.c)
+        lo, hi = np.zeros(self.n_fills), np.zeros(self.n_fills)
+        for j in range(self.n_fills):
+            for sense, out in ((highspy.ObjSense.kMinimize, lo), (highspy.ObjSense.kMaximize, hi)):
+                cost = np.zeros(n)
+                cost[j] = 1.0
+                h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
+                h.changeObjectiveSense(sense)
+                out[j] = self._run()
+        return lo, hi
+
+
+def fills(r: Clearing) -> np.ndarray:
+    return np.concatenate(
+        [r.bid_fills, r.ask_fills, r.recipe_activity, r.route_flows, r.commitment_deliveries]
+    )
+
+
+def assert_same_prices(a: Clearing, b: Clearing, what: str) -> None:
+    assert a.nodes == b.nodes
+    for node, pa, pb in zip(a.nodes, a.price_array, b.price_array, strict=True):
+        assert close(pa, pb, 1e-6), (what, node, pa, pb)
+
+
+# --- the tests ----------------------------------------------------------------------------
+def test_base_market_prices_by_hand():
+    r = Clearer().clear(market())
+    # Spot: 5 offered at $3 and 5 bid at $8, nothing else there: the lowest clearing price
+    # is the ask, $3.
+    assert close(r.price("spot", "hbm"), 3.0, 1e-6)
+    np.testing.assert_allclose(r.bid_fills[2], 5.0, atol=1e-7)
+    # The hbm contract (3 units) is delivered in full.
+    np.testing.assert_allclose(r.commitment_shortfalls, [0.0], atol=1e-7)
+
+
+@pytest.mark.parametrize("backend", ["pyomo", "highspy"])
+def test_persistent_clearer_matches_cold_builds(backend):
+    rng = np.random.default_rng(12345)
+    warm = Clearer(backend=backend)
+    assert warm.clear(market()).rebuilt
+    unique_seen = varying_seen = 0
+    for tick in range(N_TICKS):
+        book = market(rng)
+        r = warm.clear(book)
+        assert r.rebuilt is False
+        cold = Clearer(SolverOptions(warm_start=False), backend=backend).clear(book)
+        assert cold.rebuilt
+        assert close(r.welfare, cold.welfare, 1e-9), (tick, r.welfare, cold.welfare)
+        assert_same_prices(r, cold, f"tick {tick} warm vs cold")
+
+        face = Face(book, r.shortfall_penalty)
+        assert close(r.welfare, face.welfare, 1e-9), (tick, r.welfare, face.welfare)
+        lo, hi = face.ranges()
+        for name, res in (("warm", r), ("cold", cold)):
+            x = fills(res)
+            assert np.all(x >= lo - 1e-6) and np.all(x <= hi + 1e-6), (tick, name, x, lo, hi)
+        unique = hi - lo <= 1e-7 * np.maximum(1.0, np.abs(hi))
+        np.testing.assert_allclose(fills(r)[unique], fills(cold)[unique], atol=1e-6)
+        unique_seen += int(unique.sum())
+        varying_seen += int((~unique).sum())
+
+        # The degenerate spot node always prices at its ask (supply exactly meets demand).
+        assert close(r.price("spot", "hbm"), book.asks[4].price, 1e-6)
+    # The market really is degenerate, and still has unique fills to compare.
+    assert varying_seen >= N_TICKS and unique_seen >= N_TICKS, (varying_seen, unique_seen)
+    assert warm.rebuilds == 1
+
+
+def test_prices_agree_across_algorithms_and_presolve():
+    rng = np.random.default_rng(777)
+    warm = Clearer()
+    ipm = Clearer(SolverOptions(algorithm="ipm"))
+    no_presolve = Clearer(SolverOptions(presolve="off"))
+    for tick in range(N_TICKS):
+        book = market(rng)
+        r = warm.clear(book)
+        others = (
+            ("persistent ipm", ipm.clear(book)),
+            ("persistent presolve off", no_presolve.clear(book)),
+            ("fresh ipm", Clearer(SolverOptions(algorithm="ipm", warm_start=False)).clear(book)),
+            ("fresh presolve off", Clearer(SolverOptions(presolve="off")).clear(book)),
+        )
+        for name, o in others:
+            assert close(r.welfare, o.welfare, 1e-9), (tick, name, r.welfare, o.welfare)
+            assert_same_prices(r, o, f"tick {tick} {name}")
+        if tick:
+            assert r.rebuilt is False
+
+
+def test_pyomo_params_track_the_book():
+    rng = np.random.default_rng(99)
+    clearer = Clearer()
+    clearer.clear(market())
+    for _ in range(15):
+        book = market(rng)
+        r = clearer.clear(book)
+        assert not r.rebuilt
+        m = clearer._model.model
+        for i, b in enumerate(book.bids):
+            assert m.bid_price[i].value == b.price
+            assert m.bid_quantity[i].value == b.quantity
+        for i, a in enumerate(book.asks):
+            assert m.ask_price_neg[i].value == -a.price
+            assert m.ask_quantity[i].value == a.quantity
+        for i, rc in enumerate(book.recipes):
+            assert m.recipe_cost_neg[i].value == -rc.cost
+            assert m.recipe_capacity[i].value == rc.capacity
+        carried = {(c.seller, c.buyer, c.good) for c in book.commitments}
+        shared = [rt for rt in book.routes if (rt.seller, rt.buyer, rt.good) in carried]
+        for i, rt in enumerate(book.routes):
+            assert m.route_cost_neg[i].value == -rt.cost
+            if not rt.allowed:
+                expected = 0.0
+            elif rt in shared:
+                expected = math.inf  # its capacity sits in the shared-capacity row
+            else:
+                expected = rt.capacity
+            assert m.route_upper[i].value == expected, (i, rt)
+        for k, rt in enumerate(shared):
+            assert m.shared_capacity[k].value == rt.capacity
+        route_of = {(rt.seller, rt.buyer, rt.good): rt for rt in book.routes}
+        for i, c in enumerate(book.commitments):
+            route = route_of[c.seller, c.buyer, c.good]
+            assert m.commitment_upper[i].value == (c.quantity if route.allowed else 0.0)
+            # A delivery's objective coefficient: the penalty it avoids less its route's cost.
+            assert m.delivery_value[i].value == r.shortfall_penalty - route.cost
+
+
+def test_shape_change_rebuilds_and_data_change_does_not():
+    rng = np.random.default_rng(5)
+    clearer = Clearer()
+    book = market()
+    assert clearer.clear(book).rebuilt
+    assert not clearer.clear(market(rng)).rebuilt
+    # Closing every route is data, not shape.
+    closed = OrderBook(
+        asks=book.asks,
+        bids=book.bids,
+        recipes=book.recipes,
+        routes=tuple(
+            Route(rt.seller, rt.buyer, rt.good, rt.capacity, rt.cost, allowed=False)
+            for rt in book.routes
+        ),
+        commitments=book.commitments,
+        agents=AGENTS,
+        goods=GOODS,
+    )
+    r = clearer.clear(closed)
+    assert not r.rebuilt
+    np.testing.assert_array_equal(r.route_flows, 0.0)
+    # One more bid is a new shape.
+    bigger = OrderBook(
+        asks=book.asks,
+        bids=(*book.bids, Bid("cloud", "chip", 2.0, 70.0)),
+        recipes=book.recipes,
+        routes=book.routes,
+        commitments=book.commitments,
+        agents=AGENTS,
+        goods=GOODS,
+    )
+    r = clearer.clear(bigger)
+    assert r.rebuilt
+    cold = Clearer(SolverOptions(warm_start=False)).clear(bigger)
+    assert close(r.welfare, cold.welfare, 1e-9)
+    assert_same_prices(r, cold, "after rebuild")
+    assert len(r.bid_fills) == 4
+    assert not clearer.clear(bigger).rebuilt
+    assert clearer.rebuilds == 2
+    # Back to the old shape: rebuilt again.
+    assert clearer.clear(book).rebuilt
+    assert clearer.rebuilds == 3
+
+
+def block_market(rng: np.random.Generator) -> OrderBook:
+    # A fill-or-kill block bid and a block ask next to continuous orders; prices are drawn
+    # from a continuum so that ties between accept and reject have probability zero.
+    def u(lo, hi):
+        return float(np.round(rng.uniform(lo, hi), 3))
+
+    return OrderBook(
+        asks=(Ask("a", "g", 6.0, u(1, 5)), Ask("b", "g", 4.0, u(1, 8))),
+        bids=(Bid("b", "g", 5.0, u(5, 15)), Bid("c", "g", 3.0, u(5, 15))),
+        routes=(
+            Route("a", "b", "g", capacity=u(3, 9), cost=u(0, 1), allowed=bool(rng.random() > 0.2)),
+            Route("b", "c", "g", cost=u(0, 1)),
+        ),
+        blocks=(
+            Block("buy", bids=(Bid("c", "g", 4.0, u(5, 15)),)),
+            Block("sell", asks=(Ask("a", "g", 3.0, u(1, 8)),)),
+        ),
+    )
+
+
+def test_persistent_clearer_with_blocks_matches_cold_builds():
+    rng = np.random.default_rng(2024)
+    warm = Clearer()
+    decisions = set()
+    for tick in range(30):
+        book = block_market(rng)
+        r = warm.clear(book)
+        assert r.rebuilt is (tick == 0)
+        cold = Clearer(SolverOptions(warm_start=False)).clear(book)
+        assert close(r.welfare, cold.welfare, 1e-9), (tick, r.welfare, cold.welfare)
+        np.testing.assert_allclose(r.block_ratios, cold.block_ratios, atol=1e-9)
+        assert_same_prices(r, cold, f"block tick {tick}")
+        decisions.add(tuple(np.round(r.block_ratios).astype(int)))
+    assert len(decisions) >= 3, decisions  # the blocks' decisions change from tick to tick

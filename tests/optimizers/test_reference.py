@@ -1,0 +1,353 @@
+"""The Pyomo backend and the direct highspy reference clear every book alike.
+
+On random multi-good books (a wafer + HBM -> chip -> compute chain with power,
+routes, closed routes and contracts) both backends must report the same
+welfare (1e-9 relative) and prices (1e-6), and the same fills wherever the
+fills are unique. Uniqueness, and the optimal welfare itself, come from an
+independent LP written here from the book's meaning (not from ``form.py``):
+each fill is minimised and maximised over the optimal face.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import highspy
+import numpy as np
+import pytest
+
+from optimizers import (
+    Ask,
+    Bid,
+    Block,
+    Clearer,
+    Clearing,
+    Commitment,
+    OrderBook,
+    Recipe,
+    Route,
+)
+
+AGENTS = ("f1", "f2", "m1", "d1", "d2", "c1", "p1", "l1", "l2")
+GOODS = ("wafer", "hbm", "chip", "power", "compute")
+N_BOOKS = 30
+
+
+def close(a: float, b: float, tol: float) -> bool:
+    return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
+
+
+# --- random books -------------------------------------------------------------------------
+def random_book(rng: np.random.Generator, *, blocks: bool = False) -> OrderBook:
+    """A random supply chain book; integer prices (many ties) unless ``blocks``."""
+
+    def price(lo, hi):
+        if blocks:  # continuous prices: no exact ties between block decisions
+            return float(np.round(rng.uniform(lo, hi), 4))
+        return float(rng.integers(lo, hi + 1))
+
+    def qty(lo=1, hi=10):
+        return float(rng.integers(lo, hi + 1))
+
+    def capacity():
+        return float(rng.choice([math.inf, 3.0, 6.0, 12.0]))
+
+    asks = []
+    for agent, good, lo, hi in (
+        ("f1", "wafer", 1, 6),
+        ("f2", "wafer", 1, 6),
+        ("m1", "hbm", 2, 8),
+        ("p1", "power", 1, 4),
+    ):
+        for _ in range(rng.integers(1, 3)):
+            asks.append(Ask(agent, good, qty(), price(lo, hi)))
+    if rng.random() < 0.3:
+        asks.append(Ask("d1", "chip", qty(1, 4), price(20, 60)))
+    bids = []
+    for agent in ("l1", "l2"):
+        for _ in range(rng.integers(1, 4)):
+            bids.append(Bid(agent, "compute", qty(), price(30, 150)))
+    if rng.random() < 0.4:
+        bids.append(Bid("l1", "chip", qty(1, 5), price(20, 80)))
+    if rng.random() < 0.3:
+        bids.append(Bid("d2", "wafer", qty(1, 5), price(1, 10)))
+    recipes = [
+        Recipe(
+            d,
+            "chip",
+            {"wafer": float(rng.choice([1.0, 2.0])), "hbm": float(rng.choice([0.5, 1.0, 2.0]))},
+            capacity=capacity(),
+            cost=price(0, 5),
+        )
+        for d in ("d1", "d2")
+        if rng.random() < 0.9
+    ]
+    recipes.append(
+        Recipe(
+            "c1",
+            "compute",
+            {"chip": 1.0, "power": float(rng.choice([1.0, 2.0]))},
+            capacity=capacity(),
+            cost=price(0, 5),
+        )
+    )
+    links = [(f, d, "wafer") for f in ("f1", "f2") for d in ("d1", "d2")]
+    links += [("m1", d, "hbm") for d in ("d1", "d2")]
+    links += [(d, "c1", "chip") for d in ("d1", "d2")]
+    links += [("d1", "l1", "chip"), ("p1", "c1", "power")]
+    links += [("c1", lab, "compute") for lab in ("l1", "l2")]
+    links += [("f1", "f2", "wafer"), ("d1", "d2", "chip")]
+    present = [link for link in links if rng.random() < 0.85]
+    # Contracts ride on upstream routes (and pay their cost per unit delivered).
+    upstream = [link for link in present if link[2] in ("wafer", "hbm")]
+    commitments = []
+    for k in range(rng.integers(0, 3)):
+        if not upstream:
+            break
+        link = upstream[rng.integers(len(upstream))]
+        commitments.append(Commitment(f"k{k}", *link, qty(0, 8), price(1, 10)))
+    routes = tuple(
+        Route(
+            *link,
+            capacity=capacity(),
+            cost=price(0, 3),
+            allowed=bool(rng.random() > 0.1),
+        )
+        for link in present
+    )
+    block_list = []
+    if blocks:
+        block_list = [
+            Block("lab-block", bids=(Bid("l2", "compute", qty(1, 3), price(40, 250)),)),
+            Block(
+                "fab-block",
+                asks=(Ask("f2", "wafer", qty(4, 12), price(0, 3)),),
+                min_ratio=float(rng.choice([0.5, 1.0])),
+            ),
+        ]
+    return OrderBook(
+        bids=tuple(bids),
+        asks=tuple(asks),
+        recipes=tuple(recipes),
+        routes=routes,
+        commitments=tuple(commitments),
+        blocks=tuple(block_list),
+        agents=AGENTS,
+        goods=GOODS,
+    )
+
+
+# --- the independent optimal-face oracle --------------------------------------------------
+class Face:
+    """The book's LP (no blocks), built here from its meaning; fill ranges on the optimal face.
+
+    Columns: bids, asks, recipes, routes, deliveries, then disposal at each contract
+    buyer's node. Rows: one balance row per (agent, good) (demand = supply), one
+    capacity row per route carrying contracts (spot flow + deliveries <= capacity).
+    Objective: bid value - ask cost - recipe cost - route cost (spot flows and deliveries)
+    + penalty * deliveries.
+    """
+
+    def __init__(self, book: OrderBook, penalty: float) -> None:
+        assert not book.blocks
+        nodes = {n: k for k, n in enumerate(itertools.product(book.agents, book.goods))}
+        cols: list[tuple[float, float, float, dict]] = []
+        for b in book.bids:
+            cols.append((b.price, 0.0, b.quantity, {nodes[b.agent, b.good]: 1.0}))
+        for s in book.asks:
+            cols.append((-s.price, 0.0, s.quantity, {nodes[s.agent, s.good]: -1.0}))
+        for r in book.recipes:
+            coef = {nodes[r.agent, g]: float(u) for g, u in r.inputs.items()}
+            coef[nodes[r.agent, r.output]] = -1.0
+            cols.append((-r.cost, 0.0, r.capacity, coef))
+        carried = {(c.seller, c.buyer, c.good) for c in book.commitments}
+        cap_row = {}
+        for rt in book.routes:
+            if (rt.seller, rt.buyer, rt.good) in carried:
+                cap_row[rt.seller, rt.buyer, rt.good] = len(nodes) + len(cap_row)
+        for rt in book.routes:
+            key = (rt.seller, rt.buyer, rt.good)
+            coef = {nodes[rt.seller, rt.good]: 1.0, nodes[rt.buyer, rt.good]: -1.0}
+            if key in cap_row:
+                coef[cap_row[key]] = 1.0
+            cols.append((-rt.cost, 0.0, rt.capacity if rt.allowed else 0.0, coef))
+        route_of = {(rt.seller, rt.buyer, rt.good): rt for rt in book.routes}
+        for c in book.commitments:
+            key = (c.seller, c.buyer, c.good)
+            coef = {nodes[c.seller, c.good]: 1.0, nodes[c.buyer, c.good]: -1.0, cap_row[key]: 1.0}
+            upper = c.quantity if route_of[key].allowed else 0.0
+            # A delivery avoids the shortfall penalty and pays its route's cost per unit.
+            cols.append((penalty - route_of[key].cost, 0.0, upper, coef))
+        disposal = list(dict.fromkeys((c.buyer, c.good) for c in book.commitments))
+        self.n_fills = len(cols)
+        for n in disposal:
+            cols.append((0.0, 0.0, math.inf, {nodes[n]: 1.0}))
+        self.offset = penalty * sum(c.quantity for c in book.commitments)
+        nrow = len(nodes) + len(cap_row) + 1  # last row: the welfare floor
+        row_lo, row_hi = np.zeros(nrow), np.zeros(nrow)
+        for key, row in cap_row.items():
+            row_lo[row], row_hi[row] = -math.inf, route_of[key].capacity
+        row_lo[-1], row_hi[-1] = -math.inf, math.inf
+        self.c = np.array([col[0] for col in cols])
+        starts, index, value = [0], [], []
+        for j, col in enumerate(cols):
+            for row, v in sorted(col[3].items()):
+                index.append(row)
+                value.append(v)
+            if self.c[j] != 0.0:
+                index.append(nrow - 1)
+                value.append(self.c[j])
+            starts.append(len(index))
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = len(cols), nrow
+        lp.col_cost_ = self.c
+        lp.col_lower_ = np.array([col[1] for col in cols])
+        lp.col_upper_ = np.array([col[2] for col in cols])
+        lp.row_lower_, lp.row_upper_ = row_lo, row_hi
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = np.asarray(starts, dtype=np.int32)
+        lp.a_matrix_.index_ = np.asarray(index, dtype=np.int32)
+        lp.a_matrix_.value_ = np.asarray(value, dtype=np.float64)
+        lp.sense_ = highspy.ObjSense.kMaximize
+        self.h = highspy.Highs()
+        self.h.setOptionValue("output_flag", False)
+        self.h.passModel(lp)
+        self.nrow = nrow
+        self.welfare = self._run() - self.offset
+
+    def _run(self) -> float:
+        self.h.run()
+        assert self.h.getModelStatus() == highspy.HighsModelStatus.kOptimal
+        return float(self.h.getInfo().objective_function_value)
+
+    def ranges(self) -> tuple[np.ndarray, np.ndarray]:
+        """Min and max of every fill column over {welfare >= optimum - tiny}."""
+        h = self.h
+        best = self.welfare + self.offset
+        h.changeRowBounds(self.nrow - 1, best - 1e-9 * max(1.0, abs(best)), math.inf)
+        n = len(self.c)
+        lo, hi = np.zeros(self.n_fills), np.zeros(self.n_fills)
+        for j in range(self.n_fills):
+            for sense, out in ((highspy.ObjSense.kMinimize, lo), (highspy.ObjSense.kMaximize, hi)):
+                cost = np.zeros(n)
+                cost[j] = 1.0
+                h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
+                h.changeObjectiveSense(sense)
+                out[j] = self._run()
+        return lo, hi
+
+
+def fills(r: Clearing) -> np.ndarray:
+    return np.concatenate(
+        [r.bid_fills, r.ask_fills, r.recipe_activity, r.route_flows, r.commitment_deliveries]
+    )
+
+
+def assert_backends_agree(py: Clearing, hs: Clearing, what: str) -> None:
+    assert py.status == hs.status == "optimal"
+    assert close(py.welfare, hs.welfare, 1e-9), (what, py.welfare, hs.welfare)
+    assert py.nodes == hs.nodes
+    for node, a, b in zip(py.nodes, py.price_array, hs.price_array, strict=True):
+        assert close(a, b, 1e-6), (what, node, a, b)
+    assert py.shortfall_penalty == hs.shortfall_penalty
+
+
+# --- tests --------------------------------------------------------------------------------
+def test_backends_agree_on_random_books():
+    rng = np.random.default_rng(31415)
+    stats = {"unique": 0, "varying": 0, "short": 0, "traded": 0, "closed": 0}
+    for k in range(N_BOOKS):
+        book = random_book(rng)
+        py = Clearer(backend="pyomo").clear(book)
+        hs = Clearer(backend="highspy").clear(book)
+        assert_backends_agree(py, hs, f"book {k}")
+
+        face = Face(book, py.shortfall_penalty)
+        assert close(py.welfare, face.welfare, 1e-9), (k, py.welfare, face.welfare)
+        lo, hi = face.ranges()
+        for name, res in (("pyomo", py), ("highspy", hs)):
+            x = fills(res)
+            assert np.all(x >= lo - 1e-6) and np.all(x <= hi + 1e-6), (k, name, x, lo, hi)
+        unique = hi - lo <= 1e-7 * np.maximum(1.0, np.abs(hi))
+        np.testing.assert_allclose(fills(py)[unique], fills(hs)[unique], atol=1e-6)
+        np.testing.assert_allclose(
+            py.commitment_shortfalls.sum(), hs.commitment_shortfalls.sum(), atol=1e-6
+        )
+        stats["unique"] += int(unique.sum())
+        stats["varying"] += int((~unique).sum())
+        stats["short"] += int(py.commitment_shortfalls.sum() > 1e-6)
+        stats["traded"] += int(py.bid_fills.sum() > 1e-6)
+        stats["closed"] += int(any(not rt.allowed for rt in book.routes))
+    # The books cover degenerate and unique fills, contract shortfalls, trade, closed routes.
+    assert stats["unique"] > 100 and stats["varying"] > 10, stats
+    assert stats["short"] >= 3 and stats["traded"] >= N_BOOKS // 2 and stats["closed"] >= 5, stats
+
+
+def test_persistent_backends_agree_tick_after_tick():
+    # One book shape, new numbers each tick (same rng stream shape: fixed structure draws).
+    base_rng = np.random.default_rng(2718)
+    base = random_book(base_rng)
+    py, hs = Clearer(backend="pyomo"), Clearer(backend="highspy")
+    rng = np.random.default_rng(1)
+    for tick in range(25):
+        if tick == 0:
+            book = base
+        else:
+            book = OrderBook(
+                bids=tuple(
+                    Bid(b.agent, b.good, float(rng.integers(0, 11)), float(rng.integers(30, 151)))
+                    for b in base.bids
+                ),
+                asks=tuple(
+                    Ask(a.agent, a.good, float(rng.integers(0, 11)), float(rng.integers(1, 9)))
+                    for a in base.asks
+                ),
+                recipes=tuple(
+                    Recipe(r.agent, r.output, r.inputs, r.capacity, float(rng.integers(0, 6)))
+                    for r in base.recipes
+                ),
+                routes=tuple(
+                    Route(
+                        rt.seller,
+                        rt.buyer,
+                        rt.good,
+                        capacity=float(rng.choice([math.inf, 2.0, 5.0, 9.0])),
+                        cost=rt.cost,
+                        allowed=bool(rng.random() > 0.15),
+                    )
+                    for rt in base.routes
+                ),
+                commitments=tuple(
+                    Commitment(c.id, c.seller, c.buyer, c.good, float(rng.integers(0, 9)), c.price)
+                    for c in base.commitments
+                ),
+                agents=AGENTS,
+                goods=GOODS,
+            )
+        a, b = py.clear(book), hs.clear(book)
+        assert a.rebuilt is b.rebuilt is (tick == 0)
+        assert_backends_agree(a, b, f"tick {tick}")
+        face = Face(book, a.shortfall_penalty)
+        assert close(a.welfare, face.welfare, 1e-9), (tick, a.welfare, face.welfare)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_backends_agree_with_blocks(seed):
+    book = random_book(np.random.default_rng(1000 + seed), blocks=True)
+    py = Clearer(backend="pyomo").clear(book)
+    hs = Clearer(backend="highspy").clear(book)
+    assert_backends_agree(py, hs, f"seed {seed}")
+    np.testing.assert_allclose(py.block_ratios, hs.block_ratios, atol=1e-9)
+    for r in (py, hs):
+        for blk, ratio in zip(book.blocks, r.block_ratios, strict=True):
+            assert ratio <= 1e-9 or blk.min_ratio - 1e-9 <= ratio <= 1 + 1e-9
+
+
+def test_block_books_cover_both_decisions():
+    decisions = set()
+    for seed in range(12):
+        book = random_book(np.random.default_rng(1000 + seed), blocks=True)
+        r = Clearer(backend="highspy").clear(book)
+        decisions.update((i, bool(x > 1e-6)) for i, x in enumerate(r.block_ratios))
+    assert len(decisions) == 4, decisions  # each block accepted somewhere and rejected somewhere
