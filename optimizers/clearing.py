@@ -15,8 +15,11 @@ bulk path reads the same Params and the persistent solver's own variable and
 constraint maps, so the Pyomo model stays the single description of the LP.
 
 Blocks make the model a MILP; after it is solved the acceptance switches are
-fixed at their values, integrality is relaxed and the LP is re-solved, and its
-optimum is what the price rule prices (as European power exchanges do).
+fixed at their values in the HiGHS instance (bounds and integrality, not the
+Pyomo model), the LP is re-solved, and its optimum is what the price rule
+prices (as European power exchanges do). Acceptance maximises welfare, so a
+block may be accepted although the resulting price is above its bid (a
+"paradoxically accepted block"); a rejected block sets no price constraint.
 """
 
 from __future__ import annotations
