@@ -303,6 +303,19 @@ class Clearer:
             self._model.update(data)
         model = self._model
         t1 = time.perf_counter()
+        if layout.num_cols == 0:  # nothing to clear: an empty book
+            return assemble(
+                book,
+                layout,
+                data,
+                np.zeros(0),
+                np.zeros(0),
+                status="optimal",
+                build_seconds=t1 - t0,
+                solve_seconds=0.0,
+                price_seconds=0.0,
+                rebuilt=rebuilt,
+            )
         if layout.integer.any():
             model.set_integral(True)
             x = self._solve(model, "MILP")
