@@ -277,9 +277,7 @@ def _mix_block(
     }
 
 
-def trace_exposure(
-    graph: nx.DiGraph, sinks: Iterable[Node]
-) -> dict[Node, dict[Node, float]]:
+def trace_exposure(graph: nx.DiGraph, sinks: Iterable[Node]) -> dict[Node, dict[Node, float]]:
     """Share of each sink's supply that comes from each origin, traced upstream through flows.
 
     Edges carry ``flow`` (units moved this tick, in one common basis such as $ of
