@@ -25,6 +25,7 @@ block may be accepted although the resulting price is above its bid (a
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Literal, Protocol
 
 import highspy
@@ -141,9 +142,7 @@ class PyomoModel:
         )
         # Rows from the column-wise matrix: one pass over the non-zeros.
         terms: list[list] = [[] for _ in range(layout.num_rows)]
-        counts = np.diff(layout.start)
-        col_of = np.repeat(np.arange(layout.num_cols), counts).tolist()
-        for j, r, v in zip(col_of, layout.index.tolist(), layout.value.tolist()):
+        for j, r, v in zip(layout.nz_col.tolist(), layout.index.tolist(), layout.value.tolist()):
             terms[r].append((v, columns[j]))
         nb = layout.num_balance
         ns = len(layout.shared_routes)
@@ -357,19 +356,9 @@ class Clearer:
 def _fix_integers(data: Data, layout: Layout, x: np.ndarray) -> Data:
     """A copy of ``data`` with the block-acceptance columns fixed at their rounded values."""
     sl = layout.cols["accept"]
-    z = np.round(x[sl])
     lo, hi = data.col_lo.copy(), data.col_hi.copy()
-    lo[sl] = z
-    hi[sl] = z
-    return Data(
-        c=data.c,
-        col_lo=lo,
-        col_hi=hi,
-        row_lo=data.row_lo,
-        row_hi=data.row_hi,
-        offset=data.offset,
-        penalty=data.penalty,
-    )
+    lo[sl] = hi[sl] = np.round(x[sl])
+    return replace(data, col_lo=lo, col_hi=hi)
 
 
 def clear(book: OrderBook, options: SolverOptions | None = None) -> Clearing:

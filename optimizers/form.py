@@ -79,6 +79,7 @@ class Layout:
     start: np.ndarray
     index: np.ndarray
     value: np.ndarray
+    nz_col: np.ndarray  # column of each non-zero (the CSC starts, expanded)
     integer: np.ndarray  # bool per column
 
 
@@ -200,6 +201,7 @@ def build_layout(book: OrderBook) -> Layout:
         start=start,
         index=row_arr,
         value=val_arr,
+        nz_col=col_arr.astype(np.int64),
         integer=integer,
     )
 
@@ -335,6 +337,6 @@ def build_data(book: OrderBook, layout: Layout, penalty: float | None = None) ->
 
 def row_activity(layout: Layout, x: np.ndarray) -> np.ndarray:
     """A @ x for the layout's matrix."""
-    counts = np.diff(layout.start)
-    cols = np.repeat(np.arange(layout.num_cols), counts)
-    return np.bincount(layout.index, weights=layout.value * x[cols], minlength=layout.num_rows)
+    return np.bincount(
+        layout.index, weights=layout.value * x[layout.nz_col], minlength=layout.num_rows
+    )

@@ -79,9 +79,8 @@ class PriceRule:
         nb = layout.num_balance
         nrows, ncols = layout.num_rows, layout.num_cols
         # Transpose: each primal row becomes a price-LP column, each primal column a row.
-        counts = np.diff(layout.start)
         pcol_of_nz = layout.index.astype(np.int64)
-        prow_of_nz = np.repeat(np.arange(ncols, dtype=np.int64), counts)
+        prow_of_nz = layout.nz_col
         val = layout.value
         bal = pcol_of_nz < nb
         # Columns: p_plus (nb), p_minus (nb), then one dual per non-balance row.
