@@ -389,7 +389,7 @@ def conserving_networks(draw, cyclic: bool) -> tuple[nx.DiGraph, np.ndarray, np.
     return g, s, p
 
 
-def check_against_markov_chain(g: nx.DiGraph, s: np.ndarray, p: np.ndarray) -> None:
+def assert_matches_markov_chain(g: nx.DiGraph, s: np.ndarray, p: np.ndarray) -> None:
     n = len(s)
     sinks = [v for v in range(n) if not p[v].any()]
     exp = trace_exposure(g, sinks)
@@ -414,13 +414,13 @@ def check_against_markov_chain(g: nx.DiGraph, s: np.ndarray, p: np.ndarray) -> N
 @FAST
 @given(conserving_networks(cyclic=False))
 def test_conservation_and_markov_oracle_on_random_dags(network):
-    check_against_markov_chain(*network)
+    assert_matches_markov_chain(*network)
 
 
 @FAST
 @given(conserving_networks(cyclic=True))
 def test_conservation_and_markov_oracle_on_random_cyclic_networks(network):
-    check_against_markov_chain(*network)
+    assert_matches_markov_chain(*network)
 
 
 def test_long_chain_and_wide_fan_in_are_traced_exactly():

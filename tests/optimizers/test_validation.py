@@ -255,7 +255,9 @@ def test_block_min_ratio_one_and_small_positive_are_accepted():
         Block("a", bids=(Bid("lab", "chip", 1.0, 120.0),), min_ratio=1.0),
         Block("b", asks=(Ask("fab", "wafer", 2.0, 1.0),), min_ratio=1e-3),
     )
-    validate(base_book(blocks=blocks))
+    book = base_book(blocks=blocks)
+    validate(book)  # raises OrderBookError if either ratio were refused
+    assert clear(book).status == "optimal"
 
 
 def test_empty_block_is_rejected():
