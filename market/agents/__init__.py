@@ -1,0 +1,21 @@
+"""The market's agent types, one module each."""
+
+from market.agents.base import MarketAgent
+from market.agents.chip_designer import ChipDesigner
+from market.agents.fab import Fab
+from market.agents.hyperscaler import Hyperscaler
+from market.agents.lab import Lab
+from market.agents.memory_maker import MemoryMaker
+from market.agents.packager import Packager
+from market.agents.power_provider import PowerProvider
+
+__all__ = [
+    "ChipDesigner",
+    "Fab",
+    "Hyperscaler",
+    "Lab",
+    "MarketAgent",
+    "MemoryMaker",
+    "Packager",
+    "PowerProvider",
+]

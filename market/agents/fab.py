@@ -1,0 +1,37 @@
+"""Leading-edge foundry: sells wafers and, where it packages (TSMC), CoWoS.
+
+Its CoWoS line shares the fab's lead time halved, and its capex per CoWoS unit
+scales with the ratio of CoWoS to wafer unit cost (a rough, documented proxy).
+"""
+
+from __future__ import annotations
+
+from market.agents.supplier import Line, Supplier
+from market.scenario import FabSpec
+
+
+class Fab(Supplier):
+    def __init__(self, model, spec: FabSpec) -> None:
+        wafer = Line(
+            "wafer",
+            spec.capacity,
+            spec.unit_cost,
+            spec.capex_per_unit,
+            spec.lead_time,
+            spec.markup,
+            spec.depreciation,
+        )
+        lines = [wafer]
+        if spec.cowos_capacity > 0:
+            ratio = spec.cowos_unit_cost / max(spec.unit_cost, 1.0)
+            cowos = Line(
+                "cowos",
+                spec.cowos_capacity,
+                spec.cowos_unit_cost,
+                spec.capex_per_unit * ratio,
+                max(1, spec.lead_time // 2),
+                spec.markup,
+                spec.depreciation,
+            )
+            lines.append(cowos)
+        super().__init__(model, spec.name, spec.region, spec.cash, lines)

@@ -1,0 +1,107 @@
+"""Hyperscaler: buys accelerators and MW, installs them as a durable fleet, rents compute.
+
+Stocks: a fleet of H100e by designer and install vintage (retired after
+``fleet_life`` ticks; the starting fleet has evenly spread ages) and energised
+MW. Each tick it asks compute = min(fleet, MW / mw_per_h100e) in two price steps
+(opex plus a markup that follows utilisation), offers its spare MW to itself at
+0, and buys new installs through the recipe ``install = 1 accelerator +
+mw_per_h100e MW`` with a bid sized from the compute demand it expects and capped
+by its capex budget. Its willingness to pay for a designer's accelerators rises
+with that designer's share of its fleet (the model adds a switching cost to the
+routes of designers it has few of).
+"""
+
+from __future__ import annotations
+
+from market.agents.base import MarketAgent, ema
+from market.goods import INSTALL
+from market.ledger import EXTERNAL
+from market.scenario import HyperscalerSpec
+
+COMPUTE_STEPS = ((0.8, 1.0), (0.2, 1.25))
+INSTALL_STEPS = ((0.5, 1.0), (0.5, 0.7))
+HEADROOM = 1.25  # target fleet = expected demand x this
+
+
+class Hyperscaler(MarketAgent):
+    def __init__(self, model, spec: HyperscalerSpec) -> None:
+        super().__init__(model, spec.name, spec.region, spec.cash)
+        self.spec = spec
+        life = spec.fleet_life
+        # fleet[designer] = list of [retire_tick, H100e]; the start fleet has spread ages.
+        self.fleet: dict[str, list[list[float]]] = {
+            d: [[1 + k, q / life] for k in range(life)] for d, q in spec.fleet.items() if q > 0
+        }
+        self.power_mw = spec.power_mw
+        self.markup = 0.5
+        self.available = 0.0  # H100e-quarters it can rent this tick
+        self.sold = 0.0
+        self.installed = 0.0
+        self.demand_ema: float | None = None
+        self.unit_cost_ema: float | None = None
+        self.utilisation = 0.0
+
+    @property
+    def fleet_size(self) -> float:
+        return sum(q for cohorts in self.fleet.values() for _, q in cohorts)
+
+    def fleet_share(self, designer: str) -> float:
+        total = self.fleet_size
+        mine = sum(q for _, q in self.fleet.get(designer, []))
+        return mine / total if total > 0 else 0.0
+
+    def submit_orders(self) -> None:
+        t = self.model.tick
+        for d in list(self.fleet):
+            self.fleet[d] = [c for c in self.fleet[d] if c[0] > t]
+        s = self.spec
+        fleet = self.fleet_size
+        powered = min(fleet, self.power_mw / s.mw_per_h100e)
+        self.available = powered * self.model.policy.capacity_factor(self.name)
+        price = s.opex * (1 + self.markup)
+        for share, mult in COMPUTE_STEPS:
+            self.ask("compute", self.available * share, price * mult)
+        self.ask("power", max(0.0, self.power_mw - fleet * s.mw_per_h100e), 0.0)
+        want = self._wanted_installs(fleet)
+        self.recipe(INSTALL, {"accelerator": 1.0, "power": s.mw_per_h100e}, want, 0.0)
+        for share, mult in INSTALL_STEPS:
+            self.bid(INSTALL, want * share, s.value_per_h100e * mult)
+
+    def _wanted_installs(self, fleet: float) -> float:
+        s = self.spec
+        retiring = sum(
+            q for cohorts in self.fleet.values() for r, q in cohorts if r <= self.model.tick + 1
+        )
+        expected = self.demand_ema if self.demand_ema is not None else fleet
+        gap = max(0.0, HEADROOM * expected - (fleet - retiring))
+        unit = self.unit_cost_ema if self.unit_cost_ema else s.value_per_h100e / 2
+        budget = s.capex_budget * self.model.policy.capex_factor(self.name)
+        return min(gap, budget / unit)
+
+    def settle(self) -> None:
+        m = self.model
+        s = self.spec
+        t = m.tick
+        self.installed = 0.0
+        for designer, q in m.inflows(self.name, "accelerator").items():
+            if q > 0:
+                self.fleet.setdefault(designer, []).append([t + 1 + s.fleet_life, q])
+                self.installed += q
+        self.power_mw += sum(m.inflows(self.name, "power").values())
+        self.sold = sum(m.outflows(self.name, "compute").values())
+        self.utilisation = self.sold / self.available if self.available > 0 else 0.0
+        m.ledger.pay(self.name, EXTERNAL, s.opex * self.sold, "operating")
+
+    def decide(self) -> None:
+        m = self.model
+        b = m.world.behaviour
+        unmet = m.unmet_compute_share(self.name)
+        self.demand_ema = ema(self.demand_ema, self.sold + unmet, b.foresight)
+        acc, mw = m.node_price(self.name, "accelerator"), m.node_price(self.name, "power")
+        if acc is not None and self.installed > 0:
+            unit = acc + (mw or 0.0) * self.spec.mw_per_h100e
+            self.unit_cost_ema = ema(self.unit_cost_ema, unit, b.foresight)
+        if self.utilisation >= 0.98:
+            self.markup = min(b.max_markup, self.markup + b.markup_step)
+        elif self.utilisation < 0.7:
+            self.markup = max(0.0, self.markup - b.markup_step)

@@ -1,0 +1,75 @@
+"""AI lab: rents compute (H100e-quarters) for training and inference.
+
+Demand grows each tick by its annual growth rate and a log-normal adoption
+shock (its own seeded generator, so activation order cannot change draws), and
+a demand-bust shock scales it. It bids inference demand at its inference value
+and training demand at its training value; its revenue (from outside the model)
+is the value of the compute it gets. When its unmet share (EMA) passes the
+trigger it signs a take-or-pay contract with the hyperscaler that served it most.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from market.agents.base import MarketAgent, ema
+from market.ledger import EXTERNAL
+from market.scenario import LabSpec
+
+
+class Lab(MarketAgent):
+    def __init__(self, model, spec: LabSpec) -> None:
+        super().__init__(model, spec.name, spec.region, spec.cash)
+        self.spec = spec
+        self.training = spec.training
+        self.inference = spec.inference
+        self.demand_rng = np.random.default_rng(model.rng.integers(2**63))
+        self.demand = 0.0  # H100e-quarters wanted this tick (after shocks)
+        self.received = 0.0
+        self.unmet = 0.0
+        self.unmet_ema: float | None = None
+        self.equity_given = 0.0  # share of the lab given away for compute
+
+    def submit_orders(self) -> None:
+        s = self.spec
+        tpy = self.model.world.meta.ticks_per_year
+        if self.model.tick > 0:
+            shock = math.exp(s.volatility * self.demand_rng.standard_normal() - s.volatility**2 / 2)
+            self.training *= (1 + s.training_growth) ** (1 / tpy) * shock
+            self.inference *= (1 + s.inference_growth) ** (1 / tpy) * shock
+        f = self.model.policy.demand_factor(self.name)
+        self.demand = (self.training + self.inference) * f
+        self.bid("compute", self.inference * f, s.inference_value)
+        self.bid("compute", self.training * f, s.training_value)
+
+    def settle(self) -> None:
+        fills = self.model.bid_fills.get(self.name, [0.0, 0.0])
+        self.received = sum(fills)
+        self.unmet = max(0.0, self.demand - self.received)
+        value = fills[0] * self.spec.inference_value + fills[1] * self.spec.training_value
+        self.model.ledger.pay(EXTERNAL, self.name, value, "revenue")
+
+    def decide(self) -> None:
+        m = self.model
+        b = m.world.behaviour
+        share = self.unmet / self.demand if self.demand > 0 else 0.0
+        self.unmet_ema = ema(self.unmet_ema, share, b.foresight)
+        if self.unmet_ema <= b.contract_trigger:
+            return
+        seller, _ = m.top_supplier(self.name, "compute")
+        if seller is None:
+            seller = m.most_spare_compute()
+        if seller is None or m.contracts.held(m.tick, self.name, seller, "compute"):
+            return
+        price = m.price_ema.get("compute")
+        if price is None:
+            return
+        m.sign_take_or_pay(
+            self, seller, b.contract_share * self.demand, price * (1 + b.contract_premium)
+        )
+
+    def nominate(self, quantity: float, min_take: float) -> float:
+        """Take-or-pay nomination: what it expects to need, within [min_take*q, q]."""
+        return min(quantity, max(min_take * quantity, self.demand))

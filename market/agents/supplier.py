@@ -1,0 +1,110 @@
+"""Capacity lines and the supplier behaviour that fabs, memory makers, packagers and
+power providers share: a step ask at unit cost plus a markup that follows scarcity,
+and capacity expansion with a lead time when utilisation and margins justify it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from market.agents.base import MarketAgent, ema
+from market.ledger import EXTERNAL
+
+#: The ask is two steps: most capacity at the marked-up price, the rest dearer.
+STEPS = ((0.8, 1.0), (0.2, 1.25))
+
+
+@dataclass(slots=True)
+class Line:
+    """Capacity to make one good: units per tick, unit cost $, capex $ per unit/tick."""
+
+    good: str
+    capacity: float
+    unit_cost: float
+    capex_per_unit: float
+    lead_time: int
+    markup: float
+    depreciation: float = 0.0
+    pipeline: list[tuple[int, float]] = field(default_factory=list)  # (ready tick, units)
+    reserved: float = 0.0  # units/tick financed by customers' prepayments (in pipeline or built)
+    sold: float = 0.0  # units sold this tick
+    available: float = 0.0  # effective capacity this tick (after shocks)
+    price_ema: float | None = None
+    util_ema: float | None = None
+
+    def price(self) -> float:
+        return self.unit_cost * (1.0 + self.markup)
+
+
+class Supplier(MarketAgent):
+    """An agent holding one or more capacity lines."""
+
+    def __init__(self, model, name: str, region: str, cash: float, lines: list[Line]) -> None:
+        super().__init__(model, name, region, cash)
+        self.lines = {line.good: line for line in lines}
+
+    def submit_orders(self) -> None:
+        factor = self.model.policy.capacity_factor(self.name)
+        t = self.model.tick
+        for line in self.lines.values():
+            arrived = sum(u for ready, u in line.pipeline if ready <= t)
+            line.pipeline = [(r, u) for r, u in line.pipeline if r > t]
+            line.capacity = line.capacity * (1 - line.depreciation) + arrived
+            line.available = line.capacity * factor
+            for share, mult in STEPS:
+                self.ask(line.good, line.available * share, line.price() * mult)
+
+    def settle(self) -> None:
+        for line in self.lines.values():
+            line.sold = self.model.sold.get((self.name, line.good), 0.0)
+            self.model.ledger.pay(self.name, EXTERNAL, line.sold * line.unit_cost, "operating")
+
+    def decide(self) -> None:
+        b = self.model.world.behaviour
+        for line in self.lines.values():
+            util = line.sold / line.available if line.available > 0 else 0.0
+            line.util_ema = ema(line.util_ema, util, b.foresight)
+            price = self.model.node_price(self.name, line.good)
+            if price is not None and line.sold > 0:
+                line.price_ema = ema(line.price_ema, price, b.foresight)
+            if util >= 0.98:
+                line.markup = min(b.max_markup, line.markup + b.markup_step)
+            elif util < 0.7:
+                line.markup = max(0.0, line.markup - b.markup_step)
+            self._maybe_expand(line)
+
+    def _maybe_expand(self, line: Line) -> None:
+        b = self.model.world.behaviour
+        if line.util_ema is None or line.util_ema < b.expansion_trigger or line.price_ema is None:
+            return
+        if any(True for _ in line.pipeline):  # one project at a time per line
+            return
+        capex = line.capex_per_unit * self.model.policy.capex_factor(self.name)
+        margin = line.price_ema - line.unit_cost
+        if margin * b.payback_ticks < capex:
+            return
+        self.expand(line, b.expansion_step * line.capacity, capex)
+
+    def expand(self, line: Line, units: float, capex_per_unit: float) -> None:
+        """Order ``units`` per tick of new capacity, ready after the lead time; pay capex now."""
+        cost = units * capex_per_unit
+        line.pipeline.append((self.model.tick + line.lead_time, units))
+        self.model.ledger.pay(self.name, EXTERNAL, cost, "capex")
+        self.capex_total += cost
+
+
+class SingleLineSupplier(Supplier):
+    """A supplier of one good whose spec is a ``market.scenario.Supplier``."""
+
+    GOOD = ""
+
+    def __init__(self, model, spec) -> None:
+        line = Line(
+            self.GOOD,
+            spec.capacity,
+            spec.unit_cost,
+            spec.capex_per_unit,
+            spec.lead_time,
+            spec.markup,
+            spec.depreciation,
+        )
+        super().__init__(model, spec.name, spec.region, spec.cash, [line])

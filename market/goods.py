@@ -1,0 +1,30 @@
+"""The goods of the market and their units (a registry a scenario could extend)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class GoodInfo:
+    name: str
+    unit: str
+    durable: bool  # becomes a stock the buyer carries between ticks
+
+
+GOODS: dict[str, GoodInfo] = {
+    g.name: g
+    for g in (
+        GoodInfo("wafer", "leading-edge logic wafers (N5/N4/N3 class)", False),
+        GoodInfo("hbm", "GB of HBM", False),
+        GoodInfo("cowos", "CoWoS wafer-equivalents", False),
+        GoodInfo("accelerator", "H100-equivalents (H100e)", True),
+        GoodInfo("power", "MW of energised data-centre capacity", True),
+        GoodInfo("compute", "H100e-quarters of rentable accelerator time", False),
+    )
+}
+
+#: The hyperscaler-internal good: H100e installed this tick (accelerator + MW together).
+INSTALL = "install"
+
+SUPPLY_GOODS = ("wafer", "hbm", "cowos", "power")

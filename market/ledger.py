@@ -1,0 +1,39 @@
+"""Every payment of a tick, so money can be audited: transfers between agents net to zero."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+#: Counterparty of payments to or from outside the model (costs, capex, lab revenue).
+EXTERNAL = "<external>"
+
+
+@dataclass(slots=True)
+class Ledger:
+    """Payments ($) of one tick: (payer, payee, amount, kind)."""
+
+    rows: list[tuple[str, str, float, str]] = field(default_factory=list)
+
+    def pay(self, payer: str, payee: str, amount: float, kind: str) -> None:
+        """Record ``payer`` paying ``payee`` ``amount`` $ (either may be EXTERNAL)."""
+        if amount != 0.0:
+            self.rows.append((payer, payee, float(amount), kind))
+
+    def net(self) -> dict[str, float]:
+        """$ received minus $ paid, per party (EXTERNAL included)."""
+        out: dict[str, float] = defaultdict(float)
+        for payer, payee, amount, _ in self.rows:
+            out[payer] -= amount
+            out[payee] += amount
+        return dict(out)
+
+    def by_kind(self, party: str) -> dict[str, float]:
+        """Net $ per kind of payment for one party."""
+        out: dict[str, float] = defaultdict(float)
+        for payer, payee, amount, kind in self.rows:
+            if payer == party:
+                out[kind] -= amount
+            if payee == party:
+                out[kind] += amount
+        return dict(out)

@@ -1,0 +1,409 @@
+"""MarketModel: the Mesa model and the wiring of one tick (DESIGN.md, "The tick").
+
+1. shocks and policies of the tick apply (``shocks.policy_at``);
+2. contracts due this tick become commitments (buyers nominate, caps apply);
+3. every agent submits orders (``agents.shuffle_do("submit_orders")``; the book is
+   then put in agent-creation order, so activation order cannot change it);
+4. ``optimizers.Clearer`` clears the book (kept between ticks, warm-started);
+5. settlement: spot trades pay the buyer's nodal price along each route (the
+   route's cost goes outside the model), contracts pay their own price, breaches
+   their penalty; agents update their stocks;
+6. agents learn and decide (prices, capacity, contracts); debt pays interest;
+   the tick's ledger moves the cash;
+7. metrics are computed and collected (``metrics_tables``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import mesa
+
+from market import contracts as ct
+from market.agents import (
+    ChipDesigner,
+    Fab,
+    Hyperscaler,
+    Lab,
+    MarketAgent,
+    MemoryMaker,
+    Packager,
+    PowerProvider,
+)
+from market.agents.supplier import Supplier
+from market.goods import GOODS, INSTALL
+from market.ledger import EXTERNAL, Ledger
+from market.network import build_network, routes_for_tick
+from market.scenario import Scenario
+from market.shocks import PolicyState, policy_at
+from market.tick_metrics import TickRecorder
+from optimizers import Clearer, Clearing, OrderBook, SolverOptions
+
+AGENT_CLASSES = {
+    "fabs": Fab,
+    "memory_makers": MemoryMaker,
+    "packagers": Packager,
+    "designers": ChipDesigner,
+    "power_providers": PowerProvider,
+    "hyperscalers": Hyperscaler,
+    "labs": Lab,
+}
+CAPITAL_KINDS = ("capex", "prepayment")  # not part of operating profit
+
+
+@dataclass(slots=True)
+class Orders:
+    """The tick's orders, each tagged with its agent's creation index."""
+
+    bids: list = field(default_factory=list)
+    asks: list = field(default_factory=list)
+    recipes: list = field(default_factory=list)
+
+
+def _ordered(tagged: list) -> list:
+    return [o for _, o in sorted(tagged, key=lambda t: t[0])]
+
+
+class MarketModel(mesa.Model):
+    """The AI-infrastructure market. ``step()`` is one tick; ``run()`` the horizon."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int = 0,
+        solver_options: SolverOptions | None = None,
+    ) -> None:
+        super().__init__(rng=seed)
+        self.world = scenario
+        self.seed = seed
+        self.tick = 0
+        self.graph = build_network(scenario)
+        self.by_name: dict[str, MarketAgent] = {}
+        for section, spec in scenario.agent_specs():
+            agent = AGENT_CLASSES[section](self, spec)
+            self.by_name[spec.name] = agent
+        self.clearer = Clearer(solver_options or SolverOptions())
+        self.contracts = ct.ContractBook()
+        self.ledger = Ledger()
+        self.policy = PolicyState()
+        self.price_ema: dict[str, float] = {}
+        self.clearing: Clearing | None = None
+        self.book: OrderBook | None = None
+        self.recorder = TickRecorder(self)
+        self.timing = {"agents": 0.0, "clearing": 0.0, "metrics": 0.0}
+        self._reset_tick_state()
+        for c in scenario.contracts:
+            self._sign_from_spec(c)
+
+    # ------------------------------------------------------------------ the tick
+    def step(self) -> None:
+        t0 = time.perf_counter()
+        self.ledger = Ledger()
+        self.policy = policy_at(self.world, self.tick)
+        self._pay_signing()
+        due = self.contracts.due(self.tick)
+        self._nominate(due)
+        self.orders = Orders()
+        self.agents.shuffle_do("submit_orders")
+        book = self._book(due)
+        t1 = time.perf_counter()
+        self.clearing = self.clearer.clear(book)
+        self.book = book
+        t2 = time.perf_counter()
+        self._index(book, self.clearing, due)
+        self._settle_trades(book, self.clearing, due)
+        self.agents.shuffle_do("settle")
+        self.agents.shuffle_do("decide")
+        self._interest_and_cash()
+        t3 = time.perf_counter()
+        self.recorder.record()
+        t4 = time.perf_counter()
+        self.timing["agents"] += (t1 - t0) + (t3 - t2)
+        self.timing["clearing"] += t2 - t1
+        self.timing["metrics"] += t4 - t3
+        self.tick += 1
+
+    def run(self, ticks: int | None = None, progress=None) -> None:
+        """Run ``ticks`` ticks (default: to the horizon), calling ``progress(tick)`` after each."""
+        n = self.world.meta.horizon - self.tick if ticks is None else ticks
+        for _ in range(n):
+            self.step()
+            if progress is not None:
+                progress(self.tick)
+
+    # ------------------------------------------------------------------ orders
+    def _book(self, due: list[ct.Contract]) -> OrderBook:
+        exclusive: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for c in due:
+            if c.exclusive:
+                exclusive[(c.buyer, c.good)].add(c.seller)
+        routes = routes_for_tick(self.graph, self.policy, exclusive, self._switching_cost)
+        return OrderBook(
+            bids=_ordered(self.orders.bids),
+            asks=_ordered(self.orders.asks),
+            recipes=_ordered(self.orders.recipes),
+            routes=routes,
+            commitments=ct.to_commitments(due),
+            agents=tuple(self.by_name),
+            goods=(*GOODS, INSTALL),
+        )
+
+    def _switching_cost(self, seller: str, buyer: str, good: str) -> float:
+        """Ecosystem switching cost ($/H100e) of a designer's accelerators for a hyperscaler."""
+        if good != "accelerator":
+            return 0.0
+        h = self.by_name[buyer]
+        price = self.price_ema.get("accelerator", 0.0)
+        b = self.world.behaviour
+        return b.switching_cost * price * (1.0 - h.fleet_share(seller))
+
+    def _nominate(self, due: list[ct.Contract]) -> None:
+        """Set each due contract's quantity this tick: buyer nomination, then the contract cap."""
+        for c in due:
+            buyer = self.by_name[c.buyer]
+            if c.kind == "take_or_pay" and isinstance(buyer, Lab):
+                c.nominated = buyer.nominate(c.quantity, c.min_take)
+            else:
+                c.nominated = c.quantity
+        cap = self.policy.contract_cap
+        if cap is None:
+            return
+        pairs: dict[tuple[str, str, str], list[ct.Contract]] = defaultdict(list)
+        for c in due:
+            pairs[(c.seller, c.buyer, c.good)].append(c)
+        for (seller, _, good), cs in pairs.items():
+            limit = cap * self.capacity_of(seller, good)
+            total = sum(c.nominated for c in cs)
+            if total > limit:
+                for c in cs:
+                    c.nominated *= limit / total
+
+    def capacity_of(self, agent: str, good: str) -> float:
+        """Units of ``good`` per tick ``agent`` can supply (before this tick's shocks)."""
+        a = self.by_name[agent]
+        if isinstance(a, Supplier) and good in a.lines:
+            return a.lines[good].capacity
+        if isinstance(a, Hyperscaler) and good == "compute":
+            return a.available or a.fleet_size
+        if isinstance(a, ChipDesigner):
+            return a.capacity
+        return 0.0
+
+    # ------------------------------------------------------------------ results
+    def _reset_tick_state(self) -> None:
+        self.sold: dict[tuple[str, str], float] = {}
+        self.made: dict[str, float] = {}
+        self.bid_fills: dict[str, list[float]] = {}
+        self.flows: dict[tuple[str, str, str], float] = {}  # spot + contract units
+        self.spot: list[tuple[str, str, str, float, float]] = []  # s, b, g, units, $/unit
+        self.asks_first: dict[tuple[str, str], float] = {}
+
+    def _index(self, book: OrderBook, c: Clearing, due: list[ct.Contract]) -> None:
+        self._reset_tick_state()
+        sold: dict[tuple[str, str], float] = defaultdict(float)
+        for a, q in zip(book.asks, c.ask_fills):
+            sold[(a.agent, a.good)] += q
+            self.asks_first.setdefault((a.agent, a.good), a.price)
+        self.sold = dict(sold)
+        for r, q in zip(book.recipes, c.recipe_activity):
+            if r.output == "accelerator":
+                self.made[r.agent] = self.made.get(r.agent, 0.0) + q
+        fills: dict[str, list[float]] = defaultdict(list)
+        for b, q in zip(book.bids, c.bid_fills):
+            fills[b.agent].append(float(q))
+        self.bid_fills = dict(fills)
+        flows: dict[tuple[str, str, str], float] = defaultdict(float)
+        for r, q in zip(book.routes, c.route_flows):
+            if q > 0:
+                flows[(r.seller, r.buyer, r.good)] += q
+                self.spot.append((r.seller, r.buyer, r.good, float(q), c.prices[(r.buyer, r.good)]))
+        for k, q in zip(due, c.commitment_deliveries):
+            if q > 0:
+                flows[(k.seller, k.buyer, k.good)] += q
+        self.flows = dict(flows)
+        for good in GOODS:
+            vol = sum(q for _, _, g, q, _ in self.spot if g == good)
+            if vol > 0:
+                p = sum(q * price for _, _, g, q, price in self.spot if g == good) / vol
+                w = self.world.behaviour.foresight
+                old = self.price_ema.get(good)
+                self.price_ema[good] = p if old is None else (1 - w) * old + w * p
+
+    def node_price(self, agent: str, good: str) -> float | None:
+        """This tick's nodal price ($/unit), or None if the node is not in the book."""
+        return None if self.clearing is None else self.clearing.prices.get((agent, good))
+
+    def ask_price(self, agent: str, good: str) -> float | None:
+        """The agent's first (cheapest) ask price for ``good`` this tick."""
+        return self.asks_first.get((agent, good))
+
+    def inflows(self, agent: str, good: str) -> dict[str, float]:
+        return {s: q for (s, b, g), q in self.flows.items() if b == agent and g == good}
+
+    def outflows(self, agent: str, good: str) -> dict[str, float]:
+        return {b: q for (s, b, g), q in self.flows.items() if s == agent and g == good}
+
+    def top_supplier(self, buyer: str, good: str) -> tuple[str | None, float]:
+        """The seller that delivered most of ``good`` to ``buyer`` this tick, and the units."""
+        got = self.inflows(buyer, good)
+        if not got:
+            return None, 0.0
+        seller = max(sorted(got), key=lambda s: got[s])
+        return seller, got[seller]
+
+    def most_spare_compute(self) -> str | None:
+        spare = {
+            a.name: a.available - a.sold
+            for a in self.by_name.values()
+            if isinstance(a, Hyperscaler)
+        }
+        return max(sorted(spare), key=lambda n: spare[n]) if spare else None
+
+    def unmet_compute_share(self, hyperscaler: str) -> float:
+        """Unmet lab demand attributed to ``hyperscaler`` by its share of each lab's supply."""
+        hypers = [a.name for a in self.by_name.values() if isinstance(a, Hyperscaler)]
+        total = 0.0
+        for a in self.by_name.values():
+            if isinstance(a, Lab) and a.unmet > 0:
+                got = self.inflows(a.name, "compute")
+                supply = sum(got.values())
+                share = got.get(hyperscaler, 0.0) / supply if supply > 0 else 1 / len(hypers)
+                total += a.unmet * share
+        return total
+
+    # ------------------------------------------------------------------ money
+    def _settle_trades(self, book: OrderBook, c: Clearing, due: list[ct.Contract]) -> None:
+        pay = self.ledger.pay
+        for r, q in zip(book.routes, c.route_flows):
+            if q > 0:
+                pay(r.buyer, r.seller, c.prices[(r.buyer, r.good)] * q, f"spot:{r.good}")
+                pay(r.seller, EXTERNAL, r.cost * q, "transport")
+        route_cost = {(r.seller, r.buyer, r.good): r.cost for r in book.routes}
+        penalty = self.world.behaviour.shortfall_penalty
+        for k, d, s in zip(due, c.commitment_deliveries, c.commitment_shortfalls):
+            d, s = float(d), float(s)
+            if k.kind != "equity_for_compute":
+                pay(k.buyer, k.seller, k.price * d, f"contract:{k.good}")
+            pay(k.seller, EXTERNAL, route_cost[(k.seller, k.buyer, k.good)] * d, "transport")
+            k.delivered_total += d
+            k.shortfall_total += s
+            k.paid_total += k.price * d if k.kind != "equity_for_compute" else 0.0
+            if s > 1e-9 * max(1.0, k.nominated):
+                k.breaches += 1
+                pay(k.seller, k.buyer, penalty * k.price * s, "penalty")
+
+    def _interest_and_cash(self) -> None:
+        rate = self.world.behaviour.debt_rate
+        for a in self.by_name.values():
+            if a.cash < 0:
+                self.ledger.pay(a.name, EXTERNAL, -a.cash * rate, "interest")
+        net = self.ledger.net()
+        for a in self.by_name.values():
+            kinds = self.ledger.by_kind(a.name)
+            a.profit = sum(v for k, v in kinds.items() if k not in CAPITAL_KINDS)
+            a.profit_total += a.profit
+            a.cash += net.get(a.name, 0.0)
+
+    # ------------------------------------------------------------------ contracts
+    def _sign_from_spec(self, spec) -> None:
+        c = self.contracts.sign(
+            kind=spec.kind,
+            seller=spec.seller,
+            buyer=spec.buyer,
+            good=spec.good,
+            quantity=spec.quantity,
+            price=spec.price,
+            start=spec.start,
+            term=spec.term,
+            signed=0,
+            min_take=spec.min_take,
+            prepayment=spec.prepayment,
+            equity_share=spec.equity_share,
+            exclusive=spec.exclusive,
+        )
+        self._record_equity(c)
+
+    def _record_equity(self, c: ct.Contract) -> None:
+        if c.kind == "equity_for_compute":
+            self.by_name[c.buyer].equity_given += c.equity_share
+
+    def _pay_signing(self) -> None:
+        """Prepayments of contracts signed at the start (tick 0); later ones pay when signed."""
+        if self.tick == 0:
+            for c in self.contracts.contracts:
+                if c.prepayment > 0:
+                    self.ledger.pay(c.buyer, c.seller, c.prepayment, "prepayment")
+
+    def _capped(self, seller: str, buyer: str, good: str, quantity: float) -> float:
+        """``quantity`` cut so the buyer's contracts stay within the contract cap (if any)."""
+        cap = self.policy.contract_cap
+        if cap is None:
+            return quantity
+        held = sum(c.quantity for c in self.contracts.held(self.tick, buyer, seller, good))
+        return max(0.0, min(quantity, cap * self.capacity_of(seller, good) - held))
+
+    def reserve_capacity(
+        self, designer: ChipDesigner, supplier: str, good: str, quantity: float, ask: float
+    ) -> None:
+        """A capacity reservation: the designer prepays half the capex of new capacity."""
+        quantity = self._capped(supplier, designer.name, good, quantity)
+        s = self.by_name[supplier]
+        if quantity <= 0 or not isinstance(s, Supplier) or good not in s.lines:
+            return
+        b = self.world.behaviour
+        line = s.lines[good]
+        capex = line.capex_per_unit * self.policy.capex_factor(supplier)
+        prepayment = 0.5 * capex * quantity
+        c = self.contracts.sign(
+            kind="capacity_reservation",
+            seller=supplier,
+            buyer=designer.name,
+            good=good,
+            quantity=quantity,
+            price=ask * (1 + b.contract_premium),
+            start=self.tick + line.lead_time,
+            term=b.contract_term,
+            signed=self.tick,
+            prepayment=prepayment,
+        )
+        self.ledger.pay(c.buyer, c.seller, prepayment, "prepayment")
+        line.reserved += quantity
+        s.expand(line, quantity, capex)
+
+    def sign_take_or_pay(self, lab: Lab, seller: str, quantity: float, price: float) -> None:
+        """A take-or-pay compute contract from next tick, within the seller's spare capacity."""
+        h = self.by_name[seller]
+        committed = sum(
+            c.quantity for c in self.contracts.contracts if c.seller == seller and self.tick < c.end
+        )
+        spare = max(0.0, h.available - committed)
+        quantity = self._capped(seller, lab.name, "compute", min(quantity, spare))
+        if quantity <= 1e-6 * max(1.0, lab.demand):
+            return
+        self.contracts.sign(
+            kind="take_or_pay",
+            seller=seller,
+            buyer=lab.name,
+            good="compute",
+            quantity=quantity,
+            price=price,
+            start=self.tick + 1,
+            term=self.world.behaviour.contract_term,
+            signed=self.tick,
+            min_take=0.8,
+        )
+
+    # ------------------------------------------------------------------ views
+    def agents_of(self, cls) -> list:
+        return [a for a in self.by_name.values() if isinstance(a, cls)]
+
+    def tables(self) -> dict[str, dict[str, list]]:
+        """The tidy tables collected so far (column name -> values)."""
+        return self.recorder.tables()
+
+    def date(self, tick: int | None = None) -> str:
+        t = self.tick if tick is None else tick
+        m = self.world.meta
+        return f"{m.start_year + t // m.ticks_per_year}Q{t % m.ticks_per_year + 1}"

@@ -1,0 +1,102 @@
+"""The supply network: a networkx MultiDiGraph of agents (nodes) and trade routes (edges).
+
+Nodes carry ``type`` (the agent class name) and ``region``; each edge is keyed
+by its good and carries ``capacity`` (units per tick, inf = unlimited) and
+``cost`` ($ per unit: transport between regions, plus scenario overrides).
+Default routes follow the chain: fabs -> designers (wafer, and CoWoS where the
+fab packages), memory makers -> designers (HBM), packagers -> designers (CoWoS),
+designers -> hyperscalers (accelerators; captive designers only to their
+owners), power providers -> hyperscalers (MW), hyperscalers -> labs (compute).
+Policies act on a tick's copy of the routes (``routes_for_tick``), never on the graph.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import networkx as nx
+
+from market.scenario import Scenario
+from market.shocks import PolicyState
+from optimizers import Route
+
+AGENT_TYPES = {
+    "fabs": "Fab",
+    "memory_makers": "MemoryMaker",
+    "packagers": "Packager",
+    "designers": "ChipDesigner",
+    "power_providers": "PowerProvider",
+    "hyperscalers": "Hyperscaler",
+    "labs": "Lab",
+}
+
+
+def build_network(scenario: Scenario) -> nx.MultiDiGraph:
+    """The scenario's agents and default routes, with the scenario's overrides applied."""
+    g = nx.MultiDiGraph()
+    for section, spec in scenario.agent_specs():
+        g.add_node(spec.name, type=AGENT_TYPES[section], region=spec.region)
+    region = nx.get_node_attributes(g, "region")
+
+    def link(seller: str, buyer: str, good: str) -> None:
+        cost = scenario.transport_cost.get(good, 0.0) if region[seller] != region[buyer] else 0.0
+        g.add_edge(seller, buyer, key=good, capacity=math.inf, cost=cost)
+
+    designers = scenario.designers
+    for f in scenario.fabs:
+        for d in designers:
+            link(f.name, d.name, "wafer")
+            if f.cowos_capacity > 0:
+                link(f.name, d.name, "cowos")
+    for m in scenario.memory_makers:
+        for d in designers:
+            link(m.name, d.name, "hbm")
+    for p in scenario.packagers:
+        for d in designers:
+            link(p.name, d.name, "cowos")
+    for d in designers:
+        for h in scenario.hyperscalers:
+            if not d.captive_to or h.name in d.captive_to:
+                link(d.name, h.name, "accelerator")
+    for p in scenario.power_providers:
+        for h in scenario.hyperscalers:
+            link(p.name, h.name, "power")
+    for h in scenario.hyperscalers:
+        for lab in scenario.labs:
+            link(h.name, lab.name, "compute")
+    for r in scenario.routes:
+        g.add_edge(r.seller, r.buyer, key=r.good, capacity=r.capacity, cost=r.cost)
+    return g
+
+
+def routes_for_tick(
+    graph: nx.MultiDiGraph,
+    policy: PolicyState,
+    exclusive: dict[tuple[str, str], set[str]],
+    extra_cost: Callable[[str, str, str], float] | None = None,
+) -> list[Route]:
+    """This tick's routes, in the graph's (stable) edge order.
+
+    ``policy``'s route rules cap capacity (export controls; a cap of 0 closes the
+    route) and add cost (tariffs); ``exclusive`` maps (buyer, good) to the only
+    sellers allowed by an exclusive contract; ``extra_cost(seller, buyer, good)``
+    adds e.g. an ecosystem switching cost ($ per unit).
+    """
+    region = graph.nodes
+    out = []
+    for s, b, good, data in graph.edges(keys=True, data=True):
+        cap, cost, allowed = data["capacity"], data["cost"], True
+        for rule in policy.routes:
+            if rule.matches(region[s]["region"], region[b]["region"], good):
+                cap = cap * rule.cap if math.isfinite(cap) else (math.inf if rule.cap > 0 else 0)
+                cost += rule.cost
+                if rule.cap == 0:
+                    allowed = False
+        only = exclusive.get((b, good))
+        if only is not None and s not in only:
+            allowed = False
+        if extra_cost is not None:
+            cost += extra_cost(s, b, good)
+        out.append(Route(s, b, good, cap, cost, allowed))
+    return out

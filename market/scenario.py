@@ -1,0 +1,318 @@
+"""The typed scenario schema: every field typed, documented with its unit, validated.
+
+A scenario is plain data (pydantic models, frozen, unknown keys refused). The
+market never reads files: ``experiments.scenarios.load_scenario`` parses TOML and
+validates it against :class:`Scenario`, turning errors into messages that name
+the file and the field.
+
+Units: one tick is one quarter unless ``meta.ticks_per_year`` says otherwise;
+quantities are per tick; money is US dollars; prices are $ per unit of the good
+(wafers, GB of HBM, CoWoS wafer-equivalents, H100e, MW, H100e-quarters).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Pos = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Ticks = Annotated[int, Field(ge=0)]
+LeadTime = Annotated[int, Field(ge=1, le=80)]
+
+
+class Strict(BaseModel):
+    """Base: frozen, and an unknown key is an error (catches typos)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Meta(Strict):
+    name: str = Field(description="Scenario name, used in outputs.")
+    description: str = ""
+    start_year: int = Field(2025, description="Calendar year of tick 0.")
+    ticks_per_year: int = Field(4, ge=1, le=52, description="Ticks per year (4 = quarters).")
+    horizon: int = Field(40, ge=1, le=400, description="Ticks to run (40 = 2025-2034 by quarter).")
+
+
+class Behaviour(Strict):
+    """Simple, documented decision rules shared by all agents (no perfect foresight)."""
+
+    foresight: Share = Field(
+        0.3,
+        description="Weight of the newest observation in the exponential moving averages "
+        "of prices and shortages agents plan with (0 = never learn, 1 = only last tick).",
+    )
+    expansion_trigger: Share = Field(
+        0.9, description="Utilisation (sold / capacity) above which a supplier orders new capacity."
+    )
+    expansion_step: Share = Field(
+        0.15, description="New capacity ordered per decision, as a share of current capacity."
+    )
+    payback_ticks: Pos = Field(
+        16,
+        description="Ticks over which a supplier wants new capacity to pay back its capex; "
+        "it expands only if the expected margin repays capex within this time.",
+    )
+    markup_step: Share = Field(
+        0.05,
+        description="How fast a supplier's markup over unit cost follows scarcity "
+        "(added when sold out, removed when under-utilised), per tick.",
+    )
+    max_markup: NonNeg = Field(3.0, description="Cap on a supplier's markup (3 = 300%).")
+    contract_trigger: Share = Field(
+        0.05, description="Unmet share of demand (EMA) above which a buyer seeks a contract."
+    )
+    contract_share: Share = Field(
+        0.3, description="Share of its expected need a buyer tries to contract at once."
+    )
+    contract_term: Ticks = Field(8, description="Term of contracts agents sign (ticks).")
+    contract_premium: NonNeg = Field(
+        0.1, description="Premium over the current price a buyer offers for a contract."
+    )
+    shortfall_penalty: NonNeg = Field(
+        0.5,
+        description="Breach penalty a seller pays per unit short, as a share of contract price.",
+    )
+    switching_cost: NonNeg = Field(
+        0.15,
+        description="Extra cost of an accelerator from a designer absent from a buyer's "
+        "fleet, as a share of the accelerator price; falls linearly to 0 at a 100% share.",
+    )
+    debt_rate: NonNeg = Field(0.02, description="Interest per tick on negative cash (debt).")
+
+
+class Supplier(Strict):
+    """Common fields of capacity-holding suppliers."""
+
+    name: str
+    region: str = Field(description="Region code, e.g. TW, KR, US, CN, EU, JP.")
+    capacity: Pos = Field(description="Units of the good per tick at tick 0.")
+    unit_cost: NonNeg = Field(description="$ per unit of operating cost.")
+    capex_per_unit: NonNeg = Field(description="$ per unit/tick of new capacity.")
+    lead_time: LeadTime = Field(description="Ticks from ordering capacity to using it.")
+    markup: NonNeg = Field(0.2, description="Initial markup over unit cost in its ask.")
+    cash: float = Field(0.0, description="$ at tick 0.")
+    depreciation: Share = Field(0.0, description="Share of capacity retired per tick.")
+
+
+class FabSpec(Supplier):
+    """Leading-edge logic foundry: ``capacity`` in wafers per tick."""
+
+    cowos_capacity: NonNeg = Field(
+        0.0, description="CoWoS wafer-equivalents per tick, if it packages."
+    )
+    cowos_unit_cost: NonNeg = Field(0.0, description="$ per CoWoS wafer-equivalent.")
+
+
+class MemoryMakerSpec(Supplier):
+    """HBM maker: ``capacity`` in GB per tick."""
+
+
+class PackagerSpec(Supplier):
+    """Advanced packager (CoWoS or alike): ``capacity`` in wafer-equivalents per tick."""
+
+
+class PowerSpec(Supplier):
+    """Power provider: ``capacity`` is MW it can newly energise per tick (its queue)."""
+
+
+class DesignerSpec(Strict):
+    """Chip designer: makes accelerators by recipe from wafers, HBM and CoWoS."""
+
+    name: str
+    region: str
+    chips_per_wafer: Pos = Field(description="Good dies per leading-edge wafer.")
+    hbm_per_chip: Pos = Field(description="GB of HBM per accelerator.")
+    chips_per_cowos_wafer: Pos = Field(description="Packages per CoWoS wafer-equivalent.")
+    h100e_per_chip: Pos = Field(1.0, description="H100-equivalents of compute per chip.")
+    unit_cost: NonNeg = Field(description="$ per chip on top of the inputs (test, board).")
+    markup: NonNeg = Field(0.5, description="Initial markup over full unit cost.")
+    capacity: float = Field(float("inf"), gt=0, description="Chips per tick it can ship.")
+    captive_to: tuple[str, ...] = Field((), description="Hyperscalers it sells to; () = all.")
+    cash: float = 0.0
+
+
+class HyperscalerSpec(Strict):
+    """Cloud provider: buys accelerators and MW, rents compute from its fleet."""
+
+    name: str
+    region: str
+    fleet: dict[str, NonNeg] = Field(
+        default_factory=dict, description="Installed H100e at tick 0 by designer name."
+    )
+    power_mw: NonNeg = Field(0.0, description="Energised MW at tick 0.")
+    capex_budget: NonNeg = Field(description="$ per tick it may spend on accelerators and MW.")
+    fleet_life: LeadTime = Field(22, description="Ticks an accelerator is used (5-6 years).")
+    mw_per_h100e: Pos = Field(0.0015, description="All-in facility MW per installed H100e.")
+    opex: NonNeg = Field(
+        600.0, description="$ per H100e-quarter of operating cost (energy, staff)."
+    )
+    value_per_h100e: Pos = Field(
+        description="$ it will pay for one more installed H100e (NPV of expected rentals)."
+    )
+    cash: float = 0.0
+
+
+class LabSpec(Strict):
+    """AI lab: rents compute for training and inference."""
+
+    name: str
+    region: str
+    training: NonNeg = Field(description="H100e-quarters of training demand at tick 0.")
+    inference: NonNeg = Field(description="H100e-quarters of inference demand at tick 0.")
+    training_growth: float = Field(0.6, ge=-1, description="Growth of training demand per year.")
+    inference_growth: float = Field(1.2, ge=-1, description="Growth of inference demand per year.")
+    volatility: NonNeg = Field(0.1, description="Std. dev. of the adoption shock per tick (log).")
+    training_value: Pos = Field(description="$ per H100e-quarter it pays for training compute.")
+    inference_value: Pos = Field(description="$ per H100e-quarter it pays for inference compute.")
+    cash: float = 0.0
+
+
+class ContractSpec(Strict):
+    """A contract in force at the start (agents sign more as they go)."""
+
+    kind: Literal["take_or_pay", "capacity_reservation", "equity_for_compute"]
+    seller: str
+    buyer: str
+    good: Literal["wafer", "hbm", "cowos", "accelerator", "power", "compute"]
+    quantity: Pos = Field(description="Units per tick.")
+    price: NonNeg = Field(description="$ per unit (equity_for_compute: value of a credit).")
+    start: Ticks = 0
+    term: Annotated[int, Field(ge=1)] = Field(description="Ticks it lasts.")
+    min_take: Share = Field(1.0, description="Take-or-pay: share of quantity paid if not taken.")
+    prepayment: NonNeg = Field(0.0, description="$ paid at signing (capacity reservation).")
+    equity_share: Share = Field(0.0, description="Equity-for-compute: share of the lab given.")
+    exclusive: bool = Field(False, description="Closes the buyer's routes to rival sellers.")
+
+
+class RouteSpec(Strict):
+    """Overrides one default route's capacity or cost."""
+
+    seller: str
+    buyer: str
+    good: Literal["wafer", "hbm", "cowos", "accelerator", "power", "compute"]
+    capacity: float = Field(float("inf"), ge=0, description="Units per tick (inf = unlimited).")
+    cost: NonNeg = Field(0.0, description="$ per unit moved.")
+
+
+class ShockSpec(Strict):
+    """A scheduled shock or policy, active for ticks ``start`` <= t < ``end``."""
+
+    kind: Literal[
+        "outage",  # capacity of target agents or region to `factor` (0 = offline)
+        "capacity_drop",  # same as outage, typically factor in (0, 1): yield loss, fire
+        "export_control",  # routes from_region -> to_region for `goods` capped to factor*capacity
+        "tariff",  # adds `factor` $ per unit to routes from_region -> to_region for `goods`
+        "demand_bust",  # labs' (target or all) demand times `factor`
+        "power_shortage",  # power providers in target region: capacity times `factor`
+        "subsidy",  # capex in target region times `factor` (0.7 = 30% subsidy)
+        "contract_cap",  # no buyer may hold more than `factor` of a supplier's capacity
+    ]
+    start: Ticks
+    end: Ticks
+    target: str = Field("", description="Agent name or region code ('' = all).")
+    goods: tuple[str, ...] = ()
+    from_region: str = ""
+    to_region: str = ""
+    factor: NonNeg = 0.0
+
+
+class Scenario(Strict):
+    """One world: agents with their starting state, contracts, routes, shocks."""
+
+    meta: Meta
+    behaviour: Behaviour = Behaviour()
+    transport_cost: dict[str, NonNeg] = Field(
+        default_factory=dict, description="$ per unit moved between different regions, by good."
+    )
+    fabs: tuple[FabSpec, ...] = ()
+    memory_makers: tuple[MemoryMakerSpec, ...] = ()
+    packagers: tuple[PackagerSpec, ...] = ()
+    designers: tuple[DesignerSpec, ...] = ()
+    power_providers: tuple[PowerSpec, ...] = ()
+    hyperscalers: tuple[HyperscalerSpec, ...] = ()
+    labs: tuple[LabSpec, ...] = ()
+    contracts: tuple[ContractSpec, ...] = ()
+    routes: tuple[RouteSpec, ...] = ()
+    shocks: tuple[ShockSpec, ...] = ()
+
+    def agent_specs(self) -> list[tuple[str, Strict]]:
+        """(section, spec) for every agent, in file order by section."""
+        out: list[tuple[str, Strict]] = []
+        for section in (
+            "fabs",
+            "memory_makers",
+            "packagers",
+            "designers",
+            "power_providers",
+            "hyperscalers",
+            "labs",
+        ):
+            out += [(section, s) for s in getattr(self, section)]
+        return out
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Scenario:
+        names: dict[str, str] = {}
+        for section, spec in self.agent_specs():
+            if spec.name in names:
+                raise ValueError(
+                    f"{section}: agent name {spec.name!r} is used twice "
+                    f"(also in {names[spec.name]}); names must be unique"
+                )
+            names[spec.name] = section
+        kind_of = dict(names)
+        designers = {d.name for d in self.designers}
+        hypers = {h.name for h in self.hyperscalers}
+        for i, d in enumerate(self.designers):
+            for h in d.captive_to:
+                if h not in hypers:
+                    raise ValueError(f"designers[{i}].captive_to: unknown hyperscaler {h!r}")
+        for i, h in enumerate(self.hyperscalers):
+            for d in h.fleet:
+                if d not in designers:
+                    raise ValueError(f"hyperscalers[{i}].fleet: unknown designer {d!r}")
+        for section, items in (("contracts", self.contracts), ("routes", self.routes)):
+            for i, c in enumerate(items):
+                for end in ("seller", "buyer"):
+                    if getattr(c, end) not in names:
+                        raise ValueError(
+                            f"{section}[{i}].{end}: unknown agent {getattr(c, end)!r}; "
+                            f"known agents are {sorted(names)}"
+                        )
+                if c.seller == c.buyer:
+                    raise ValueError(f"{section}[{i}]: seller and buyer are the same agent")
+        for i, c in enumerate(self.contracts):
+            if c.start >= self.meta.horizon:
+                raise ValueError(
+                    f"contracts[{i}].start: tick {c.start} is outside the horizon "
+                    f"(0..{self.meta.horizon - 1})"
+                )
+            if c.kind == "equity_for_compute" and (
+                kind_of[c.seller] != "hyperscalers" or kind_of[c.buyer] != "labs"
+            ):
+                raise ValueError(
+                    f"contracts[{i}]: equity_for_compute needs a hyperscaler seller and a lab buyer"
+                )
+        regions = {s.region for _, s in self.agent_specs()}
+        for i, s in enumerate(self.shocks):
+            if s.start >= self.meta.horizon or s.end > self.meta.horizon:
+                raise ValueError(
+                    f"shocks[{i}]: window {s.start}..{s.end} is outside the horizon "
+                    f"(0..{self.meta.horizon}); shorten it or lengthen meta.horizon"
+                )
+            if s.end <= s.start:
+                raise ValueError(f"shocks[{i}].end: {s.end} must be after start {s.start}")
+            if s.target and s.target not in names and s.target not in regions:
+                raise ValueError(
+                    f"shocks[{i}].target: {s.target!r} is neither an agent nor a region "
+                    f"(regions: {sorted(regions)})"
+                )
+            for field in ("from_region", "to_region"):
+                r = getattr(s, field)
+                if r and r not in regions:
+                    raise ValueError(f"shocks[{i}].{field}: unknown region {r!r}")
+        return self

@@ -1,0 +1,56 @@
+"""Small hand-made worlds for the market tests (built in code, no files)."""
+
+from __future__ import annotations
+
+from market.scenario import Scenario
+
+
+def small_world(**overrides) -> Scenario:
+    """Two fabs (TW, US), one HBM maker, one packager, two designers, one power
+    provider, two hyperscalers and three labs: every tier, and room to be scarce."""
+    data = {
+        "meta": {"name": "small", "horizon": 12},
+        "transport_cost": {"wafer": 100.0, "accelerator": 200.0},
+        "fabs": [
+            {"name": "tsmc", "region": "TW", "capacity": 3000, "unit_cost": 15000,
+             "capex_per_unit": 250000, "lead_time": 8, "cowos_capacity": 4000,
+             "cowos_unit_cost": 10000},
+            {"name": "intel", "region": "US", "capacity": 500, "unit_cost": 22000,
+             "capex_per_unit": 400000, "lead_time": 10},
+        ],
+        "memory_makers": [
+            {"name": "hynix", "region": "KR", "capacity": 2.0e7, "unit_cost": 12.0,
+             "capex_per_unit": 40.0, "lead_time": 6},
+        ],
+        "packagers": [
+            {"name": "ase", "region": "TW", "capacity": 1000, "unit_cost": 12000,
+             "capex_per_unit": 200000, "lead_time": 4},
+        ],
+        "designers": [
+            {"name": "nvidia", "region": "US", "chips_per_wafer": 30, "hbm_per_chip": 192,
+             "chips_per_cowos_wafer": 12, "h100e_per_chip": 2.0, "unit_cost": 3000},
+            {"name": "tpu", "region": "US", "chips_per_wafer": 40, "hbm_per_chip": 95,
+             "chips_per_cowos_wafer": 16, "unit_cost": 1500, "captive_to": ["google"]},
+        ],
+        "power_providers": [
+            {"name": "grid", "region": "US", "capacity": 400, "unit_cost": 1.5e6,
+             "capex_per_unit": 4e6, "lead_time": 12},
+        ],
+        "hyperscalers": [
+            {"name": "azure", "region": "US", "fleet": {"nvidia": 60000}, "power_mw": 110,
+             "capex_budget": 3e9, "value_per_h100e": 40000},
+            {"name": "google", "region": "US", "fleet": {"tpu": 40000, "nvidia": 10000},
+             "power_mw": 90, "capex_budget": 2e9, "value_per_h100e": 35000},
+        ],
+        "labs": [
+            {"name": "openai", "region": "US", "training": 40000, "inference": 30000,
+             "training_value": 4000, "inference_value": 7000},
+            {"name": "anthropic", "region": "US", "training": 25000, "inference": 20000,
+             "training_value": 4200, "inference_value": 7500},
+            {"name": "spot", "region": "US", "training": 10000, "inference": 10000,
+             "training_value": 2500, "inference_value": 4000, "volatility": 0.3},
+        ],
+    }  # fmt: skip
+    for key, value in overrides.items():
+        data[key] = value
+    return Scenario.model_validate(data)
