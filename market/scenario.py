@@ -62,6 +62,9 @@ class Behaviour(Strict):
         "(added when sold out, removed when under-utilised), per tick.",
     )
     max_markup: NonNeg = Field(3.0, description="Cap on a supplier's markup (3 = 300%).")
+    contracting: bool = Field(
+        True, description="Whether agents seek new contracts (False: only the scenario's own)."
+    )
     contract_trigger: Share = Field(
         0.05, description="Unmet share of demand (EMA) above which a buyer seeks a contract."
     )

@@ -2,10 +2,11 @@
 
 Tables (one row per tick and key; money in $, quantities per tick in the good's unit):
 
-- ``ticks``: tick, date, welfare, solve seconds, model rebuilt, active shocks,
+- ``ticks``: tick, date, welfare, clearing model rebuilt, active shocks,
   relationship persistence, contracts in force, breaches this tick.
 - ``prices``: tick, date, good, price (volume-weighted over spot trades, $/unit
-  paid by buyers), volume (spot units), contract_volume.
+  paid by buyers; when nothing trades, the mean nodal shadow price at the good's
+  buyers), volume (spot units), contract_volume.
 - ``agents``: tick, agent, type, region, cash, profit, roi, capacity, sold,
   utilisation, stranded, markup; labs: demand, received, unmet; hyperscalers:
   fleet (H100e), power_mw.
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 
 TABLES = {
     "ticks": [
-        "tick", "date", "welfare", "solve_seconds", "rebuilt", "shocks", "persistence",
+        "tick", "date", "welfare", "rebuilt", "shocks", "persistence",
         "contracts_active", "breaches",
     ],
     "prices": ["tick", "date", "good", "price", "volume", "contract_volume"],
@@ -104,7 +105,6 @@ class TickRecorder:
             )  # fmt: skip
         self._row(
             "ticks", tick=t, date=date, welfare=c.welfare,
-            solve_seconds=c.build_seconds + c.solve_seconds + c.price_seconds,
             rebuilt=c.rebuilt, shocks=";".join(m.policy.active),
             persistence=metrics.relationship_persistence(self._previous, current),
             contracts_active=len(due), breaches=breaches,
@@ -114,7 +114,11 @@ class TickRecorder:
         for good in GOODS:
             trades = [(q, p) for _, _, g, q, p in m.spot if g == good]
             vol = sum(q for q, _ in trades)
-            price = sum(q * p for q, p in trades) / vol if vol > 0 else NAN
+            if vol > 0:
+                price = sum(q * p for q, p in trades) / vol
+            else:  # nothing traded: the mean nodal (shadow) price at the good's buyers
+                shadow = [c.prices[(r.buyer, good)] for r in m.book.routes if r.good == good]
+                price = sum(shadow) / len(shadow) if shadow else NAN
             self._row(
                 "prices", tick=t, date=date, good=good, price=price, volume=vol,
                 contract_volume=contract_by_good.get(good, 0.0),

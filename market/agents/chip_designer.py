@@ -61,7 +61,8 @@ class ChipDesigner(MarketAgent):
             self.markup = min(b.max_markup, self.markup + b.markup_step)
         elif self.made == 0:
             self.markup = max(0.0, self.markup - b.markup_step)
-        self._reserve_scarce_inputs()
+        if b.contracting:
+            self._reserve_scarce_inputs()
 
     def _reserve_scarce_inputs(self) -> None:
         m = self.model

@@ -56,7 +56,7 @@ class Lab(MarketAgent):
         b = m.world.behaviour
         share = self.unmet / self.demand if self.demand > 0 else 0.0
         self.unmet_ema = ema(self.unmet_ema, share, b.foresight)
-        if self.unmet_ema <= b.contract_trigger:
+        if not b.contracting or self.unmet_ema <= b.contract_trigger:
             return
         seller, _ = m.top_supplier(self.name, "compute")
         if seller is None:
