@@ -1,9 +1,14 @@
-"""The ``aimarket`` command line."""
+"""The ``aimarket`` command line.
+
+aimarket run SCENARIO [--seed N] [--ticks N] [--out DIR]
+aimarket demo
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def _demo(_args: argparse.Namespace) -> int:
@@ -13,10 +18,49 @@ def _demo(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from experiments.runs import run_scenario, summary, write_run
+    from experiments.scenarios import ScenarioError, load_scenario
+
+    try:
+        scenario = load_scenario(args.scenario)
+    except ScenarioError as e:
+        print(f"aimarket: {e}", file=sys.stderr)
+        return 2
+    horizon = scenario.meta.horizon
+    if args.ticks is not None and not 1 <= args.ticks <= horizon:
+        print(f"aimarket: --ticks must be between 1 and the horizon ({horizon})", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else Path("runs") / f"{scenario.meta.name}-seed{args.seed}"
+    result = run_scenario(scenario, seed=args.seed, ticks=args.ticks, progress=not args.quiet)
+    paths = write_run(result, out)
+    m = result.manifest
+    print(
+        f"\n{scenario.meta.name}: {m['ticks']} ticks ({m['start']}..{m['end']}), seed {args.seed}"
+    )
+    print(summary(result))
+    print(
+        f"\nwall {m['wall_seconds']:.1f} s (clearing {m['seconds_in_clearing']:.1f} s, "
+        f"agents {m['seconds_in_agents']:.1f} s); wrote {len(paths)} files to {out}/"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="aimarket", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="aimarket", description="AI-infrastructure market simulator"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="clear a small wafer + HBM + CoWoS -> accelerator market")
+    run = sub.add_parser("run", help="run a scenario; print a summary; write tables and manifest")
+    run.add_argument(
+        "scenario", help="scenario TOML file, e.g. experiments/scenarios/baseline.toml"
+    )
+    run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    run.add_argument("--ticks", type=int, help="ticks to run (default: the scenario's horizon)")
+    run.add_argument("--out", help="output folder (default runs/<scenario>-seed<N>)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=_run)
+    demo = sub.add_parser("demo", help="clear one wafer + HBM + CoWoS -> accelerator market")
     demo.set_defaults(func=_demo)
     args = parser.parse_args(argv)
     return args.func(args)

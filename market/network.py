@@ -6,7 +6,9 @@ by its good and carries ``capacity`` (units per tick, inf = unlimited) and
 Default routes follow the chain: fabs -> designers (wafer, and CoWoS where the
 fab packages), memory makers -> designers (HBM), packagers -> designers (CoWoS),
 designers -> hyperscalers (accelerators; captive designers only to their
-owners), power providers -> hyperscalers (MW), hyperscalers -> labs (compute).
+owners), power providers -> hyperscalers (MW), hyperscalers -> labs (compute),
+each only within one ``cluster`` (all 0 unless a scaled world sets them);
+``scenario.routes`` add or override routes, across clusters too.
 Policies act on a tick's copy of the routes (``routes_for_tick``), never on the graph.
 """
 
@@ -36,10 +38,13 @@ def build_network(scenario: Scenario) -> nx.MultiDiGraph:
     """The scenario's agents and default routes, with the scenario's overrides applied."""
     g = nx.MultiDiGraph()
     for section, spec in scenario.agent_specs():
-        g.add_node(spec.name, type=AGENT_TYPES[section], region=spec.region)
+        g.add_node(spec.name, type=AGENT_TYPES[section], region=spec.region, cluster=spec.cluster)
     region = nx.get_node_attributes(g, "region")
+    cluster = nx.get_node_attributes(g, "cluster")
 
     def link(seller: str, buyer: str, good: str) -> None:
+        if cluster[seller] != cluster[buyer]:
+            return
         cost = scenario.transport_cost.get(good, 0.0) if region[seller] != region[buyer] else 0.0
         g.add_edge(seller, buyer, key=good, capacity=math.inf, cost=cost)
 

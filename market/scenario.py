@@ -92,6 +92,9 @@ class Supplier(Strict):
 
     name: str
     region: str = Field(description="Region code, e.g. TW, KR, US, CN, EU, JP.")
+    cluster: int = Field(
+        0, ge=0, description="Default routes link only agents of the same cluster (scaled worlds)."
+    )
     capacity: Pos = Field(description="Units of the good per tick at tick 0.")
     unit_cost: NonNeg = Field(description="$ per unit of operating cost.")
     capex_per_unit: NonNeg = Field(description="$ per unit/tick of new capacity.")
@@ -127,6 +130,9 @@ class DesignerSpec(Strict):
 
     name: str
     region: str
+    cluster: int = Field(
+        0, ge=0, description="Default routes link only agents of the same cluster (scaled worlds)."
+    )
     chips_per_wafer: Pos = Field(description="Good dies per leading-edge wafer.")
     hbm_per_chip: Pos = Field(description="GB of HBM per accelerator.")
     chips_per_cowos_wafer: Pos = Field(description="Packages per CoWoS wafer-equivalent.")
@@ -143,11 +149,19 @@ class HyperscalerSpec(Strict):
 
     name: str
     region: str
+    cluster: int = Field(
+        0, ge=0, description="Default routes link only agents of the same cluster (scaled worlds)."
+    )
     fleet: dict[str, NonNeg] = Field(
         default_factory=dict, description="Installed H100e at tick 0 by designer name."
     )
     power_mw: NonNeg = Field(0.0, description="Energised MW at tick 0.")
-    capex_budget: NonNeg = Field(description="$ per tick it may spend on accelerators and MW.")
+    capex_budget: NonNeg = Field(
+        description="$ per tick it may spend on accelerators and MW at tick 0."
+    )
+    capex_growth: float = Field(
+        0.3, ge=-1, description="Growth of that budget per year (2024-26 guidance: +60-70%/yr)."
+    )
     fleet_life: LeadTime = Field(22, description="Ticks an accelerator is used (5-6 years).")
     mw_per_h100e: Pos = Field(0.0015, description="All-in facility MW per installed H100e.")
     opex: NonNeg = Field(
@@ -164,10 +178,16 @@ class LabSpec(Strict):
 
     name: str
     region: str
+    cluster: int = Field(
+        0, ge=0, description="Default routes link only agents of the same cluster (scaled worlds)."
+    )
     training: NonNeg = Field(description="H100e-quarters of training demand at tick 0.")
     inference: NonNeg = Field(description="H100e-quarters of inference demand at tick 0.")
     training_growth: float = Field(0.6, ge=-1, description="Growth of training demand per year.")
     inference_growth: float = Field(1.2, ge=-1, description="Growth of inference demand per year.")
+    growth_halflife: Pos = Field(
+        3.0, description="Years over which the growth rates halve (an S-shaped adoption path)."
+    )
     volatility: NonNeg = Field(0.1, description="Std. dev. of the adoption shock per tick (log).")
     training_value: Pos = Field(description="$ per H100e-quarter it pays for training compute.")
     inference_value: Pos = Field(description="$ per H100e-quarter it pays for inference compute.")

@@ -75,7 +75,9 @@ class Hyperscaler(MarketAgent):
         expected = self.demand_ema if self.demand_ema is not None else fleet
         gap = max(0.0, HEADROOM * expected - (fleet - retiring))
         unit = self.unit_cost_ema if self.unit_cost_ema else s.value_per_h100e / 2
-        budget = s.capex_budget * self.model.policy.capex_factor(self.name)
+        years = self.model.tick / self.model.world.meta.ticks_per_year
+        budget = s.capex_budget * (1 + s.capex_growth) ** years
+        budget *= self.model.policy.capex_factor(self.name)
         return min(gap, budget / unit)
 
     def settle(self) -> None:

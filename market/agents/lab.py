@@ -1,6 +1,7 @@
 """AI lab: rents compute (H100e-quarters) for training and inference.
 
-Demand grows each tick by its annual growth rate and a log-normal adoption
+Demand grows each tick by its annual growth rate, which halves every
+``growth_halflife`` years (an S-shaped adoption path), times a log-normal adoption
 shock (its own seeded generator, so activation order cannot change draws), and
 a demand-bust shock scales it. It bids inference demand at its inference value
 and training demand at its training value; its revenue (from outside the model)
@@ -37,8 +38,9 @@ class Lab(MarketAgent):
         tpy = self.model.world.meta.ticks_per_year
         if self.model.tick > 0:
             shock = math.exp(s.volatility * self.demand_rng.standard_normal() - s.volatility**2 / 2)
-            self.training *= (1 + s.training_growth) ** (1 / tpy) * shock
-            self.inference *= (1 + s.inference_growth) ** (1 / tpy) * shock
+            fade = 0.5 ** (self.model.tick / tpy / s.growth_halflife)
+            self.training *= (1 + s.training_growth * fade) ** (1 / tpy) * shock
+            self.inference *= (1 + s.inference_growth * fade) ** (1 / tpy) * shock
         f = self.model.policy.demand_factor(self.name)
         self.demand = (self.training + self.inference) * f
         self.bid("compute", self.inference * f, s.inference_value)

@@ -76,8 +76,6 @@ class Supplier(MarketAgent):
         b = self.model.world.behaviour
         if line.util_ema is None or line.util_ema < b.expansion_trigger or line.price_ema is None:
             return
-        if any(True for _ in line.pipeline):  # one project at a time per line
-            return
         capex = line.capex_per_unit * self.model.policy.capex_factor(self.name)
         margin = line.price_ema - line.unit_cost
         if margin * b.payback_ticks < capex:
