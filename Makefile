@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 
 run: setup
-	$(VENV)/bin/aimarket demo
+	$(VENV)/bin/aimarket run experiments/scenarios/baseline.toml --out runs/baseline
 
 test: setup
 	$(VENV)/bin/python -m pytest -q

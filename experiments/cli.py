@@ -19,6 +19,7 @@ def _demo(_args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from experiments.plots import plot_run
     from experiments.runs import run_scenario, summary, write_run
     from experiments.scenarios import ScenarioError, load_scenario
 
@@ -34,6 +35,7 @@ def _run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("runs") / f"{scenario.meta.name}-seed{args.seed}"
     result = run_scenario(scenario, seed=args.seed, ticks=args.ticks, progress=not args.quiet)
     paths = write_run(result, out)
+    paths += plot_run(result.tables, out, title=scenario.meta.name)
     m = result.manifest
     print(
         f"\n{scenario.meta.name}: {m['ticks']} ticks ({m['start']}..{m['end']}), seed {args.seed}"
@@ -41,7 +43,8 @@ def _run(args: argparse.Namespace) -> int:
     print(summary(result))
     print(
         f"\nwall {m['wall_seconds']:.1f} s (clearing {m['seconds_in_clearing']:.1f} s, "
-        f"agents {m['seconds_in_agents']:.1f} s); wrote {len(paths)} files to {out}/"
+        f"agents {m['seconds_in_agents']:.1f} s); wrote {len(paths)} files to {out}/ "
+        "(tables as Parquet, manifest.json, PNG plots)"
     )
     return 0
 

@@ -1,0 +1,157 @@
+"""PNG plots of one run's tables: prices, demand and unmet demand, lock-in, capacity.
+
+Every time plot shades the ticks in which a shock or policy was active and
+labels its axes with units. Input is the tidy tables (column -> values) that
+``experiments.runs`` writes; output is a list of PNG paths.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+UNITS = {
+    "wafer": "$/wafer",
+    "hbm": "$/GB",
+    "cowos": "$/CoWoS wafer",
+    "accelerator": "$/H100e",
+    "power": "$/MW",
+    "compute": "$/H100e-quarter",
+}
+
+
+def _shade_shocks(ax, tables: dict) -> None:
+    ticks, shocks = tables["ticks"]["tick"], tables["ticks"]["shocks"]
+    start = None
+    for t, s in zip([*ticks, None], [*shocks, ""]):
+        if s and start is None:
+            start = t
+        elif not s and start is not None:
+            ax.axvspan(start - 0.5, (t if t is not None else ticks[-1] + 1) - 0.5,
+                       color="tab:red", alpha=0.12, lw=0)  # fmt: skip
+            start = None
+
+
+def _dates(ax, tables: dict) -> None:
+    ticks, dates = tables["ticks"]["tick"], tables["ticks"]["date"]
+    step = max(1, len(ticks) // 8)
+    ax.set_xticks(ticks[::step], dates[::step], rotation=30, fontsize=8)
+
+
+def _by(table: dict, key: str, value: str, where=None) -> dict[str, tuple[list, list]]:
+    out: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
+    cols = list(table)
+    for row in zip(*table.values()):
+        r = dict(zip(cols, row))
+        if where is None or where(r):
+            out[r[key]][0].append(r["tick"])
+            out[r[key]][1].append(r[value])
+    return out
+
+
+def plot_run(tables: dict, out: Path, title: str = "") -> list[Path]:
+    """Write prices.png, demand.png, lockin.png and capacity.png into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+
+    fig, axes = plt.subplots(2, 3, figsize=(13, 7), sharex=True)
+    for ax, (good, (t, p)) in zip(
+        axes.flat, sorted(_by(tables["prices"], "good", "price").items())
+    ):
+        ax.plot(t, p, color="tab:blue")
+        ax.set_title(good)
+        ax.set_ylabel(UNITS.get(good, "$/unit"))
+        _shade_shocks(ax, tables)
+        _dates(ax, tables)
+    fig.suptitle(f"{title} clearing prices (volume-weighted; shaded: shocks)")
+    fig.tight_layout()
+    paths.append(out / "prices.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+
+    a = tables["agents"]
+    demand, received, unmet = defaultdict(float), defaultdict(float), defaultdict(float)
+    for t, typ, d, r, u in zip(a["tick"], a["type"], a["demand"], a["received"], a["unmet"]):
+        if typ == "Lab":
+            demand[t] += d
+            received[t] += r
+            unmet[t] += u
+    ticks = sorted(demand)
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    ax.plot(ticks, [demand[t] / 1e6 for t in ticks], label="labs' demand")
+    ax.plot(ticks, [received[t] / 1e6 for t in ticks], label="compute received")
+    ax.fill_between(ticks, [received[t] / 1e6 for t in ticks], [demand[t] / 1e6 for t in ticks],
+                    color="tab:orange", alpha=0.3, label="unmet demand")  # fmt: skip
+    ax.set_ylabel("million H100e-quarters per quarter")
+    ax.legend()
+    _shade_shocks(ax, tables)
+    _dates(ax, tables)
+    ax.set_title(f"{title} compute demand and unmet demand")
+    fig.tight_layout()
+    paths.append(out / "demand.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for buyer, (t, c) in sorted(_by(tables["coverage"], "buyer", "coverage",
+                                    lambda r: r["good"] == "compute").items()):  # fmt: skip
+        ax1.plot(t, c, label=buyer, lw=1)
+    ax1.set_ylabel("contracted share of compute received")
+    ax1.set_title("labs' contract coverage")
+    ax1.legend(fontsize=7)
+    for good, (t, h) in sorted(_by(tables["concentration"], "good", "supplier_hhi",
+                                   lambda r: r["buyer"] == "*").items()):  # fmt: skip
+        ax2.plot(t, h, label=good, lw=1)
+    ax2.set_ylabel("HHI of sellers (0-10,000)")
+    ax2.set_title("market concentration")
+    ax2.legend(fontsize=7)
+    for ax in (ax1, ax2):
+        _shade_shocks(ax, tables)
+        _dates(ax, tables)
+    fig.suptitle(f"{title} lock-in and concentration")
+    fig.tight_layout()
+    paths.append(out / "lockin.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(2, 3, figsize=(13, 7), sharex=True)
+    units = {"Fab": "wafers", "MemoryMaker": "GB HBM", "Packager": "CoWoS wafers",
+             "PowerProvider": "MW new", "Hyperscaler": "H100e-quarters"}  # fmt: skip
+    for ax, (typ, unit) in zip(axes.flat, units.items()):
+        cap, sold = defaultdict(float), defaultdict(float)
+        for t, ty, c, s in zip(a["tick"], a["type"], a["capacity"], a["sold"]):
+            if ty == typ:
+                cap[t] += c
+                sold[t] += s
+        ticks = sorted(cap)
+        ax.plot(ticks, [cap[t] for t in ticks], label="capacity")
+        ax.plot(ticks, [sold[t] for t in ticks], label="used")
+        ax.set_title(typ)
+        ax.set_ylabel(f"{unit} per quarter")
+        _shade_shocks(ax, tables)
+        _dates(ax, tables)
+    axes.flat[0].legend()
+    exp = _by(tables["exposure"], "origin", "share", lambda r: r["by"] == "region")
+    ax = axes.flat[5]
+    for region, (t, s) in sorted(exp.items()):
+        mean = defaultdict(list)
+        for tick, share in zip(t, s):
+            mean[tick].append(share)
+        ticks = sorted(mean)
+        ax.plot(ticks, [sum(mean[k]) / len(mean[k]) for k in ticks], label=region, lw=1)
+    ax.set_title("labs' exposure by region (mean)")
+    ax.set_ylabel("share of compute")
+    ax.legend(fontsize=7)
+    _shade_shocks(ax, tables)
+    _dates(ax, tables)
+    fig.suptitle(f"{title} capacity, use and dependency")
+    fig.tight_layout()
+    paths.append(out / "capacity.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+    return paths
