@@ -20,20 +20,12 @@ class Ledger:
         if amount != 0.0:
             self.rows.append((payer, payee, float(amount), kind))
 
-    def net(self) -> dict[str, float]:
-        """$ received minus $ paid, per party (EXTERNAL included)."""
-        out: dict[str, float] = defaultdict(float)
-        for payer, payee, amount, _ in self.rows:
-            out[payer] -= amount
-            out[payee] += amount
-        return dict(out)
-
-    def by_kind(self, party: str) -> dict[str, float]:
-        """Net $ per kind of payment for one party."""
+    def net(self, exclude: tuple[str, ...] = ()) -> dict[str, float]:
+        """$ received minus $ paid, per party (EXTERNAL included), leaving out ``exclude`` kinds."""
         out: dict[str, float] = defaultdict(float)
         for payer, payee, amount, kind in self.rows:
-            if payer == party:
-                out[kind] -= amount
-            if payee == party:
-                out[kind] += amount
+            if kind in exclude:
+                continue
+            out[payer] -= amount
+            out[payee] += amount
         return dict(out)

@@ -35,7 +35,7 @@ from market.agents import (
 from market.agents.supplier import Supplier
 from market.goods import GOODS, INSTALL
 from market.ledger import EXTERNAL, Ledger
-from market.network import build_network, routes_for_tick
+from market.network import build_network, route_table, routes_for_tick
 from market.scenario import Scenario
 from market.shocks import PolicyState, policy_at
 from market.tick_metrics import TickRecorder
@@ -80,7 +80,9 @@ class MarketModel(mesa.Model):
         self.seed = seed
         self.tick = 0
         self.graph = build_network(scenario)
+        self._route_table = route_table(self.graph)
         self.by_name: dict[str, MarketAgent] = {}
+        self._of_class: dict[type, list] = {}
         for section, spec in scenario.agent_specs():
             agent = AGENT_CLASSES[section](self, spec)
             self.by_name[spec.name] = agent
@@ -94,6 +96,7 @@ class MarketModel(mesa.Model):
         self.recorder = TickRecorder(self)
         self.timing = {"agents": 0.0, "clearing": 0.0, "metrics": 0.0}
         self._reset_tick_state()
+        self.deliveries: list[tuple[ct.Contract, float, float]] = []
         for c in scenario.contracts:
             self._sign_from_spec(c)
 
@@ -107,13 +110,14 @@ class MarketModel(mesa.Model):
         self._nominate(due)
         self.orders = Orders()
         self.agents.shuffle_do("submit_orders")
-        book = self._book(due)
+        book, groups = self._book(due)
         t1 = time.perf_counter()
         self.clearing = self.clearer.clear(book)
         self.book = book
         t2 = time.perf_counter()
-        self._index(book, self.clearing, due)
-        self._settle_trades(book, self.clearing, due)
+        self.deliveries = ct.split(groups, self.clearing.commitment_deliveries.tolist())
+        self._index(book, self.clearing)
+        self._settle_trades(book, self.clearing)
         self.agents.shuffle_do("settle")
         self.agents.shuffle_do("decide")
         self._interest_and_cash()
@@ -134,21 +138,23 @@ class MarketModel(mesa.Model):
                 progress(self.tick)
 
     # ------------------------------------------------------------------ orders
-    def _book(self, due: list[ct.Contract]) -> OrderBook:
+    def _book(self, due: list[ct.Contract]) -> tuple[OrderBook, list[list[ct.Contract]]]:
         exclusive: dict[tuple[str, str], set[str]] = defaultdict(set)
         for c in due:
             if c.exclusive:
                 exclusive[(c.buyer, c.good)].add(c.seller)
-        routes = routes_for_tick(self.graph, self.policy, exclusive, self._switching_cost)
-        return OrderBook(
+        routes = routes_for_tick(self._route_table, self.policy, exclusive, self._switching_cost)
+        commitments, groups = ct.to_commitments([(r.seller, r.buyer, r.good) for r in routes], due)
+        book = OrderBook(
             bids=_ordered(self.orders.bids),
             asks=_ordered(self.orders.asks),
             recipes=_ordered(self.orders.recipes),
             routes=routes,
-            commitments=ct.to_commitments(due),
+            commitments=commitments,
             agents=tuple(self.by_name),
             goods=(*GOODS, INSTALL),
         )
+        return book, groups
 
     def _switching_cost(self, seller: str, buyer: str, good: str) -> float:
         """Ecosystem switching cost ($/H100e) of a designer's accelerators for a hyperscaler."""
@@ -156,8 +162,7 @@ class MarketModel(mesa.Model):
             return 0.0
         h = self.by_name[buyer]
         price = self.price_ema.get("accelerator", 0.0)
-        b = self.world.behaviour
-        return b.switching_cost * price * (1.0 - h.fleet_share(seller))
+        return self.world.behaviour.switching_cost * price * (1.0 - h.fleet_share(seller))
 
     def _nominate(self, due: list[ct.Contract]) -> None:
         """Set each due contract's quantity this tick: buyer nomination, then the contract cap."""
@@ -199,8 +204,11 @@ class MarketModel(mesa.Model):
         self.flows: dict[tuple[str, str, str], float] = {}  # spot + contract units
         self.spot: list[tuple[str, str, str, float, float]] = []  # s, b, g, units, $/unit
         self.asks_first: dict[tuple[str, str], float] = {}
+        self._into: dict[tuple[str, str], dict[str, float]] = {}
+        self._out_of: dict[tuple[str, str], dict[str, float]] = {}
+        self._unmet_by_hyperscaler: dict[str, float] | None = None
 
-    def _index(self, book: OrderBook, c: Clearing, due: list[ct.Contract]) -> None:
+    def _index(self, book: OrderBook, c: Clearing) -> None:
         self._reset_tick_state()
         sold: dict[tuple[str, str], float] = defaultdict(float)
         for a, q in zip(book.asks, c.ask_fills):
@@ -219,10 +227,17 @@ class MarketModel(mesa.Model):
             if q > 0:
                 flows[(r.seller, r.buyer, r.good)] += q
                 self.spot.append((r.seller, r.buyer, r.good, float(q), c.prices[(r.buyer, r.good)]))
-        for k, q in zip(due, c.commitment_deliveries):
+        for k, q, _ in self.deliveries:
             if q > 0:
                 flows[(k.seller, k.buyer, k.good)] += q
         self.flows = dict(flows)
+        into: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+        out_of: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+        for (s, b, g), q in self.flows.items():
+            into[(b, g)][s] = q
+            out_of[(s, g)][b] = q
+        self._into, self._out_of = dict(into), dict(out_of)
+        self._unmet_by_hyperscaler: dict[str, float] | None = None
         for good in GOODS:
             vol = sum(q for _, _, g, q, _ in self.spot if g == good)
             if vol > 0:
@@ -240,10 +255,12 @@ class MarketModel(mesa.Model):
         return self.asks_first.get((agent, good))
 
     def inflows(self, agent: str, good: str) -> dict[str, float]:
-        return {s: q for (s, b, g), q in self.flows.items() if b == agent and g == good}
+        """Units of ``good`` each seller delivered to ``agent`` this tick (spot + contract)."""
+        return self._into.get((agent, good), {})
 
     def outflows(self, agent: str, good: str) -> dict[str, float]:
-        return {b: q for (s, b, g), q in self.flows.items() if s == agent and g == good}
+        """Units of ``good`` ``agent`` delivered to each buyer this tick (spot + contract)."""
+        return self._out_of.get((agent, good), {})
 
     def top_supplier(self, buyer: str, good: str) -> tuple[str | None, float]:
         """The seller that delivered most of ``good`` to ``buyer`` this tick, and the units."""
@@ -262,19 +279,27 @@ class MarketModel(mesa.Model):
         return max(sorted(spare), key=lambda n: spare[n]) if spare else None
 
     def unmet_compute_share(self, hyperscaler: str) -> float:
-        """Unmet lab demand attributed to ``hyperscaler`` by its share of each lab's supply."""
-        hypers = [a.name for a in self.by_name.values() if isinstance(a, Hyperscaler)]
-        total = 0.0
-        for a in self.by_name.values():
-            if isinstance(a, Lab) and a.unmet > 0:
-                got = self.inflows(a.name, "compute")
+        """Unmet lab demand attributed to ``hyperscaler`` by its share of each lab's supply
+        (split evenly over all hyperscalers for a lab that got nothing)."""
+        if self._unmet_by_hyperscaler is None:
+            hypers = [a.name for a in self.agents_of(Hyperscaler)]
+            share: dict[str, float] = dict.fromkeys(hypers, 0.0)
+            for lab in self.agents_of(Lab):
+                if lab.unmet <= 0:
+                    continue
+                got = self.inflows(lab.name, "compute")
                 supply = sum(got.values())
-                share = got.get(hyperscaler, 0.0) / supply if supply > 0 else 1 / len(hypers)
-                total += a.unmet * share
-        return total
+                if supply > 0:
+                    for h, q in got.items():
+                        share[h] = share.get(h, 0.0) + lab.unmet * q / supply
+                else:
+                    for h in hypers:
+                        share[h] += lab.unmet / len(hypers)
+            self._unmet_by_hyperscaler = share
+        return self._unmet_by_hyperscaler.get(hyperscaler, 0.0)
 
     # ------------------------------------------------------------------ money
-    def _settle_trades(self, book: OrderBook, c: Clearing, due: list[ct.Contract]) -> None:
+    def _settle_trades(self, book: OrderBook, c: Clearing) -> None:
         pay = self.ledger.pay
         for r, q in zip(book.routes, c.route_flows):
             if q > 0:
@@ -282,8 +307,7 @@ class MarketModel(mesa.Model):
                 pay(r.seller, EXTERNAL, r.cost * q, "transport")
         route_cost = {(r.seller, r.buyer, r.good): r.cost for r in book.routes}
         penalty = self.world.behaviour.shortfall_penalty
-        for k, d, s in zip(due, c.commitment_deliveries, c.commitment_shortfalls):
-            d, s = float(d), float(s)
+        for k, d, s in self.deliveries:
             if k.kind != "equity_for_compute":
                 pay(k.buyer, k.seller, k.price * d, f"contract:{k.good}")
             pay(k.seller, EXTERNAL, route_cost[(k.seller, k.buyer, k.good)] * d, "transport")
@@ -300,9 +324,9 @@ class MarketModel(mesa.Model):
             if a.cash < 0:
                 self.ledger.pay(a.name, EXTERNAL, -a.cash * rate, "interest")
         net = self.ledger.net()
+        operating = self.ledger.net(exclude=CAPITAL_KINDS)
         for a in self.by_name.values():
-            kinds = self.ledger.by_kind(a.name)
-            a.profit = sum(v for k, v in kinds.items() if k not in CAPITAL_KINDS)
+            a.profit = operating.get(a.name, 0.0)
             a.profit_total += a.profit
             a.cash += net.get(a.name, 0.0)
 
@@ -397,7 +421,10 @@ class MarketModel(mesa.Model):
 
     # ------------------------------------------------------------------ views
     def agents_of(self, cls) -> list:
-        return [a for a in self.by_name.values() if isinstance(a, cls)]
+        """Agents of one class, in creation order."""
+        if cls not in self._of_class:
+            self._of_class[cls] = [a for a in self.by_name.values() if isinstance(a, cls)]
+        return self._of_class[cls]
 
     def tables(self) -> dict[str, dict[str, list]]:
         """The tidy tables collected so far (column name -> values)."""

@@ -75,32 +75,42 @@ def build_network(scenario: Scenario) -> nx.MultiDiGraph:
     return g
 
 
+def route_table(graph: nx.MultiDiGraph) -> list[tuple[str, str, str, float, float, str, str]]:
+    """(seller, buyer, good, capacity, cost, seller region, buyer region) per edge, in order."""
+    region = nx.get_node_attributes(graph, "region")
+    return [
+        (s, b, good, data["capacity"], data["cost"], region[s], region[b])
+        for s, b, good, data in graph.edges(keys=True, data=True)
+    ]
+
+
 def routes_for_tick(
-    graph: nx.MultiDiGraph,
+    table: list[tuple[str, str, str, float, float, str, str]],
     policy: PolicyState,
     exclusive: dict[tuple[str, str], set[str]],
     extra_cost: Callable[[str, str, str], float] | None = None,
 ) -> list[Route]:
-    """This tick's routes, in the graph's (stable) edge order.
+    """This tick's routes, from ``route_table(graph)`` (the graph's stable edge order).
 
     ``policy``'s route rules cap capacity (export controls; a cap of 0 closes the
     route) and add cost (tariffs); ``exclusive`` maps (buyer, good) to the only
     sellers allowed by an exclusive contract; ``extra_cost(seller, buyer, good)``
     adds e.g. an ecosystem switching cost ($ per unit).
     """
-    region = graph.nodes
+    rules = policy.routes
     out = []
-    for s, b, good, data in graph.edges(keys=True, data=True):
-        cap, cost, allowed = data["capacity"], data["cost"], True
-        for rule in policy.routes:
-            if rule.matches(region[s]["region"], region[b]["region"], good):
+    for s, b, good, cap, cost, rs, rb in table:
+        allowed = True
+        for rule in rules:
+            if rule.matches(rs, rb, good):
                 cap = cap * rule.cap if math.isfinite(cap) else (math.inf if rule.cap > 0 else 0)
                 cost += rule.cost
                 if rule.cap == 0:
                     allowed = False
-        only = exclusive.get((b, good))
-        if only is not None and s not in only:
-            allowed = False
+        if exclusive:
+            only = exclusive.get((b, good))
+            if only is not None and s not in only:
+                allowed = False
         if extra_cost is not None:
             cost += extra_cost(s, b, good)
         out.append(Route(s, b, good, cap, cost, allowed))

@@ -93,7 +93,7 @@ class TickRecorder:
         breaches = 0
         contract_units: dict[tuple[str, str], float] = defaultdict(float)  # (buyer, good)
         contract_by_good: dict[str, float] = defaultdict(float)
-        for k, d, s in zip(due, c.commitment_deliveries, c.commitment_shortfalls):
+        for k, d, s in m.deliveries:
             breach = bool(s > 1e-9 * max(1.0, k.nominated))
             breaches += breach
             contract_units[(k.buyer, k.good)] += float(d)

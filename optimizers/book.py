@@ -300,7 +300,14 @@ def validate(book: OrderBook) -> None:
             )
         route_keys.add(key)
     ids: set = set()
-    for i, c in enumerate(book.commitments):
+    cs = book.commitments
+    commitments_ok = (
+        _all_valid(c.quantity for c in cs)
+        and _all_valid(c.price for c in cs)
+        and len({c.id for c in cs}) == len(cs)
+        and {(c.seller, c.buyer, c.good) for c in cs} <= route_keys
+    )
+    for i, c in enumerate(cs if not commitments_ok else ()):
         if c.id in ids:
             raise OrderBookError(
                 f"{_where('commitments', i, c)}: field 'id' duplicates commitment id {c.id!r}."
