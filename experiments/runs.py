@@ -163,6 +163,16 @@ def summary(result: RunResult, dates: int = 5) -> str:
         )
     for tick, p in zip(t["ticks"]["tick"], t["ticks"]["persistence"]):
         rows["relationship persistence"][tick] = p
+    capex: dict[int, float] = defaultdict(float)
+    prepaid: dict[int, float] = defaultdict(float)
+    for tick, c, p in zip(a["tick"], a["capex"], a["prepaid"]):
+        capex[tick] += c
+        prepaid[tick] += p
+    for tick in ticks:
+        rows["suppliers' capex to date ($)"][tick] = capex[tick]
+        rows["  of which prepaid by buyers"][tick] = (
+            prepaid[tick] / capex[tick] if capex[tick] > 0 else math.nan
+        )
     width = max(len(k) for k in rows) + 2
     lines = [" " * width + "".join(f"{date[p]:>10}" for p in picks)]
     for label, series in rows.items():

@@ -88,7 +88,8 @@ class MarketModel(mesa.Model):
             self.by_name[spec.name] = agent
         self.clearer = Clearer(solver_options or SolverOptions())
         self.contracts = ct.ContractBook()
-        self.ledger = Ledger()
+        self.ledger = Ledger()  # open: payments until the end of the next tick
+        self.last_ledger = Ledger()  # the last tick's payments, as applied to cash
         self.policy = PolicyState()
         self.price_ema: dict[str, float] = {}
         self.clearing: Clearing | None = None
@@ -103,7 +104,6 @@ class MarketModel(mesa.Model):
     # ------------------------------------------------------------------ the tick
     def step(self) -> None:
         t0 = time.perf_counter()
-        self.ledger = Ledger()
         self.policy = policy_at(self.world, self.tick)
         self._pay_signing()
         due = self.contracts.due(self.tick)
@@ -325,10 +325,14 @@ class MarketModel(mesa.Model):
                 self.ledger.pay(a.name, EXTERNAL, -a.cash * rate, "interest")
         net = self.ledger.net()
         operating = self.ledger.net(exclude=CAPITAL_KINDS)
+        for _, payee, amount, kind in self.ledger.rows:
+            if kind == "prepayment":
+                self.by_name[payee].prepaid_total += amount
         for a in self.by_name.values():
             a.profit = operating.get(a.name, 0.0)
             a.profit_total += a.profit
             a.cash += net.get(a.name, 0.0)
+        self.last_ledger, self.ledger = self.ledger, Ledger()
 
     # ------------------------------------------------------------------ contracts
     def _sign_from_spec(self, spec) -> None:

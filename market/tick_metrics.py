@@ -7,7 +7,9 @@ Tables (one row per tick and key; money in $, quantities per tick in the good's 
 - ``prices``: tick, date, good, price (volume-weighted over spot trades, $/unit
   paid by buyers; when nothing trades, the mean nodal shadow price at the good's
   buyers), volume (spot units), contract_volume.
-- ``agents``: tick, agent, type, region, cash, profit, roi, capacity, sold,
+- ``agents``: tick, agent, type, region, cash, profit, roi, capex (cumulative $
+  spent on new capacity), prepaid (cumulative $ of customers' prepayments
+  received: the share of expansion risk customers carry), capacity, sold,
   utilisation, stranded, markup; labs: demand, received, unmet; hyperscalers:
   fleet (H100e), power_mw.
 - ``flows``: tick, seller, buyer, good, quantity (spot + contract units).
@@ -45,7 +47,8 @@ TABLES = {
     ],
     "prices": ["tick", "date", "good", "price", "volume", "contract_volume"],
     "agents": [
-        "tick", "agent", "type", "region", "cash", "profit", "roi", "capacity", "sold",
+        "tick", "agent", "type", "region", "cash", "profit", "roi", "capex", "prepaid",
+        "capacity", "sold",
         "utilisation", "stranded", "markup", "demand", "received", "unmet", "fleet", "power_mw",
     ],
     "flows": ["tick", "seller", "buyer", "good", "quantity"],
@@ -149,7 +152,8 @@ class TickRecorder:
         for a in m.by_name.values():
             row = dict(
                 tick=t, agent=a.name, type=type(a).__name__, region=a.region, cash=a.cash,
-                profit=a.profit, roi=a.roi, capacity=NAN, sold=NAN, utilisation=NAN,
+                profit=a.profit, roi=a.roi, capex=a.capex_total, prepaid=a.prepaid_total,
+                capacity=NAN, sold=NAN, utilisation=NAN,
                 stranded=NAN, markup=NAN, demand=NAN, received=NAN, unmet=NAN, fleet=NAN,
                 power_mw=NAN,
             )  # fmt: skip

@@ -30,6 +30,7 @@ class MarketAgent(mesa.Agent):
         self.profit = 0.0  # $ this tick: operating cash flow (excl. capex, prepayments)
         self.profit_total = 0.0
         self.capex_total = 0.0
+        self.prepaid_total = 0.0  # $ of customers' prepayments received (finances capex)
 
     # The tick, as MarketModel.step calls it.
     def submit_orders(self) -> None:

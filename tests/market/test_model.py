@@ -25,7 +25,7 @@ def test_money_is_conserved_every_tick():
     for _ in range(m.world.meta.horizon):
         before = {a.name: a.cash for a in m.by_name.values()}
         m.step()
-        net = m.ledger.net()
+        net = m.last_ledger.net()
         # Every transfer between agents nets to zero: agents' total change is
         # exactly what came from or went to outside the model.
         change = sum(a.cash - before[a.name] for a in m.by_name.values())
@@ -33,7 +33,7 @@ def test_money_is_conserved_every_tick():
         for a in m.by_name.values():
             assert a.cash - before[a.name] == pytest.approx(net.get(a.name, 0.0), abs=1e-3)
         # Spot trades: what buyers paid equals what sellers got plus the routes' costs.
-        paid = sum(amount for p, _, amount, k in m.ledger.rows if k.startswith("spot"))
+        paid = sum(amount for p, _, amount, k in m.last_ledger.rows if k.startswith("spot"))
         expected = sum(q * price for _, _, _, q, price in m.spot)
         assert paid == pytest.approx(expected, rel=1e-9)
 
