@@ -61,7 +61,9 @@ def run_scenario(
     model = MarketModel(scenario, seed=seed, solver_options=options)
     n = scenario.meta.horizon if ticks is None else ticks
     start = time.perf_counter()
-    with tqdm(total=n, desc=scenario.meta.name, unit="tick", disable=not progress) as bar:
+    with tqdm(
+        total=n, desc=scenario.meta.name, unit="tick", disable=None if progress else True
+    ) as bar:
         model.run(n, progress=lambda t: (bar.update(1), bar.set_postfix(date=model.date(t - 1))))
     wall = time.perf_counter() - start
     manifest = {

@@ -3,7 +3,8 @@
 Tables (one row per tick and key; money in $, quantities per tick in the good's unit):
 
 - ``ticks``: tick, date, welfare, clearing model rebuilt, active shocks,
-  relationship persistence, contracts in force, breaches this tick.
+  relationship persistence (share of this tick's trading pairs that also traded
+  last tick; NaN at tick 0), contracts in force, breaches this tick.
 - ``prices``: tick, date, good, price (volume-weighted over spot trades, $/unit
   paid by buyers; when nothing trades, the mean nodal shadow price at the good's
   buyers), volume (spot units), contract_volume.
@@ -109,7 +110,9 @@ class TickRecorder:
         self._row(
             "ticks", tick=t, date=date, welfare=c.welfare,
             rebuilt=c.rebuilt, shocks=";".join(m.policy.active),
-            persistence=metrics.relationship_persistence(self._previous, current),
+            persistence=(
+                metrics.relationship_persistence(self._previous, current) if t > 0 else NAN
+            ),
             contracts_active=len(due), breaches=breaches,
         )  # fmt: skip
         self._previous = current
