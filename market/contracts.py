@@ -85,15 +85,6 @@ class ContractBook:
             and (good is None or c.good == good)
         ]
 
-    def exclusive_closures(self, tick: int) -> set[tuple[str, str]]:
-        """(buyer, good) pairs whose routes from all but the contract's seller are closed."""
-        return {(c.buyer, c.good) for c in self.due(tick) if c.exclusive}
-
-    def exclusive_seller(self, tick: int, buyer: str, good: str) -> set[str]:
-        return {
-            c.seller for c in self.due(tick) if c.exclusive and (c.buyer, c.good) == (buyer, good)
-        }
-
 
 def to_commitments(
     routes: list[tuple[str, str, str]], contracts: list[Contract]

@@ -26,5 +26,3 @@ GOODS: dict[str, GoodInfo] = {
 
 #: The hyperscaler-internal good: H100e installed this tick (accelerator + MW together).
 INSTALL = "install"
-
-SUPPLY_GOODS = ("wafer", "hbm", "cowos", "power")
