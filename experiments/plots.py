@@ -54,6 +54,13 @@ def _by(table: dict, key: str, value: str, where=None) -> dict[str, tuple[list, 
     return out
 
 
+def _save(fig, path: Path, paths: list[Path]) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    paths.append(path)
+
+
 def plot_run(tables: dict, out: Path, title: str = "") -> list[Path]:
     """Write prices.png, demand.png, lockin.png and capacity.png into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
@@ -69,10 +76,7 @@ def plot_run(tables: dict, out: Path, title: str = "") -> list[Path]:
         _shade_shocks(ax, tables)
         _dates(ax, tables)
     fig.suptitle(f"{title} clearing prices (volume-weighted; shaded: shocks)")
-    fig.tight_layout()
-    paths.append(out / "prices.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    _save(fig, out / "prices.png", paths)
 
     a = tables["agents"]
     demand, received, unmet = defaultdict(float), defaultdict(float), defaultdict(float)
@@ -92,10 +96,7 @@ def plot_run(tables: dict, out: Path, title: str = "") -> list[Path]:
     _shade_shocks(ax, tables)
     _dates(ax, tables)
     ax.set_title(f"{title} compute demand and unmet demand")
-    fig.tight_layout()
-    paths.append(out / "demand.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    _save(fig, out / "demand.png", paths)
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
     for buyer, (t, c) in sorted(_by(tables["coverage"], "buyer", "coverage",
@@ -114,10 +115,7 @@ def plot_run(tables: dict, out: Path, title: str = "") -> list[Path]:
         _shade_shocks(ax, tables)
         _dates(ax, tables)
     fig.suptitle(f"{title} lock-in and concentration")
-    fig.tight_layout()
-    paths.append(out / "lockin.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    _save(fig, out / "lockin.png", paths)
 
     fig, axes = plt.subplots(2, 3, figsize=(13, 7), sharex=True)
     units = {"Fab": "wafers", "MemoryMaker": "GB HBM", "Packager": "CoWoS wafers",
@@ -150,8 +148,5 @@ def plot_run(tables: dict, out: Path, title: str = "") -> list[Path]:
     _shade_shocks(ax, tables)
     _dates(ax, tables)
     fig.suptitle(f"{title} capacity, use and dependency")
-    fig.tight_layout()
-    paths.append(out / "capacity.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    _save(fig, out / "capacity.png", paths)
     return paths

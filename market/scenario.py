@@ -87,20 +87,25 @@ class Behaviour(Strict):
     debt_rate: NonNeg = Field(0.02, description="Interest per tick on negative cash (debt).")
 
 
-class Supplier(Strict):
-    """Common fields of capacity-holding suppliers."""
+class AgentSpec(Strict):
+    """Fields every agent has."""
 
-    name: str
+    name: str = Field(description="Unique name; contracts, routes and shocks refer to it.")
     region: str = Field(description="Region code, e.g. TW, KR, US, CN, EU, JP.")
     cluster: int = Field(
         0, ge=0, description="Default routes link only agents of the same cluster (scaled worlds)."
     )
+    cash: float = Field(0.0, description="$ at tick 0.")
+
+
+class Supplier(AgentSpec):
+    """Common fields of capacity-holding suppliers."""
+
     capacity: Pos = Field(description="Units of the good per tick at tick 0.")
     unit_cost: NonNeg = Field(description="$ per unit of operating cost.")
     capex_per_unit: NonNeg = Field(description="$ per unit/tick of new capacity.")
     lead_time: LeadTime = Field(description="Ticks from ordering capacity to using it.")
     markup: NonNeg = Field(0.2, description="Initial markup over unit cost in its ask.")
-    cash: float = Field(0.0, description="$ at tick 0.")
     depreciation: Share = Field(0.0, description="Share of capacity retired per tick.")
 
 
@@ -125,14 +130,9 @@ class PowerSpec(Supplier):
     """Power provider: ``capacity`` is MW it can newly energise per tick (its queue)."""
 
 
-class DesignerSpec(Strict):
+class DesignerSpec(AgentSpec):
     """Chip designer: makes accelerators by recipe from wafers, HBM and CoWoS."""
 
-    name: str
-    region: str
-    cluster: int = Field(
-        0, ge=0, description="Default routes link only agents of the same cluster (scaled worlds)."
-    )
     chips_per_wafer: Pos = Field(description="Good dies per leading-edge wafer.")
     hbm_per_chip: Pos = Field(description="GB of HBM per accelerator.")
     chips_per_cowos_wafer: Pos = Field(description="Packages per CoWoS wafer-equivalent.")
@@ -141,17 +141,11 @@ class DesignerSpec(Strict):
     markup: NonNeg = Field(0.5, description="Initial markup over full unit cost.")
     capacity: float = Field(float("inf"), gt=0, description="Chips per tick it can ship.")
     captive_to: tuple[str, ...] = Field((), description="Hyperscalers it sells to; () = all.")
-    cash: float = 0.0
 
 
-class HyperscalerSpec(Strict):
+class HyperscalerSpec(AgentSpec):
     """Cloud provider: buys accelerators and MW, rents compute from its fleet."""
 
-    name: str
-    region: str
-    cluster: int = Field(
-        0, ge=0, description="Default routes link only agents of the same cluster (scaled worlds)."
-    )
     fleet: dict[str, NonNeg] = Field(
         default_factory=dict, description="Installed H100e at tick 0 by designer name."
     )
@@ -170,17 +164,11 @@ class HyperscalerSpec(Strict):
     value_per_h100e: Pos = Field(
         description="$ it will pay for one more installed H100e (NPV of expected rentals)."
     )
-    cash: float = 0.0
 
 
-class LabSpec(Strict):
+class LabSpec(AgentSpec):
     """AI lab: rents compute for training and inference."""
 
-    name: str
-    region: str
-    cluster: int = Field(
-        0, ge=0, description="Default routes link only agents of the same cluster (scaled worlds)."
-    )
     training: NonNeg = Field(description="H100e-quarters of training demand at tick 0.")
     inference: NonNeg = Field(description="H100e-quarters of inference demand at tick 0.")
     training_growth: float = Field(0.6, ge=-1, description="Growth of training demand per year.")
@@ -191,7 +179,6 @@ class LabSpec(Strict):
     volatility: NonNeg = Field(0.1, description="Std. dev. of the adoption shock per tick (log).")
     training_value: Pos = Field(description="$ per H100e-quarter it pays for training compute.")
     inference_value: Pos = Field(description="$ per H100e-quarter it pays for inference compute.")
-    cash: float = 0.0
 
 
 class ContractSpec(Strict):

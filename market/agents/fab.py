@@ -12,16 +12,7 @@ from market.scenario import FabSpec
 
 class Fab(Supplier):
     def __init__(self, model, spec: FabSpec) -> None:
-        wafer = Line(
-            "wafer",
-            spec.capacity,
-            spec.unit_cost,
-            spec.capex_per_unit,
-            spec.lead_time,
-            spec.markup,
-            spec.depreciation,
-        )
-        lines = [wafer]
+        lines = [Line.from_spec("wafer", spec)]
         if spec.cowos_capacity > 0:
             ratio = spec.cowos_unit_cost / max(spec.unit_cost, 1.0)
             cowos = Line(

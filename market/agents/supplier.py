@@ -34,6 +34,19 @@ class Line:
     def price(self) -> float:
         return self.unit_cost * (1.0 + self.markup)
 
+    @classmethod
+    def from_spec(cls, good: str, spec) -> Line:
+        """The line a ``market.scenario.Supplier`` spec describes."""
+        return cls(
+            good,
+            spec.capacity,
+            spec.unit_cost,
+            spec.capex_per_unit,
+            spec.lead_time,
+            spec.markup,
+            spec.depreciation,
+        )
+
 
 class Supplier(MarketAgent):
     """An agent holding one or more capacity lines."""
@@ -96,13 +109,6 @@ class SingleLineSupplier(Supplier):
     GOOD = ""
 
     def __init__(self, model, spec) -> None:
-        line = Line(
-            self.GOOD,
-            spec.capacity,
-            spec.unit_cost,
-            spec.capex_per_unit,
-            spec.lead_time,
-            spec.markup,
-            spec.depreciation,
+        super().__init__(
+            model, spec.name, spec.region, spec.cash, [Line.from_spec(self.GOOD, spec)]
         )
-        super().__init__(model, spec.name, spec.region, spec.cash, [line])
