@@ -35,6 +35,8 @@ from market.scenario import Scenario
 
 __all__ = [
     "ScenarioError",
+    "read_toml",
+    "validate_model",
     "format_path",
     "load_scenario",
     "parse_path",
@@ -134,9 +136,9 @@ def parse_path(path: str) -> list[PathPart | tuple[str, str]]:
 # ---------------------------------------------------------------- error messages
 
 
-def _model_at(loc: Sequence[PathPart]) -> type[BaseModel] | None:
+def _model_at(loc: Sequence[PathPart], root: type[BaseModel] = Scenario) -> type[BaseModel] | None:
     """The pydantic model class that the location ``loc`` points into, if any."""
-    tp: Any = Scenario
+    tp: Any = root
     for part in loc:
         tp = _step_type(tp, part)
         if tp is None:
@@ -211,7 +213,7 @@ _BOUND_TYPES = {
 }
 
 
-def _describe(error: Mapping[str, Any]) -> str:
+def _describe(error: Mapping[str, Any], root: type[BaseModel] = Scenario) -> str:
     """One pydantic error as ``"<field path>: <what is wrong and how to fix it>"``."""
     kind: str = error["type"]
     loc: tuple[PathPart, ...] = tuple(error["loc"])
@@ -223,7 +225,7 @@ def _describe(error: Mapping[str, Any]) -> str:
         # The schema's cross-reference validator: its message already names the field.
         return str(ctx.get("error", error["msg"].removeprefix("Value error, ")))
     if kind == "extra_forbidden":
-        model = _model_at(loc[:-1])
+        model = _model_at(loc[:-1], root)
         allowed = sorted(model.model_fields) if model else []
         key = str(loc[-1])
         close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
@@ -231,7 +233,7 @@ def _describe(error: Mapping[str, Any]) -> str:
             return f"{where}: unknown key (did you mean {close[0]!r}?)"
         return f"{where}: unknown key; allowed keys are {', '.join(allowed)}"
     if kind == "missing":
-        model = _model_at(loc[:-1])
+        model = _model_at(loc[:-1], root)
         field = model.model_fields.get(str(loc[-1])) if model else None
         hint = f" ({field.description})" if field is not None and field.description else ""
         if field is not None and _as_model(field.annotation) is not None:
@@ -254,8 +256,19 @@ def _describe(error: Mapping[str, Any]) -> str:
     return f"{where}: {msg} (got {_show(value)})" if where else msg
 
 
-def _problems(error: ValidationError) -> list[str]:
-    return [_describe(e) for e in error.errors(include_url=False)]
+def _problems(error: ValidationError, root: type[BaseModel] = Scenario) -> list[str]:
+    return [_describe(e, root) for e in error.errors(include_url=False)]
+
+
+def validate_model(model: type[BaseModel], data: Mapping[str, Any], source: str) -> BaseModel:
+    """Validate plain data against any of the project's file schemas (scenario, sweep).
+
+    Raises :class:`ScenarioError` naming ``source`` and each offending field.
+    """
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(source, _problems(exc, model)) from None
 
 
 # ------------------------------------------------------------------ load, validate
@@ -266,10 +279,7 @@ def validate_scenario(data: Mapping[str, Any], source: str = "<scenario>") -> Sc
 
     Raises :class:`ScenarioError` naming ``source`` and each offending field.
     """
-    try:
-        return Scenario.model_validate(data)
-    except ValidationError as exc:
-        raise ScenarioError(source, _problems(exc)) from None
+    return validate_model(Scenario, data, source)
 
 
 _TOML_POSITION = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)\s*$")
@@ -287,25 +297,8 @@ def _toml_problem(exc: tomllib.TOMLDecodeError, text: str) -> str:
     return f"{where}: invalid TOML ({reason}); fix the syntax there (see https://toml.io)"
 
 
-def load_scenario(path: str | os.PathLike[str]) -> Scenario:
-    """Read a scenario TOML file and validate it.
-
-    Parameters
-    ----------
-    path:
-        The ``.toml`` file. Messages name it as given.
-
-    Returns
-    -------
-    Scenario
-        The validated, frozen scenario.
-
-    Raises
-    ------
-    ScenarioError
-        If the file cannot be read, is not valid TOML, or does not satisfy the
-        schema; the message names the file, the field and the fix.
-    """
+def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Parse a TOML file; :class:`ScenarioError` (naming the file and line) if it can't."""
     source = os.fspath(path)
     file = Path(path)
     try:
@@ -329,7 +322,29 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(source, [_toml_problem(exc, text)]) from None
-    return validate_scenario(data, source)
+    return data
+
+
+def load_scenario(path: str | os.PathLike[str]) -> Scenario:
+    """Read a scenario TOML file and validate it.
+
+    Parameters
+    ----------
+    path:
+        The ``.toml`` file. Messages name it as given.
+
+    Returns
+    -------
+    Scenario
+        The validated, frozen scenario.
+
+    Raises
+    ------
+    ScenarioError
+        If the file cannot be read, is not valid TOML, or does not satisfy the
+        schema; the message names the file, the field and the fix.
+    """
+    return validate_scenario(read_toml(path), os.fspath(path))
 
 
 # ----------------------------------------------------------------- hash, overrides
