@@ -113,12 +113,15 @@ class SweepPlan(Strict):
 def load_sweep(path: str | os.PathLike[str]) -> tuple[SweepPlan, dict[str, Any] | None]:
     """Read and validate a sweep file; also load and validate its base scenario (as data).
 
-    Raises ``ScenarioError`` naming the file and field (unknown KPI, bad range, ...).
+    With a ``base``, outputs must be KPIs of ``experiments.kpis`` and every parameter
+    path must exist in the base scenario; without one (a custom runner), outputs
+    are whatever the runner returns. Raises ``ScenarioError`` naming the file and
+    field (unknown KPI, bad range, a path that does not exist, ...).
     """
     source = os.fspath(path)
     plan = validate_model(SweepPlan, read_toml(path), source)
     assert isinstance(plan, SweepPlan)
-    for i, name in enumerate(plan.outputs):
+    for i, name in enumerate(plan.outputs if plan.base else ()):  # market KPIs only with a base
         if name not in KPIS:
             raise ScenarioError(
                 source, [f"outputs[{i}]: unknown KPI {name!r}; known KPIs: {', '.join(KPIS)}"]
