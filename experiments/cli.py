@@ -7,6 +7,7 @@ aimarket demo
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -49,6 +50,27 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from experiments.scenarios import ScenarioError
+    from experiments.sweep import load_sweep, summarise, sweep
+
+    try:
+        plan, _ = load_sweep(args.sweep)
+    except ScenarioError as e:
+        print(f"aimarket: {e}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else Path("runs") / "sweeps" / plan.name
+    try:
+        df = sweep(args.sweep, out, workers=args.workers, scheduler=args.scheduler,
+                   resume=args.resume, progress=not args.quiet)  # fmt: skip
+    except FileExistsError as e:
+        print(f"aimarket: {e}", file=sys.stderr)
+        return 2
+    print(summarise(df))
+    print(f"\nwrote {len(df)} runs to {out}/ (parts/*.parquet, results.parquet, manifest.json)")
+    return 0 if (df["status"] == "done").all() else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="aimarket", description="AI-infrastructure market simulator"
@@ -63,6 +85,20 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", help="output folder (default runs/<scenario>-seed<N>)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)
+    sw = sub.add_parser("sweep", help="run a parameter sweep (TOML) on dask.distributed")
+    sw.add_argument("sweep", help="sweep TOML file")
+    sw.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="local worker processes (0 = run in this process; default: cores)",
+    )
+    sw.add_argument("--scheduler", help="address of an existing Dask scheduler, "
+                    "e.g. tcp://host:8786 (or set DASK_SCHEDULER_ADDRESS)")  # fmt: skip
+    sw.add_argument("--out", help="output folder (default runs/sweeps/<name>)")
+    sw.add_argument("--resume", action="store_true", help="skip runs already finished in --out")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    sw.set_defaults(func=_sweep)
     demo = sub.add_parser("demo", help="clear one wafer + HBM + CoWoS -> accelerator market")
     demo.set_defaults(func=_demo)
     args = parser.parse_args(argv)

@@ -89,7 +89,9 @@ class SweepPlan(Strict):
     base: str = Field("", description="Base scenario file, relative to the sweep file.")
     sampler: Literal["grid", "random", "lhs", "sobol", "morris"] = "grid"
     samples: Annotated[int, Field(ge=1)] = 8
-    levels: Annotated[int, Field(ge=2)] = Field(3, description="Grid and Morris levels.")
+    levels: Annotated[int, Field(ge=2)] = Field(
+        4, description="Grid levels per parameter; Morris levels (even)."
+    )
     seeds: Annotated[int, Field(ge=1)] = 1
     root_seed: Annotated[int, Field(ge=0)] = 0
     ticks: Annotated[int, Field(ge=1)] | None = None
@@ -105,6 +107,8 @@ class SweepPlan(Strict):
                         f"parameters[{i}].range: sampler {self.sampler!r} needs a range "
                         "(values are for the grid sampler)"
                     )
+        if self.sampler == "morris" and self.levels % 2:
+            raise ValueError(f"levels: Morris needs an even number of levels (got {self.levels})")
         if self.sampler == "sobol" and self.samples & (self.samples - 1):
             raise ValueError(f"samples: Sobol needs a power of two (got {self.samples})")
         return self
@@ -349,9 +353,10 @@ def _run_on_dask(todo, runner, record, workers: int, address: str | None, retrie
                                dashboard_address=None)  # fmt: skip
         client = Client(cluster)
     try:
-        runner_future = client.scatter(runner, broadcast=True)
+        # The runner travels with each task (small plain data): a copy scattered once
+        # would be lost with the workers holding it if they die.
         futures = [
-            client.submit(_call, runner_future, t, key=f"run-{t.run}", pure=False, retries=retries)
+            client.submit(_call, runner, t, key=f"run-{t.run}", pure=False, retries=retries)
             for t in todo
         ]
         for fut in as_completed(futures):
@@ -384,8 +389,28 @@ def sweep(
     manifest = {"plan": plan.model_dump(mode="json"), "sweep_file": os.fspath(path)}
     if base is not None:
         manifest["base_hash"] = scenario_hash(validate_scenario(base))
-    return execute(tasks_of(plan), runner, Path(out), workers, scheduler, resume, progress,
-                   manifest=manifest)  # fmt: skip
+    df = execute(tasks_of(plan), runner, Path(out), workers, scheduler, resume, progress,
+                 manifest=manifest)  # fmt: skip
+    tmp = Path(out) / ".results.parquet.tmp"
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp)
+    os.replace(tmp, Path(out) / "results.parquet")
+    return df
+
+
+def summarise(df: pd.DataFrame) -> str:
+    """Runs done and failed, and each output's mean, sd, min and max over the runs."""
+    done = df[df["status"] == "done"]
+    lines = [f"runs: {len(df)} ({len(done)} done, {len(df) - len(done)} failed)"]
+    outs = [c for c in df.columns if c.startswith("out:")]
+    if outs and len(done):
+        lines.append(f"{'output':<24}{'mean':>14}{'sd':>14}{'min':>14}{'max':>14}")
+        for c in outs:
+            v = done[c]
+            lines.append(f"{c[4:]:<24}{v.mean():>14.4g}{v.std():>14.4g}{v.min():>14.4g}"
+                         f"{v.max():>14.4g}")  # fmt: skip
+    for _, row in df[df["status"] == "failed"].head(5).iterrows():
+        lines.append(f"failed {row['run']}: {row['error'].splitlines()[0]}")
+    return "\n".join(lines)
 
 
 __all__ = [
