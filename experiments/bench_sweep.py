@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     for workers in (1, 2):
         t0 = time.perf_counter()
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)  # fmt: skip
+                               dashboard_address=":0")  # fmt: skip
         startup = time.perf_counter() - t0
         with tempfile.TemporaryDirectory() as out:
             t1 = time.perf_counter()

@@ -71,6 +71,54 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0 if (df["status"] == "done").all() else 1
 
 
+def _whatif(args: argparse.Namespace) -> int:
+    from experiments.scenarios import ScenarioError
+    from experiments.whatif import format_whatif, whatif
+
+    try:
+        df = whatif(args.base, args.policies, seeds=args.seeds, out=args.out,
+                    workers=args.workers, scheduler=args.scheduler, ticks=args.ticks,
+                    progress=not args.quiet, resume=args.resume)  # fmt: skip
+    except (ScenarioError, FileExistsError) as e:
+        print(f"aimarket: {e}", file=sys.stderr)
+        return 2
+    print(format_whatif(df))
+    print(f"\nwrote runs and whatif.parquet/.csv to {df.attrs.get('out')}/")
+    return 0
+
+
+def _sensitivity(args: argparse.Namespace) -> int:
+    from experiments.scenarios import ScenarioError
+    from experiments.sensitivity import format_sensitivity, plot_sensitivity, sensitivity
+
+    try:
+        df = sensitivity(args.sweep, out=args.out, workers=args.workers,
+                         scheduler=args.scheduler, progress=not args.quiet,
+                         resume=args.resume)  # fmt: skip
+    except (ScenarioError, FileExistsError) as e:
+        print(f"aimarket: {e}", file=sys.stderr)
+        return 2
+    out = Path(df.attrs["out"])
+    plots = plot_sensitivity(df, out)
+    print(format_sensitivity(df))
+    print(f"\nwrote sensitivity.parquet/.csv and {len(plots)} plots to {out}/")
+    return 0
+
+
+def _add_engine_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="local worker processes (0 = run in this process; default: cores)",
+    )
+    p.add_argument("--scheduler", help="address of an existing Dask scheduler, "
+                   "e.g. tcp://host:8786 (or set DASK_SCHEDULER_ADDRESS)")  # fmt: skip
+    p.add_argument("--out", help="output folder")
+    p.add_argument("--resume", action="store_true", help="skip runs already finished in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="aimarket", description="AI-infrastructure market simulator"
@@ -87,18 +135,19 @@ def main(argv: list[str] | None = None) -> int:
     run.set_defaults(func=_run)
     sw = sub.add_parser("sweep", help="run a parameter sweep (TOML) on dask.distributed")
     sw.add_argument("sweep", help="sweep TOML file")
-    sw.add_argument(
-        "--workers",
-        type=int,
-        default=os.cpu_count() or 1,
-        help="local worker processes (0 = run in this process; default: cores)",
-    )
-    sw.add_argument("--scheduler", help="address of an existing Dask scheduler, "
-                    "e.g. tcp://host:8786 (or set DASK_SCHEDULER_ADDRESS)")  # fmt: skip
-    sw.add_argument("--out", help="output folder (default runs/sweeps/<name>)")
-    sw.add_argument("--resume", action="store_true", help="skip runs already finished in --out")
-    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_engine_options(sw)
     sw.set_defaults(func=_sweep)
+    wi = sub.add_parser("whatif", help="policies against a baseline on paired seeds, with CIs")
+    wi.add_argument("base", help="baseline scenario TOML")
+    wi.add_argument("policies", nargs="+", help="policy scenario TOML files")
+    wi.add_argument("--seeds", type=int, default=8, help="paired seeds (default 8)")
+    wi.add_argument("--ticks", type=int, help="ticks per run (default: the horizon)")
+    _add_engine_options(wi)
+    wi.set_defaults(func=_whatif)
+    se = sub.add_parser("sensitivity", help="Sobol or Morris indices (SALib) of a sweep")
+    se.add_argument("sweep", help="sweep TOML file with sampler sobol or morris")
+    _add_engine_options(se)
+    se.set_defaults(func=_sensitivity)
     demo = sub.add_parser("demo", help="clear one wafer + HBM + CoWoS -> accelerator market")
     demo.set_defaults(func=_demo)
     args = parser.parse_args(argv)

@@ -133,7 +133,7 @@ class DaskEvaluator(BaseEvaluator):
             self._client = Client(self.scheduler)
         else:
             self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
-                                         processes=True, dashboard_address=None)  # fmt: skip
+                                         processes=True, dashboard_address=":0")  # fmt: skip
             self._client = Client(self._cluster)
 
     def finalize(self) -> None:

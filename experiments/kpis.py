@@ -23,7 +23,8 @@ KPIS: dict[str, str] = {
     "hhi_hbm": "market HHI of HBM sellers (0-10,000), mean",
     "hhi_accelerator": "market HHI of accelerator sellers (0-10,000), mean",
     "exposure_tw": "labs' compute share traced to Taiwan, mean over labs and ticks",
-    "welfare": "$ of total surplus, sum over ticks",
+    "welfare": "$ of total surplus (bid value - costs, no shortfall penalty), sum over ticks",
+    "shortfall": "contract units not delivered, sum over ticks",
     "breaches": "contract breaches, sum over ticks",
     "supplier_capex": "$ of capacity expansion, total over the run",
 }
@@ -71,7 +72,8 @@ def kpis(tables: dict[str, dict[str, list]]) -> dict[str, float]:
             if origin == "TW":
                 tw[(tick, lab)] += share
     out["exposure_tw"] = _mean([tw[k] for k in labs]) if labs else math.nan
-    out["welfare"] = float(sum(tables["ticks"]["welfare"]))
+    out["welfare"] = float(sum(tables["ticks"]["surplus"]))
+    out["shortfall"] = float(sum(tables["ticks"]["shortfall"]))
     out["breaches"] = float(sum(tables["ticks"]["breaches"]))
     last = max(ticks) if ticks else 0
     out["supplier_capex"] = float(

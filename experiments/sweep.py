@@ -351,7 +351,7 @@ def _run_on_dask(todo, runner, record, workers: int, address: str | None, retrie
         cluster = None
     else:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)  # fmt: skip
+                               dashboard_address=":0")  # fmt: skip
         client = Client(cluster)
     try:
         # The runner travels with each task (small plain data): a copy scattered once

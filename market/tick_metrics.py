@@ -2,7 +2,10 @@
 
 Tables (one row per tick and key; money in $, quantities per tick in the good's unit):
 
-- ``ticks``: tick, date, welfare, clearing model rebuilt, active shocks,
+- ``ticks``: tick, date, surplus ($: value of bids served - ask, recipe and
+  route costs of the tick's trades, i.e. the clearing's welfare without the
+  artificial shortfall penalty), shortfall (contract units not delivered),
+  clearing model rebuilt, active shocks,
   relationship persistence (share of this tick's trading pairs that also traded
   last tick; NaN at tick 0), contracts in force, breaches this tick.
 - ``prices``: tick, date, good, price (volume-weighted over spot trades, $/unit
@@ -43,7 +46,7 @@ if TYPE_CHECKING:
 
 TABLES = {
     "ticks": [
-        "tick", "date", "welfare", "rebuilt", "shocks", "persistence",
+        "tick", "date", "surplus", "shortfall", "rebuilt", "shocks", "persistence",
         "contracts_active", "breaches",
     ],
     "prices": ["tick", "date", "good", "price", "volume", "contract_volume"],
@@ -65,6 +68,11 @@ TABLES = {
 NAN = float("nan")
 
 
+def surplus(c) -> float:
+    """The clearing's welfare ($) without the penalty on contract shortfalls."""
+    return float(c.welfare + c.shortfall_penalty * c.commitment_shortfalls.sum())
+
+
 class TickRecorder:
     """Computes the tick's metrics and adds them to a Mesa DataCollector's tables."""
 
@@ -72,7 +80,7 @@ class TickRecorder:
         self.model = model
         self.collector = mesa.DataCollector(
             model_reporters={
-                "welfare": lambda m: m.clearing.welfare if m.clearing else NAN,
+                "surplus": lambda m: surplus(m.clearing) if m.clearing else NAN,
                 "unmet_demand": lambda m: sum(a.unmet for a in m.agents_of(Lab)),
             },
             tables=TABLES,
@@ -108,7 +116,8 @@ class TickRecorder:
                 price=k.price, breach=breach,
             )  # fmt: skip
         self._row(
-            "ticks", tick=t, date=date, welfare=c.welfare,
+            "ticks", tick=t, date=date, surplus=surplus(c),
+            shortfall=float(c.commitment_shortfalls.sum()),
             rebuilt=c.rebuilt, shocks=";".join(m.policy.active),
             persistence=(
                 metrics.relationship_persistence(self._previous, current) if t > 0 else NAN

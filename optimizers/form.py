@@ -231,7 +231,8 @@ def shortfall_penalty(book: OrderBook) -> float:
     A unit of good g is worth at most the best bid for g or, through a recipe using
     ``r`` units of g per output, the output's worth / r. It costs at most the dearest
     ask for g or, made by a recipe, its cost plus its inputs' costs. Moving it adds
-    at most every route cost of its good once. The penalty is 10x the sum of the
+    at most every route cost of its good once, and at most (nodes - 1) times the
+    dearest of them. The penalty is 10x the sum of the
     largest worth, the largest cost and that route term, so a commitment is served
     before any spot use of the same unit, and delivered whatever the unit costs.
     """
@@ -253,9 +254,15 @@ def shortfall_penalty(book: OrderBook) -> float:
         book,
         lambda r, c: [(r.output, r.cost + sum(u * c.get(g, 0.0) for g, u in r.inputs.items()))],
     )
-    moving: dict[str, float] = {}
+    # A unit crosses each route at most once, and at most (nodes - 1) routes.
+    total: dict[str, float] = {}
+    top_cost: dict[str, float] = {}
+    nodes: dict[str, set] = {}
     for rt in book.routes:
-        moving[rt.good] = moving.get(rt.good, 0.0) + rt.cost
+        total[rt.good] = total.get(rt.good, 0.0) + rt.cost
+        top_cost[rt.good] = max(top_cost.get(rt.good, 0.0), rt.cost)
+        nodes.setdefault(rt.good, set()).update((rt.seller, rt.buyer))
+    moving = {g: min(total[g], (len(nodes[g]) - 1) * top_cost[g]) for g in total}
     top = max([0.0, *worth.values()]) + max([0.0, *cost.values()]) + max([0.0, *moving.values()])
     return 10.0 * max(1.0, top)
 

@@ -1,0 +1,287 @@
+"""Global sensitivity analysis: run a Sobol or Morris sweep, then SALib indices per output.
+
+A sensitivity file is a sweep file (see ``experiments.sweep``) whose sampler is
+``"sobol"`` (Saltelli design, first-order and total indices, no second order)
+or ``"morris"`` (elementary effects; ``levels`` even, as ``SweepPlan`` checks)::
+
+    df = sensitivity("experiments/sweeps/hbm_sobol.toml", out="runs/hbm-sobol")
+    print(format_sensitivity(df))
+    plot_sensitivity(df, "runs/hbm-sobol")
+
+The design is ``sweep.sample(plan)`` (the same call, so the same rows and order
+that SALib's analysis expects), run through ``sweep.execute`` (parts written as
+they finish, resumable). Replicates of a design point are averaged (mean over
+seeds) before the analysis. Results are one row per (output, parameter), written
+to ``out/sensitivity.parquet`` and ``out/sensitivity.csv``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from experiments.kpis import KPIS
+from experiments.scenarios import ScenarioError, scenario_hash, validate_scenario
+from experiments.sweep import (
+    MarketRunner,
+    Runner,
+    SweepPlan,
+    execute,
+    load_sweep,
+    salib_problem,
+    sample,
+    tasks_of,
+)
+
+SOBOL_COLUMNS = ("S1", "S1_conf", "ST", "ST_conf")
+MORRIS_COLUMNS = ("mu_star", "mu_star_conf", "sigma", "mu")
+COLUMNS = ("output", "parameter", "method", *SOBOL_COLUMNS, *MORRIS_COLUMNS)
+"""Columns of a sensitivity table; the other method's columns are NaN."""
+
+
+def check_plan(plan: SweepPlan, source: str) -> None:
+    """Raise ``ScenarioError`` (naming ``source`` and the field) unless ``plan`` suits SALib."""
+    if plan.sampler not in ("sobol", "morris"):
+        raise ScenarioError(
+            source,
+            [f"sampler: sensitivity analysis needs sampler 'sobol' or 'morris' "
+             f"(got {plan.sampler!r})"],
+        )  # fmt: skip
+
+
+def point_means(plan: SweepPlan, runs: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each output's mean over the finished replicates of each design point, in point order.
+
+    Raises ``RuntimeError`` if a design point has no finished run (SALib needs
+    the whole design) or the runs do not belong to ``plan``'s design.
+    """
+    X = np.asarray(sample(plan), dtype=float)
+    n_points = len(X)
+    if runs.empty:
+        raise RuntimeError("no runs finished; nothing to analyse")
+    names = [p.path for p in plan.parameters]
+    done = runs[runs["status"] == "done"]
+    design = runs.groupby("point")[[f"param:{n}" for n in names]].first()
+    if len(design) != n_points or not np.allclose(design.to_numpy(float), X[design.index]):
+        raise RuntimeError(
+            f"the runs ({len(design)} design points) do not match the plan's design "
+            f"({n_points} points); was the output folder written by another plan?"
+        )
+    out: dict[str, np.ndarray] = {}
+    for name in plan.outputs:
+        col = f"out:{name}"
+        means = (done.groupby("point")[col].mean() if col in done.columns
+                 else pd.Series(dtype=float)).reindex(range(n_points))  # fmt: skip
+        missing = np.flatnonzero(means.isna().to_numpy())
+        if len(missing):
+            failed = runs[(runs["point"] == missing[0]) & (runs["status"] == "failed")]
+            why = failed["error"].iloc[0].splitlines()[0] if len(failed) else "NaN output"
+            raise RuntimeError(
+                f"output {name!r}: {len(missing)} of {n_points} design points have no "
+                f"finished run or a NaN value (first: point {missing[0]}: {why})"
+            )
+        out[name] = means.to_numpy(float)
+    return out
+
+
+def analyse(plan: SweepPlan, runs: pd.DataFrame) -> pd.DataFrame:
+    """SALib indices from the runs of ``plan``: one row per (output, parameter).
+
+    Sobol: ``SALib.analyze.sobol.analyze(..., calc_second_order=False)`` (the
+    design ``sweep.sample`` draws) gives S1, ST and their 95% confidence half
+    widths. Morris: ``SALib.analyze.morris.analyze`` gives mu_star (in the
+    output's unit per unit of the parameter's range scaled to [0, 1]), its
+    confidence half width, sigma and mu. Seeds are ``plan.root_seed``.
+    """
+    from SALib.analyze import morris, sobol
+
+    problem = salib_problem(plan)
+    means = point_means(plan, runs)
+    rows: list[dict[str, Any]] = []
+    for name, Y in means.items():
+        if plan.sampler == "sobol":
+            res = sobol.analyze(problem, Y, calc_second_order=False, seed=plan.root_seed)
+            cols = SOBOL_COLUMNS
+        else:
+            X = np.asarray(sample(plan), dtype=float)
+            res = morris.analyze(problem, X, Y, num_levels=plan.levels, seed=plan.root_seed)
+            cols = MORRIS_COLUMNS
+        for i, param in enumerate(problem["names"]):
+            row: dict[str, Any] = {"output": name, "parameter": param, "method": plan.sampler}
+            row.update({c: float(np.asarray(res[c])[i]) for c in cols})
+            rows.append(row)
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def run_sensitivity(
+    plan: SweepPlan,
+    runner: Runner,
+    out: str | os.PathLike[str] | None = None,
+    workers: int = 0,
+    scheduler: str | None = None,
+    progress: bool = True,
+    resume: bool = False,
+    manifest: dict[str, Any] | None = None,
+    source: str = "<plan>",
+) -> pd.DataFrame:
+    """Run ``plan`` with ``runner`` through ``sweep.execute`` and analyse it (see ``analyse``).
+
+    The lower-level entry of :func:`sensitivity`, for a plan built in code and
+    any picklable ``runner(params, seed) -> {output: value}``. Writes the runs
+    and ``sensitivity.parquet`` / ``.csv`` under ``out`` (default a new
+    temporary folder, returned as ``df.attrs["out"]``).
+    """
+    check_plan(plan, source)
+    folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="aimarket-sens-"))
+    meta = {"study": "sensitivity", "plan": plan.model_dump(mode="json"), **(manifest or {})}
+    runs = execute(tasks_of(plan), runner, folder, workers, scheduler, resume, progress,
+                   manifest=meta)  # fmt: skip
+    df = analyse(plan, runs)
+    for name, write in (("sensitivity.parquet", lambda p: df.to_parquet(p, index=False)),
+                        ("sensitivity.csv", lambda p: df.to_csv(p, index=False))):  # fmt: skip
+        tmp = folder / f".{name}.tmp"
+        write(tmp)
+        os.replace(tmp, folder / name)
+    df.attrs["out"] = os.fspath(folder)
+    return df
+
+
+def sensitivity(
+    path: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    workers: int = 0,
+    scheduler: str | None = None,
+    runner: Runner | None = None,
+    progress: bool = True,
+    resume: bool = False,
+) -> pd.DataFrame:
+    """Run the Sobol or Morris sweep file at ``path`` and return its SALib indices.
+
+    ``runner`` defaults to the market model on the plan's base scenario (as
+    ``sweep.sweep``). Returns one row per (output, parameter), columns
+    ``COLUMNS``; also written to ``out/sensitivity.parquet`` and ``.csv``.
+
+    Raises ``ScenarioError`` naming the file and field if the sweep file is
+    invalid (e.g. odd Morris levels), its sampler is not sobol or morris, or it
+    has no base scenario and no runner is given.
+    """
+    source = os.fspath(path)
+    plan, base = load_sweep(path)
+    check_plan(plan, source)
+    manifest: dict[str, Any] = {"sweep_file": source}
+    if runner is None:
+        if base is None:
+            raise ScenarioError(source, ["base: missing; name a base scenario file"])
+        runner = MarketRunner({"base": base}, plan.outputs, plan.ticks)
+    if base is not None:
+        manifest["base_hash"] = scenario_hash(validate_scenario(base))
+    return run_sensitivity(plan, runner, out, workers, scheduler, progress, resume,
+                           manifest=manifest, source=source)  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- reporting
+
+
+def _method(block: pd.DataFrame) -> str:
+    return str(block["method"].iloc[0])
+
+
+def plot_sensitivity(df: pd.DataFrame, out: str | os.PathLike[str]) -> list[Path]:
+    """One horizontal bar chart per output: Sobol S1 and ST, or Morris mu_star; PNG paths.
+
+    Error bars are the 95% confidence half widths. Files are
+    ``out/sensitivity-<output>.png``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    for output, block in df.groupby("output", sort=False):
+        method = _method(block)
+        params = list(block["parameter"])
+        y = np.arange(len(params))
+        fig, ax = plt.subplots(figsize=(7, 1.8 + 0.5 * len(params)))
+        if method == "sobol":
+            h = 0.38
+            ax.barh(y - h / 2, block["S1"], h, xerr=block["S1_conf"], capsize=3,
+                    label="S1 (first order)", color="tab:blue")  # fmt: skip
+            ax.barh(y + h / 2, block["ST"], h, xerr=block["ST_conf"], capsize=3,
+                    label="ST (total)", color="tab:orange")  # fmt: skip
+            ax.axvline(0, color="black", lw=0.6)
+            ax.set_xlabel("Sobol index (share of output variance)")
+            ax.legend(loc="best", fontsize=8)
+        else:
+            ax.barh(y, block["mu_star"], 0.6, xerr=block["mu_star_conf"], capsize=3,
+                    color="tab:blue")  # fmt: skip
+            unit = KPIS.get(str(output), "output units").split(",")[0]
+            ax.set_xlabel(f"Morris mu* = mean |elementary effect|\n({unit} per parameter range)")
+        ax.set_yticks(y, params, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_ylabel("parameter")
+        ax.set_title(f"{output}: {method} sensitivity", fontsize=10)
+        fig.tight_layout()
+        path = folder / f"sensitivity-{output}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def _num(x: float) -> str:
+    if x is None or math.isnan(x):
+        return "-"
+    a = abs(x)
+    if a != 0 and (a >= 1e5 or a < 1e-3):
+        return f"{x:.3e}"
+    return f"{x:.3f}"
+
+
+def format_sensitivity(df: pd.DataFrame) -> str:
+    """A plain-text table of a sensitivity result, one block per output, largest effect first."""
+    if df.empty:
+        return "(no results)"
+    lines: list[str] = []
+    for output, block in df.groupby("output", sort=False):
+        method = _method(block)
+        if method == "sobol":
+            block = block.sort_values("ST", ascending=False)
+            head = ("parameter", "S1", "+-", "ST", "+-")
+            cols = SOBOL_COLUMNS
+        else:
+            block = block.sort_values("mu_star", ascending=False)
+            head = ("parameter", "mu*", "+-", "sigma", "mu")
+            cols = MORRIS_COLUMNS
+        rows = [(str(r["parameter"]), *(_num(float(r[c])) for c in cols)) for _, r in
+                block.iterrows()]  # fmt: skip
+        widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
+        fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
+        unit = f" ({KPIS[output]})" if output in KPIS else ""
+        lines.append(f"{output}{unit}: {method}")
+        lines.append(fmt.format(*head))
+        lines.append("  ".join("-" * w for w in widths))
+        lines.extend(fmt.format(*row) for row in rows)
+        lines.append("")
+    lines.append("+- : 95% confidence half width (bootstrap)")
+    return "\n".join(lines)
+
+
+__all__ = [
+    "COLUMNS",
+    "analyse",
+    "check_plan",
+    "format_sensitivity",
+    "plot_sensitivity",
+    "point_means",
+    "run_sensitivity",
+    "sensitivity",
+]

@@ -1,0 +1,282 @@
+"""What-if studies: a baseline and policy scenarios on common random numbers, paired KPI diffs.
+
+Each policy file is a full scenario (like ``scenarios/taiwan_outage.toml``). The
+baseline and every policy run on the SAME seeds, so the noise a seed draws
+(demand shocks, agent order) is shared and cancels in the per-seed difference
+``policy - base``; the summary is a paired comparison::
+
+    df = whatif("scenarios/baseline.toml", ["scenarios/taiwan_outage.toml"], seeds=8)
+    print(format_whatif(df))
+
+All runs go through the sweep engine (``experiments.sweep.execute``): each run is
+written as it finishes under ``out/parts/``, a killed study resumes with
+``resume=True``, and results do not depend on the number of workers. The
+summary is written as ``out/whatif.parquet`` and ``out/whatif.csv``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from experiments.kpis import KPIS
+from experiments.scenarios import ScenarioError, load_scenario, scenario_hash
+from experiments.sweep import MarketRunner, Task, execute
+
+BASE = "base"
+"""The label of the baseline scenario in runs and in the runner."""
+
+MAIN_KPIS: tuple[str, ...] = (
+    "price_accelerator",
+    "price_compute",
+    "unmet_share",
+    "contract_coverage",
+    "hhi_cowos",
+    "hhi_accelerator",
+    "exposure_tw",
+    "welfare",
+)
+"""The KPIs a what-if study keeps by default (units in ``experiments.kpis.KPIS``)."""
+
+COLUMNS = ("policy", "kpi", "unit", "n", "base_mean", "policy_mean", "diff_mean", "diff_sd",
+           "ci_low", "ci_high", "significant")  # fmt: skip
+"""The columns of a what-if summary, in order."""
+
+CONFIDENCE = 0.95
+
+
+def crn_seeds(seeds: int, root_seed: int = 0) -> list[int]:
+    """One seed per replication from ``SeedSequence(root_seed).spawn(seeds)`` (uint32 ints).
+
+    Every scenario of a study runs on these same seeds (common random numbers).
+    """
+    if seeds < 1:
+        raise ValueError(f"seeds must be >= 1 (got {seeds})")
+    children = np.random.SeedSequence(root_seed).spawn(seeds)
+    return [int(c.generate_state(1, dtype=np.uint32)[0]) for c in children]
+
+
+def _labels(policies: list[Path]) -> list[str]:
+    labels: list[str] = []
+    for p in policies:
+        label = p.stem
+        if label == BASE or label in labels:
+            raise ScenarioError(
+                os.fspath(p),
+                [f"file name: the label {label!r} (the file's stem) is already used "
+                 f"({'by the baseline' if label == BASE else 'by another policy'}); "
+                 "rename the file"],
+            )  # fmt: skip
+        labels.append(label)
+    return labels
+
+
+def summarise(runs: pd.DataFrame, policies: list[str], outputs: tuple[str, ...]) -> pd.DataFrame:
+    """Paired per-seed differences ``policy - base`` of each KPI, from the runs of a study.
+
+    ``runs`` is what ``sweep.execute`` returns (columns ``param:scenario``,
+    ``replicate``, ``status``, ``out:<kpi>``). A seed counts for a (policy, KPI)
+    only if both the baseline and the policy run finished and the KPI is not NaN
+    in both (pairwise exclusion); ``n`` is the number of seeds that count. The
+    95% interval is Student's t with ``n - 1`` degrees of freedom (NaN for
+    ``n < 2``); ``significant`` is True when the interval excludes 0.
+    """
+    done = runs[runs["status"] == "done"] if len(runs) else runs
+    t_crit = {}
+    rows = []
+    for label in policies:
+        for kpi in outputs:
+            col = f"out:{kpi}"
+
+            def values(lab: str, col: str = col) -> pd.Series:
+                if col not in done.columns or not len(done):
+                    return pd.Series(dtype=float)
+                sel = done[done["param:scenario"] == lab]
+                return sel.set_index("replicate")[col].astype(float)
+
+            pair = pd.concat({"base": values(BASE), "policy": values(label)}, axis=1).dropna()
+            diff = (pair["policy"] - pair["base"]).to_numpy()
+            n = len(diff)
+            mean = float(diff.mean()) if n else math.nan
+            sd = float(diff.std(ddof=1)) if n > 1 else math.nan
+            if n > 1:
+                if n not in t_crit:
+                    t_crit[n] = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1))
+                half = t_crit[n] * sd / math.sqrt(n)
+                low, high = mean - half, mean + half
+            else:
+                low = high = math.nan
+            rows.append({
+                "policy": label,
+                "kpi": kpi,
+                "unit": KPIS.get(kpi, ""),
+                "n": n,
+                "base_mean": float(pair["base"].mean()) if n else math.nan,
+                "policy_mean": float(pair["policy"].mean()) if n else math.nan,
+                "diff_mean": mean,
+                "diff_sd": sd,
+                "ci_low": low,
+                "ci_high": high,
+                "significant": bool(low > 0 or high < 0),  # False when NaN
+            })  # fmt: skip
+    return pd.DataFrame(rows, columns=list(COLUMNS)).astype({"n": int, "significant": bool})
+
+
+def whatif(
+    base: str | os.PathLike[str],
+    policies: list[str | os.PathLike[str]],
+    seeds: int = 8,
+    out: str | os.PathLike[str] | None = None,
+    workers: int = 0,
+    scheduler: str | None = None,
+    ticks: int | None = None,
+    outputs: tuple[str, ...] = MAIN_KPIS,
+    root_seed: int = 0,
+    progress: bool = True,
+    resume: bool = False,
+) -> pd.DataFrame:
+    """Run the baseline and each policy scenario on common seeds; one row per (policy, KPI).
+
+    Parameters
+    ----------
+    base, policies:
+        Scenario TOML files. A policy is labelled by its file's stem.
+    seeds:
+        Replications; scenario ``s`` and the baseline share seed ``i`` in run ``i``.
+    out:
+        Folder for the runs (``parts/``, ``runs.jsonl``, ``manifest.json``) and the
+        summary (``whatif.parquet``, ``whatif.csv``); default a new temporary folder.
+    workers, scheduler, resume, progress:
+        As ``experiments.sweep.execute`` (0 workers and no scheduler: in process).
+    ticks:
+        Ticks per run (quarters); default each scenario's horizon.
+    outputs:
+        KPI names (``experiments.kpis.KPIS``; units there).
+    root_seed:
+        Root of the per-replication seeds (``crn_seeds``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``COLUMNS``: base_mean and policy_mean over the paired seeds,
+        diff_mean and diff_sd of ``policy - base`` (KPI units), n, the 95% t
+        interval ci_low..ci_high and ``significant``. ``df.attrs["out"]`` is the
+        output folder.
+
+    Raises
+    ------
+    ScenarioError
+        A scenario file is missing or invalid, two files share a stem, an output
+        is not a KPI, or ``ticks`` exceeds a scenario's horizon.
+    """
+    if not policies:
+        raise ValueError("whatif: give at least one policy scenario")
+    base_path = Path(base)
+    policy_paths = [Path(p) for p in policies]
+    labels = _labels(policy_paths)
+    for i, name in enumerate(outputs):
+        if name not in KPIS:
+            raise ScenarioError(
+                "whatif", [f"outputs[{i}]: unknown KPI {name!r}; known KPIs: {', '.join(KPIS)}"]
+            )
+    loaded = {BASE: load_scenario(base_path)}
+    loaded.update({lab: load_scenario(p) for lab, p in zip(labels, policy_paths)})
+    files = {BASE: base_path, **dict(zip(labels, policy_paths))}
+    if ticks is not None:
+        for lab, sc in loaded.items():
+            if not 1 <= ticks <= sc.meta.horizon:
+                raise ScenarioError(
+                    os.fspath(files[lab]),
+                    [f"meta.horizon: ticks must be between 1 and the horizon "
+                     f"({sc.meta.horizon}); got {ticks}"],
+                )  # fmt: skip
+
+    run_seeds = crn_seeds(seeds, root_seed)
+    order = [BASE, *labels]
+    tasks = [
+        Task(f"{i:03d}-{lab}-r{r:03d}", i, r, seed, {"scenario": lab})
+        for i, lab in enumerate(order)
+        for r, seed in enumerate(run_seeds)
+    ]
+    runner = MarketRunner({lab: loaded[lab].model_dump(mode="python") for lab in order},
+                          tuple(outputs), ticks)  # fmt: skip
+    folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="aimarket-whatif-"))
+    manifest = {
+        "study": "whatif",
+        "scenarios": {
+            lab: {"file": os.fspath(files[lab]), "hash": scenario_hash(loaded[lab])}
+            for lab in order
+        },  # fmt: skip
+        "seeds": run_seeds,
+        "root_seed": root_seed,
+        "ticks": ticks,
+        "outputs": list(outputs),
+    }
+    runs = execute(tasks, runner, folder, workers, scheduler, resume, progress,
+                   manifest=manifest)  # fmt: skip
+    summary = summarise(runs, labels, tuple(outputs))
+    _write(summary, folder)
+    summary.attrs["out"] = os.fspath(folder)
+    return summary
+
+
+def _write(summary: pd.DataFrame, folder: Path) -> None:
+    for name, write in (("whatif.parquet", lambda p: summary.to_parquet(p, index=False)),
+                        ("whatif.csv", lambda p: summary.to_csv(p, index=False))):  # fmt: skip
+        tmp = folder / f".{name}.tmp"
+        write(tmp)
+        os.replace(tmp, folder / name)
+
+
+def _num(x: float) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    if x == 0:
+        return "0"
+    a = abs(x)
+    if a >= 1e6 or a < 1e-3:
+        return f"{x:.3e}"
+    if a >= 100:
+        return f"{x:,.0f}"
+    return f"{x:.4g}"
+
+
+def format_whatif(df: pd.DataFrame) -> str:
+    """A plain-text table of a what-if summary, one block per policy (for the terminal).
+
+    ``*`` marks a difference whose 95% interval excludes 0; ``%`` is the mean
+    difference relative to the baseline mean.
+    """
+    if df.empty:
+        return "(no results)"
+    head = ("kpi", "base", "policy", "diff", "%", "95% CI", "n", "")
+    lines: list[str] = []
+    for policy, block in df.groupby("policy", sort=False):
+        rows = []
+        for r in block.itertuples(index=False):
+            pct = (100 * r.diff_mean / abs(r.base_mean)
+                   if r.base_mean and not math.isnan(r.base_mean) else math.nan)  # fmt: skip
+            rows.append((
+                r.kpi, _num(r.base_mean), _num(r.policy_mean), _num(r.diff_mean),
+                "-" if math.isnan(pct) else f"{pct:+.1f}",
+                f"[{_num(r.ci_low)}, {_num(r.ci_high)}]", str(r.n),
+                "*" if r.significant else "",
+            ))  # fmt: skip
+        widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
+        fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
+        lines.append(f"{policy} vs {BASE}  (policy - base, paired by seed)")
+        lines.append(fmt.format(*head).rstrip())
+        lines.append("  ".join("-" * w for w in widths).rstrip())
+        lines.extend(fmt.format(*row).rstrip() for row in rows)
+        lines.append("")
+    lines.append("* 95% t interval excludes 0; units per KPI in experiments/kpis.py")
+    return "\n".join(lines)
+
+
+__all__ = ["BASE", "COLUMNS", "MAIN_KPIS", "crn_seeds", "format_whatif", "summarise", "whatif"]
