@@ -39,7 +39,7 @@ from ema_workbench.em_framework.experiment_runner import ExperimentRunner
 
 from experiments.kpis import KPIS
 from experiments.scenarios import ScenarioError, load_scenario, with_overrides
-from experiments.sweep import MarketRunner
+from experiments.sweep import MarketRunner, tune_workers
 
 SEED = "seed"
 
@@ -135,6 +135,7 @@ class DaskEvaluator(BaseEvaluator):
             self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
                                          processes=True, dashboard_address=":0")  # fmt: skip
             self._client = Client(self._cluster)
+        tune_workers(self._client)
 
     def finalize(self) -> None:
         if self._client is not None:
