@@ -169,3 +169,9 @@ def test_a_malformed_sweep_file_names_the_field(tmp_path, body, field):
     with pytest.raises(ScenarioError) as info:
         load_sweep(path)
     assert "bad.toml" in str(info.value) and field in str(info.value)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "experiments" / "sweeps").glob("*.toml")))
+def test_shipped_sweep_files_load(path):
+    plan, base = load_sweep(path)
+    assert base is not None and len(tasks_of(plan)) >= plan.seeds
