@@ -175,3 +175,11 @@ def test_a_malformed_sweep_file_names_the_field(tmp_path, body, field):
 def test_shipped_sweep_files_load(path):
     plan, base = load_sweep(path)
     assert base is not None and len(tasks_of(plan)) >= plan.seeds
+
+
+def test_package_level_api_returns_dataframes(tmp_path):
+    import experiments
+
+    df = experiments.sweep(sweep_file(tmp_path, SMALL), tmp_path / "api", progress=False)
+    assert isinstance(df, pd.DataFrame) and len(df) == 4
+    assert callable(experiments.whatif) and callable(experiments.sensitivity)
