@@ -21,6 +21,7 @@ def _demo(_args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from experiments.plots import plot_run
+    from experiments.report import run_report
     from experiments.runs import run_scenario, summary, write_run
     from experiments.scenarios import ScenarioError, load_scenario
 
@@ -37,15 +38,16 @@ def _run(args: argparse.Namespace) -> int:
     result = run_scenario(scenario, seed=args.seed, ticks=args.ticks, progress=not args.quiet)
     paths = write_run(result, out)
     paths += plot_run(result.tables, out, title=scenario.meta.name)
+    paths.append(run_report(out))
     m = result.manifest
     print(
         f"\n{scenario.meta.name}: {m['ticks']} ticks ({m['start']}..{m['end']}), seed {args.seed}"
     )
-    print(summary(result))
+    print(summary(result.tables))
     print(
         f"\nwall {m['wall_seconds']:.1f} s (clearing {m['seconds_in_clearing']:.1f} s, "
         f"agents {m['seconds_in_agents']:.1f} s); wrote {len(paths)} files to {out}/ "
-        "(tables as Parquet, manifest.json, PNG plots)"
+        "(tables as Parquet, manifest.json, PNG plots, report.html)"
     )
     return 0
 
@@ -105,6 +107,18 @@ def _sensitivity(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from experiments.report import build_report
+
+    try:
+        path = build_report(args.folder)
+    except FileNotFoundError as e:
+        print(f"aimarket: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
+    return 0
+
+
 def _add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--workers",
@@ -148,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     se.add_argument("sweep", help="sweep TOML file with sampler sobol or morris")
     _add_engine_options(se)
     se.set_defaults(func=_sensitivity)
+    rp = sub.add_parser("report", help="build report.html from a run, sweep or what-if folder")
+    rp.add_argument("folder", help="the --out folder of aimarket run, sweep, whatif or sensitivity")
+    rp.set_defaults(func=_report)
     demo = sub.add_parser("demo", help="clear one wafer + HBM + CoWoS -> accelerator market")
     demo.set_defaults(func=_demo)
     args = parser.parse_args(argv)

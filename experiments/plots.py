@@ -7,10 +7,12 @@ labels its axes with units. Input is the tidy tables (column -> values) that
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from pathlib import Path
 
 import matplotlib
+import networkx as nx
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -149,4 +151,69 @@ def plot_run(tables: dict, out: Path, title: str = "") -> list[Path]:
     _dates(ax, tables)
     fig.suptitle(f"{title} capacity, use and dependency")
     _save(fig, out / "capacity.png", paths)
+    last = max(tables["ticks"]["tick"])
+    for tick in sorted({0, last // 2, last}):
+        paths.append(plot_network(tables, tick, out / f"network_t{tick:03d}.png", title))
     return paths
+
+
+TIERS = ("Fab", "MemoryMaker", "Packager", "PowerProvider", "ChipDesigner", "Hyperscaler", "Lab")
+COLUMN = {"Fab": 0, "MemoryMaker": 0, "Packager": 0, "PowerProvider": 1, "ChipDesigner": 1,
+          "Hyperscaler": 2, "Lab": 3}  # fmt: skip
+
+
+def plot_network(tables: dict, tick: int, path: Path, title: str = "") -> Path:
+    """The supply network at ``tick``: nodes by tier (columns) and region (colour),
+    edges weighted by the $ value of their flow and coloured by the buyer's price
+    relative to that good's median price (so goods with different units compare)."""
+    a = tables["agents"]
+    kind = {n: t for tk, n, t in zip(a["tick"], a["agent"], a["type"]) if tk == tick}
+    region = {n: r for tk, n, r in zip(a["tick"], a["agent"], a["region"]) if tk == tick}
+    price = {(n, g): p for tk, n, g, p in zip(*(tables["node_prices"][c] for c in
+             ("tick", "agent", "good", "price"))) if tk == tick}  # fmt: skip
+    g = nx.DiGraph()
+    for n in kind:
+        g.add_node(n)
+    f = tables["flows"]
+    for tk, s, b, good, q in zip(f["tick"], f["seller"], f["buyer"], f["good"], f["quantity"]):
+        if tk == tick and q > 0:
+            p = price.get((b, good), 0.0)
+            g.add_edge(s, b, good=good, value=q * p, price=p)
+    by_good: dict[str, list[float]] = defaultdict(list)
+    for _, _, d in g.edges(data=True):
+        by_good[d["good"]].append(d["price"])
+    median = {k: sorted(v)[len(v) // 2] or 1.0 for k, v in by_good.items()}
+    pos = {}
+    for col in range(4):
+        members = sorted((n for n in kind if COLUMN[kind[n]] == col),
+                         key=lambda n: (TIERS.index(kind[n]), n))  # fmt: skip
+        for i, n in enumerate(members):
+            pos[n] = (col, -i + (len(members) - 1) / 2)
+    regions = sorted(set(region.values()))
+    cmap = plt.get_cmap("tab10")
+    fig, ax = plt.subplots(figsize=(12, 8))
+    values = [d["value"] for _, _, d in g.edges(data=True)]
+    top = max(values, default=1.0) or 1.0
+    rel = [math.log2(max(d["price"], 1e-9) / median[d["good"]]) for _, _, d in g.edges(data=True)]
+    edges = nx.draw_networkx_edges(
+        g, pos, ax=ax, width=[0.3 + 5 * v / top for v in values], edge_color=rel,
+        edge_cmap=plt.get_cmap("coolwarm"), edge_vmin=-1, edge_vmax=1, arrows=False, alpha=0.7,
+    )  # fmt: skip
+    nx.draw_networkx_nodes(g, pos, ax=ax, node_size=160,
+                           node_color=[cmap(regions.index(region[n]) % 10) for n in g])  # fmt: skip
+    nx.draw_networkx_labels(g, pos, ax=ax, font_size=6)
+    for i, r in enumerate(regions):
+        ax.scatter([], [], color=cmap(i % 10), label=r)
+    ax.legend(title="region", fontsize=7, loc="lower right")
+    ax.set_xticks(range(4), ["wafers, HBM, CoWoS", "power, designers", "hyperscalers", "labs"])
+    ax.set_yticks([])
+    if edges is not None and values:
+        cbar = fig.colorbar(plt.cm.ScalarMappable(plt.Normalize(-1, 1), plt.get_cmap("coolwarm")),
+                            ax=ax, shrink=0.6)  # fmt: skip
+        cbar.set_label("buyer's price vs the good's median (log2)")
+    date = dict(zip(tables["ticks"]["tick"], tables["ticks"]["date"])).get(tick, tick)
+    ax.set_title(f"{title} supply network, {date} (edge width: $ value of the flow)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -4,7 +4,8 @@
 ``write_run`` writes each table as ``<name>.parquet`` (written under a temporary
 name, then renamed, so a killed run never leaves a half-written table) and
 ``manifest.json`` (scenario hash, seed, package versions, solver options, wall
-time, ticks). ``summary`` gives the headline table printed by ``aimarket run``.
+time, ticks). ``read_run`` reads them back. ``summary`` gives the headline table
+printed by ``aimarket run``.
 """
 
 from __future__ import annotations
@@ -105,6 +106,13 @@ def write_run(result: RunResult, out: Path) -> list[Path]:
     return paths
 
 
+def read_run(out: Path) -> tuple[dict[str, dict[str, list]], dict]:
+    """The tables and manifest a run wrote into ``out``."""
+    tables = {p.stem: pq.read_table(p).to_pydict() for p in sorted(out.glob("*.parquet"))}
+    manifest = json.loads((out / "manifest.json").read_text())
+    return tables, manifest
+
+
 def _fmt(x: float) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
@@ -120,9 +128,9 @@ def _fmt(x: float) -> str:
     return f"{x:.2f}"
 
 
-def summary(result: RunResult, dates: int = 5) -> str:
+def summary(tables: dict[str, dict[str, list]], dates: int = 5) -> str:
     """A plain-text table of prices, unmet demand, lock-in and dependency at a few dates."""
-    t = result.tables
+    t = tables
     ticks = sorted(set(t["ticks"]["tick"]))
     picks = sorted({ticks[round(i * (len(ticks) - 1) / max(1, dates - 1))] for i in range(dates)})
     date = dict(zip(t["ticks"]["tick"], t["ticks"]["date"]))

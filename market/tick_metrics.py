@@ -17,6 +17,7 @@ Tables (one row per tick and key; money in $, quantities per tick in the good's 
   utilisation, stranded, markup; labs: demand, received, unmet; hyperscalers:
   fleet (H100e), power_mw.
 - ``flows``: tick, seller, buyer, good, quantity (spot + contract units).
+- ``node_prices``: tick, agent, good, price ($/unit at that node, the price rule's).
 - ``contracts``: tick, contract, kind, seller, buyer, good, nominated, delivered,
   shortfall, price, breach.
 - ``concentration``: tick, buyer, good, supplier_hhi, top1_share (buyer "*" is the
@@ -56,6 +57,7 @@ TABLES = {
         "utilisation", "stranded", "markup", "demand", "received", "unmet", "fleet", "power_mw",
     ],
     "flows": ["tick", "seller", "buyer", "good", "quantity"],
+    "node_prices": ["tick", "agent", "good", "price"],
     "contracts": [
         "tick", "contract", "kind", "seller", "buyer", "good", "nominated", "delivered",
         "shortfall", "price", "breach",
@@ -141,6 +143,9 @@ class TickRecorder:
 
         for (s, b, g), q in m.flows.items():
             self._row("flows", tick=t, seller=s, buyer=b, good=g, quantity=q)
+        for (agent, good), p in c.prices.items():
+            if good in GOODS:
+                self._row("node_prices", tick=t, agent=agent, good=good, price=p)
 
         self._agents(t)
         flows = [(s, b, g, q) for (s, b, g), q in m.flows.items()]

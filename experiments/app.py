@@ -1,0 +1,476 @@
+"""The dashboard: a Mesa SolaraViz page over one scenario file (``aimarket dashboard``).
+
+The scenario file is the base; sliders and toggles in the sidebar change it
+(behaviour rules, demand growth, policies added as shocks) and take effect on
+*Reset*, which builds a new model. Step, play and reset are Mesa's controls.
+
+The page shows the tick and date, the supply network with this tick's flows
+(edge width: units relative to the good's largest flow; colour: the buyer's
+nodal price relative to the good's mean), and live charts built from
+``model.tables()``: prices per good ($ per unit, log scale), labs' unmet demand
+(H100e-quarters per tick), and lock-in (mean contract coverage and the market
+HHI per good).
+
+Run it with :func:`serve` (blocking), or with ``solara run experiments.app`` and
+the scenario path in the environment variable ``AIMARKET_SCENARIO``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+import solara
+from matplotlib.figure import Figure
+from mesa.visualization import SolaraViz
+
+from experiments.scenarios import load_scenario, validate_scenario, with_overrides
+from market.goods import GOODS
+from market.model import MarketModel
+from market.scenario import Scenario
+
+__all__ = [
+    "SCENARIO_ENV",
+    "DashboardModel",
+    "Levers",
+    "Page",
+    "dashboard_scenario",
+    "model_params",
+    "serve",
+]
+
+SCENARIO_ENV = "AIMARKET_SCENARIO"
+"""Environment variable holding the scenario file the page starts from."""
+
+DEFAULT_SCENARIO = Path(__file__).parent / "scenarios" / "baseline.toml"
+
+TIERS = ("Fab", "MemoryMaker", "Packager", "PowerProvider", "ChipDesigner", "Hyperscaler", "Lab")
+"""Node types from upstream to downstream: the network's columns."""
+
+COLUMN = {
+    "Fab": 0,
+    "MemoryMaker": 0,
+    "Packager": 0,
+    "PowerProvider": 1,
+    "ChipDesigner": 1,
+    "Hyperscaler": 2,
+    "Lab": 3,
+}
+REGION_COLOURS = {
+    "US": "#1f77b4",
+    "TW": "#d62728",
+    "KR": "#2ca02c",
+    "CN": "#ff7f0e",
+    "EU": "#9467bd",
+    "JP": "#8c564b",
+}
+
+# Export controls as in scenarios/export_controls.toml: nothing controlled moves to China.
+EXPORT_CONTROLS = (
+    ("US", "CN", ("accelerator", "wafer", "hbm", "cowos")),
+    ("TW", "CN", ("accelerator", "wafer", "hbm", "cowos")),
+    ("KR", "CN", ("hbm", "wafer")),
+)
+
+
+# ---------------------------------------------------------------- the scenario
+
+
+@dataclass(frozen=True, slots=True)
+class Levers:
+    """What the dashboard's sidebar changes in a scenario. ``None`` keeps the file's value.
+
+    Attributes
+    ----------
+    foresight, contract_share, switching_cost:
+        ``behaviour`` rules (shares, see ``market.scenario.Behaviour``).
+    demand_growth:
+        Multiplier on every lab's ``training_growth`` and ``inference_growth``
+        (per year; 1 = as in the file, 0 = flat demand).
+    taiwan_outage:
+        Adds an outage of region TW (factor 0) for ticks
+        ``outage_start <= t < outage_start + outage_ticks`` (cut at the horizon).
+    export_controls:
+        Adds export controls to China from ``export_start`` to the horizon, as in
+        ``scenarios/export_controls.toml``.
+    contract_cap:
+        Share of a supplier's capacity one buyer may hold under contract, for the
+        whole horizon; 1 (or ``None``) adds no cap.
+    """
+
+    foresight: float | None = None
+    contract_share: float | None = None
+    switching_cost: float | None = None
+    demand_growth: float = 1.0
+    taiwan_outage: bool = False
+    outage_start: int = 8
+    outage_ticks: int = 5
+    export_controls: bool = False
+    export_start: int = 4
+    contract_cap: float | None = None
+
+
+def dashboard_scenario(base: Scenario, levers: Levers) -> Scenario:
+    """``base`` with the levers applied; policies are added to its shocks.
+
+    Raises ``experiments.scenarios.ScenarioError`` if the result is invalid.
+    """
+    overrides: dict[str, Any] = {
+        f"behaviour.{name}": value
+        for name in ("foresight", "contract_share", "switching_cost")
+        if (value := getattr(levers, name)) is not None
+    }
+    if levers.demand_growth != 1.0:
+        for i, lab in enumerate(base.labs):
+            for name in ("training_growth", "inference_growth"):
+                grown = getattr(lab, name) * levers.demand_growth
+                overrides[f"labs[{i}].{name}"] = max(-1.0, grown)
+    scenario = with_overrides(base, overrides) if overrides else base
+
+    horizon = scenario.meta.horizon
+    shocks: list[dict[str, Any]] = []
+    if levers.taiwan_outage:
+        start = min(max(levers.outage_start, 0), horizon - 1)
+        end = min(start + max(levers.outage_ticks, 1), horizon)
+        shocks.append(
+            {"kind": "outage", "start": start, "end": end, "target": "TW", "factor": 0.0}
+        )
+    if levers.export_controls:
+        start = min(max(levers.export_start, 0), horizon - 1)
+        for src, dst, goods in EXPORT_CONTROLS:
+            shocks.append(
+                {
+                    "kind": "export_control",
+                    "start": start,
+                    "end": horizon,
+                    "from_region": src,
+                    "to_region": dst,
+                    "goods": goods,
+                    "factor": 0.0,
+                }
+            )
+    if levers.contract_cap is not None and levers.contract_cap < 1.0:
+        shocks.append(
+            {"kind": "contract_cap", "start": 0, "end": horizon, "factor": levers.contract_cap}
+        )
+    if not shocks:
+        return scenario
+    data = scenario.model_dump(mode="python")
+    data["shocks"] = [*data["shocks"], *shocks]
+    return validate_scenario(data, "dashboard")
+
+
+def scenario_path() -> str:
+    """The scenario file the page starts from: ``$AIMARKET_SCENARIO`` or the baseline."""
+    return os.environ.get(SCENARIO_ENV) or str(DEFAULT_SCENARIO)
+
+
+class DashboardModel(MarketModel):
+    """``MarketModel`` built from a scenario file and the sidebar's keyword arguments.
+
+    Mesa's SolaraViz re-creates the model on *Reset* from keyword arguments only;
+    the parameters are those of :class:`Levers` plus the file and the seed. The
+    model stops (``running = False``) at the scenario's horizon.
+    """
+
+    def __init__(
+        self,
+        scenario_path: str = str(DEFAULT_SCENARIO),
+        seed: int = 0,
+        foresight: float | None = None,
+        contract_share: float | None = None,
+        switching_cost: float | None = None,
+        demand_growth: float = 1.0,
+        taiwan_outage: bool = False,
+        outage_start: int = 8,
+        outage_ticks: int = 5,
+        export_controls: bool = False,
+        export_start: int = 4,
+        contract_cap: float | None = None,
+    ) -> None:
+        levers = Levers(
+            foresight=foresight,
+            contract_share=contract_share,
+            switching_cost=switching_cost,
+            demand_growth=demand_growth,
+            taiwan_outage=bool(taiwan_outage),
+            outage_start=int(outage_start),
+            outage_ticks=int(outage_ticks),
+            export_controls=bool(export_controls),
+            export_start=int(export_start),
+            contract_cap=contract_cap,
+        )
+        world = dashboard_scenario(load_scenario(scenario_path), levers)
+        super().__init__(world, seed=int(seed))
+        self.scenario_path = scenario_path
+        self.levers = levers
+
+    def step(self) -> None:
+        """One tick; nothing (and ``running = False``) once the horizon is reached."""
+        if self.tick < self.world.meta.horizon:
+            super().step()
+        self.running = self.tick < self.world.meta.horizon
+
+
+def model_params(base: Scenario, path: str) -> dict[str, Any]:
+    """SolaraViz ``model_params``: the sidebar's inputs, defaults from the scenario ``base``."""
+    b = base.behaviour
+    last = base.meta.horizon - 1
+
+    def slider(label: str, value: float, lo: float, hi: float, step: float) -> dict:
+        return {"type": "SliderFloat", "label": label, "value": value, "min": lo, "max": hi,
+                "step": step}  # fmt: skip
+
+    def int_slider(label: str, value: int, lo: int, hi: int) -> dict:
+        return {"type": "SliderInt", "label": label, "value": value, "min": lo, "max": hi,
+                "step": 1}  # fmt: skip
+
+    return {
+        "scenario_path": path,
+        "seed": int_slider("Seed", 0, 0, 99),
+        "foresight": slider("Foresight (EMA weight)", b.foresight, 0.0, 1.0, 0.05),
+        "contract_share": slider("Contract share of need", b.contract_share, 0.0, 1.0, 0.05),
+        "switching_cost": slider("Switching cost (share of price)", b.switching_cost, 0.0, 1.0,
+                                 0.05),  # fmt: skip
+        "demand_growth": slider("Demand growth x", 1.0, 0.0, 3.0, 0.1),
+        "taiwan_outage": {"type": "Checkbox", "label": "Taiwan outage", "value": False},
+        "outage_start": int_slider("Outage start (tick)", min(8, last), 0, last),
+        "outage_ticks": int_slider("Outage length (ticks)", 5, 1, 12),
+        "export_controls": {"type": "Checkbox", "label": "Export controls to CN", "value": False},
+        "export_start": int_slider("Export controls from (tick)", min(4, last), 0, last),
+        "contract_cap": slider("Contract cap (share of capacity; 1 = none)", 1.0, 0.05, 1.0,
+                               0.05),  # fmt: skip
+    }
+
+
+# ---------------------------------------------------------------- the pictures
+
+
+def _no_data(ax, text: str = "no ticks yet: press Step") -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="grey")
+
+
+def _column(table: dict[str, list], name: str) -> np.ndarray:
+    return np.asarray(table.get(name, []))
+
+
+def network_figure(model: MarketModel) -> Figure:
+    """The supply network: nodes by tier (columns) and region (colour), this tick's flows.
+
+    Edge width: units relative to the largest flow of the same good this tick;
+    edge colour: the buyer's nodal price relative to the good's mean over buyers.
+    """
+    fig = Figure(figsize=(7.5, 4.6), dpi=80, layout="constrained")
+    ax = fig.subplots()
+    ax.set_axis_off()
+    graph = model.graph
+    by_col: dict[int, list[str]] = defaultdict(list)
+    for node, data in graph.nodes(data=True):
+        by_col[COLUMN.get(data["type"], 1)].append(node)
+    pos: dict[str, tuple[float, float]] = {}
+    for col, nodes in by_col.items():
+        nodes.sort(key=lambda n: (TIERS.index(graph.nodes[n]["type"]), n))
+        for i, node in enumerate(nodes):
+            pos[node] = (float(col), 1.0 - (i + 0.5) / len(nodes))
+
+    prices = model.clearing.prices if model.clearing is not None else {}
+    biggest: dict[str, float] = defaultdict(float)
+    for (_, _, good), q in model.flows.items():
+        biggest[good] = max(biggest[good], float(q))
+    mean_price: dict[str, float] = {}
+    for good in GOODS:
+        ps = [p for (_, g), p in prices.items() if g == good and p > 0]
+        if ps:
+            mean_price[good] = float(np.mean(ps))
+    cmap = mpl.colormaps["coolwarm"]
+    norm = mpl.colors.LogNorm(vmin=0.5, vmax=2.0)
+    for (seller, buyer, good), q in sorted(model.flows.items()):
+        if q <= 0 or seller not in pos or buyer not in pos:
+            continue
+        rel = prices.get((buyer, good), 0.0) / mean_price.get(good, np.inf)
+        colour = cmap(norm(min(max(rel, 0.5), 2.0))) if rel > 0 else "grey"
+        (x0, y0), (x1, y1) = pos[seller], pos[buyer]
+        ax.plot([x0, x1], [y0, y1], color=colour, alpha=0.6,
+                linewidth=0.4 + 4.0 * float(q) / biggest[good], zorder=1)  # fmt: skip
+    for node, (x, y) in pos.items():
+        region = graph.nodes[node]["region"]
+        ax.scatter([x], [y], s=60, color=REGION_COLOURS.get(region, "grey"), zorder=2,
+                   edgecolors="black", linewidths=0.5)  # fmt: skip
+        ax.annotate(node, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=6.5)
+    for col, label in enumerate(("fabs · HBM · packaging", "power · designers", "hyperscalers",
+                                 "labs")):  # fmt: skip
+        ax.text(col, 1.04, label, ha="center", fontsize=8, transform=ax.transData)
+    handles = [mpl.lines.Line2D([], [], marker="o", linestyle="", color=c, label=r)
+               for r, c in REGION_COLOURS.items()]  # fmt: skip
+    ax.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7, frameon=False,
+              bbox_to_anchor=(0.5, -0.08))  # fmt: skip
+    ax.set_xlim(-0.15, 3.6)
+    ax.set_ylim(-0.08, 1.08)
+    bar = fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6, pad=0.01,
+                       label="buyer price / good's mean")  # fmt: skip
+    bar.set_ticks([0.5, 0.75, 1.0, 1.5, 2.0], labels=["≤0.5", "0.75", "1", "1.5", "≥2"])
+    bar.minorticks_off()
+    if not model.flows:
+        _no_data(ax, "no flows yet: press Step")
+    return fig
+
+
+def prices_figure(model: MarketModel) -> Figure:
+    """Price per good ($ per unit of the good, volume-weighted over spot trades; log scale)."""
+    fig = Figure(figsize=(6.0, 3.4), dpi=80, layout="constrained")
+    ax = fig.subplots()
+    table = model.tables()["prices"]
+    ticks, goods, price = (_column(table, c) for c in ("tick", "good", "price"))
+    for good in GOODS:
+        sel = (goods == good) & np.isfinite(price.astype(float)) & (price.astype(float) > 0)
+        if sel.any():
+            ax.plot(ticks[sel], price[sel], marker=".", label=good)
+    ax.set_yscale("log")
+    ax.set_xlabel("tick")
+    ax.set_ylabel("$ per unit")
+    ax.set_title("Prices per good", fontsize=10)
+    if len(ticks):
+        ax.legend(fontsize=7, ncol=3)
+    else:
+        _no_data(ax)
+    return fig
+
+
+def unmet_figure(model: MarketModel) -> Figure:
+    """Labs' unmet demand (million H100e-quarters per tick), stacked by lab."""
+    fig = Figure(figsize=(6.0, 3.4), dpi=80, layout="constrained")
+    ax = fig.subplots()
+    table = model.tables()["agents"]
+    kind, agent, ticks, unmet = (_column(table, c) for c in ("type", "agent", "tick", "unmet"))
+    labs = kind == "Lab"
+    names = list(dict.fromkeys(agent[labs]))
+    xs = np.unique(ticks[labs])
+    if names and len(xs):
+        ys = []
+        for name in names:
+            sel = labs & (agent == name)
+            series = dict(zip(ticks[sel], unmet[sel].astype(float)))
+            ys.append([np.nan_to_num(series.get(t, 0.0)) / 1e6 for t in xs])
+        ax.stackplot(xs, ys, labels=names, alpha=0.85)
+        ax.legend(fontsize=7, ncol=2, loc="upper left")
+    else:
+        _no_data(ax)
+    ax.set_xlabel("tick")
+    ax.set_ylabel("M H100e-quarters")
+    ax.set_title("Labs' unmet demand", fontsize=10)
+    return fig
+
+
+def lockin_figure(model: MarketModel) -> Figure:
+    """Lock-in: mean contract coverage (share of units received under contract) and the
+    market HHI of sellers per good (0-10,000)."""
+    fig = Figure(figsize=(6.0, 3.4), dpi=80, layout="constrained")
+    ax_cov, ax_hhi = fig.subplots(1, 2)
+    tables = model.tables()
+    cov = tables["coverage"]
+    cov_ticks, coverage = _column(cov, "tick"), _column(cov, "coverage").astype(float)
+    xs = np.unique(cov_ticks)
+    if len(xs):
+        ax_cov.plot(xs, [np.nanmean(coverage[cov_ticks == t]) for t in xs], marker=".")
+    else:
+        _no_data(ax_cov)
+    ax_cov.set_ylim(0, 1)
+    ax_cov.set_title("Contract coverage (mean)", fontsize=9)
+    ax_cov.set_xlabel("tick")
+    conc = tables["concentration"]
+    buyer, good, ticks = (_column(conc, c) for c in ("buyer", "good", "tick"))
+    hhi = _column(conc, "supplier_hhi").astype(float)
+    market = buyer == "*"
+    for g in GOODS:
+        sel = market & (good == g)
+        if sel.any():
+            ax_hhi.plot(ticks[sel], hhi[sel], label=g)
+    if market.any():
+        ax_hhi.legend(fontsize=6)
+    else:
+        _no_data(ax_hhi, "")
+    ax_hhi.set_ylim(0, 10_500)
+    ax_hhi.set_title("Market HHI of sellers", fontsize=9)
+    ax_hhi.set_xlabel("tick")
+    return fig
+
+
+# ---------------------------------------------------------------- the page
+
+
+def NetworkView(model: MarketModel):
+    """Tick, date, active shocks and the network (a SolaraViz component function)."""
+    shocks = ", ".join(model.policy.active) if model.tick > 0 else ""
+    with solara.Column(classes=["aimarket-network"]) as main:
+        with solara.Row():
+            solara.Text(f"Tick {model.tick}", classes=["aimarket-tick"],
+                        style={"font-weight": "bold", "font-size": "1.2em"})  # fmt: skip
+            solara.Text(
+                f"{model.date()} · {model.world.meta.name} · horizon {model.world.meta.horizon}",
+                classes=["aimarket-date"],
+            )
+        solara.Text(f"Active shocks: {shocks or 'none'}", classes=["aimarket-shocks"])
+        solara.FigureMatplotlib(network_figure(model), format="png")
+    return main
+
+
+def _chart(name: str, make):
+    def Chart(model: MarketModel):
+        with solara.Column(classes=["aimarket-chart", f"aimarket-{name}"]) as main:
+            solara.FigureMatplotlib(make(model), format="png")
+        return main
+
+    Chart.__name__ = f"{name.title()}Chart"
+    return Chart
+
+
+COMPONENTS = [
+    (NetworkView, 0),
+    (_chart("prices", prices_figure), 0),
+    (_chart("unmet", unmet_figure), 0),
+    (_chart("lockin", lockin_figure), 0),
+]
+
+
+@solara.component
+def Page():
+    """The dashboard over ``$AIMARKET_SCENARIO`` (one model per browser session)."""
+    path = scenario_path()
+    base = solara.use_memo(lambda: load_scenario(path), [path])
+    model = solara.use_memo(lambda: DashboardModel(scenario_path=path), [path])
+    return SolaraViz(
+        model,
+        components=COMPONENTS,
+        model_params=model_params(base, path),
+        name=f"aimarket · {base.meta.name}",
+        play_interval=150,
+    )
+
+
+# ---------------------------------------------------------------- the server
+
+
+def serve(scenario_path: str, port: int, host: str = "127.0.0.1") -> None:
+    """Serve the dashboard for ``scenario_path`` at ``http://host:port/``; blocks until stopped.
+
+    Runs Solara's server (uvicorn) in this process, in production mode, without
+    opening a browser, checking PyPI for a newer Solara, or sending telemetry.
+    Ctrl-C (or SIGTERM) stops it. Raises ``ScenarioError`` at once if the
+    scenario file is invalid.
+    """
+    path = Path(scenario_path).resolve()
+    load_scenario(path)
+    os.environ[SCENARIO_ENV] = str(path)
+    os.environ["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "false"
+    import solara.server.settings as solara_settings
+    from solara.__main__ import main as solara_main
+
+    solara_settings.telemetry.mixpanel_enable = False
+    args = ["run", "experiments.app", "--host", host, "--port", str(port)]
+    args += ["--production", "--no-open", "--no-check-version"]
+    solara_main(args, standalone_mode=False)

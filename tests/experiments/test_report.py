@@ -1,0 +1,79 @@
+"""Plots and HTML reports of runs and studies."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from experiments.cli import main
+from experiments.report import RUN_SECTIONS, build_report
+from experiments.runs import run_scenario, write_run
+from experiments.scenarios import load_scenario
+from experiments.sweep import MarketRunner, SweepPlan, execute, tasks_of
+
+SCENARIOS = Path(__file__).parents[2] / "experiments" / "scenarios"
+
+
+@pytest.fixture(scope="module")
+def baseline_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("baseline")
+    write_run(run_scenario(load_scenario(SCENARIOS / "baseline.toml"), progress=False), out)
+    return out
+
+
+def _not_blank(path: Path) -> bool:
+    with Image.open(path) as im:
+        lo, hi = im.convert("L").getextrema()
+    return hi - lo > 50  # drawn on, not a blank canvas
+
+
+def test_every_plot_is_produced_and_non_empty_for_the_baseline(baseline_run):
+    report = build_report(baseline_run)
+    pngs = {p.name: p for p in baseline_run.glob("*.png")}
+    for name in ("prices.png", "demand.png", "lockin.png", "capacity.png"):
+        assert name in pngs and pngs[name].stat().st_size > 20_000, name
+        assert _not_blank(pngs[name]), name
+    networks = sorted(n for n in pngs if n.startswith("network_t"))
+    assert networks == ["network_t000.png", "network_t019.png", "network_t039.png"]
+    assert all(_not_blank(pngs[n]) for n in networks)
+    text = report.read_text()
+    for section in ("Summary", *RUN_SECTIONS, "Shocks and policies", "Manifest"):
+        assert f"<h2>{section}</h2>" in text, section
+    images = re.findall(r'src="data:image/png;base64,', text)
+    assert len(images) == 4 + len(networks)  # self-contained: every plot embedded
+    assert "price accelerator" in text and "scenario_hash" in text
+
+
+def test_report_of_a_shocked_run_names_its_shocks(tmp_path):
+    out = tmp_path / "tw"
+    assert main(["run", str(SCENARIOS / "taiwan_outage.toml"), "--ticks", "14", "--out",
+                 str(out), "--quiet"]) == 0  # fmt: skip
+    text = (out / "report.html").read_text()
+    assert "outage:TW" in text
+
+
+def test_study_report_has_distributions_and_forest_plot(tmp_path):
+    base = load_scenario(SCENARIOS / "baseline.toml").model_dump(mode="python")
+    plan = SweepPlan(name="r", sampler="random", samples=3, seeds=1, ticks=3,
+                     parameters=[{"path": "behaviour.foresight", "range": [0.1, 0.5]}])  # fmt: skip
+    runner = MarketRunner({"base": base}, ("unmet_share", "price_accelerator"), 3)
+    execute(tasks_of(plan), runner, tmp_path / "sweep", progress=False)
+    text = build_report(tmp_path / "sweep").read_text()
+    assert "<h2>KPI distributions</h2>" in text and "<h2>Runs</h2>" in text
+    assert (tmp_path / "sweep" / "kpi_distributions.png").stat().st_size > 10_000
+
+    from experiments.whatif import whatif
+
+    whatif(SCENARIOS / "baseline.toml", [SCENARIOS / "taiwan_outage.toml"], seeds=2, ticks=10,
+           out=tmp_path / "wi", progress=False)  # fmt: skip
+    text = build_report(tmp_path / "wi").read_text()
+    assert "<h2>Policy differences</h2>" in text and "taiwan_outage" in text
+    assert _not_blank(tmp_path / "wi" / "whatif_forest.png")
+
+
+def test_report_of_an_empty_folder_is_a_clear_error(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    assert "no results found" in capsys.readouterr().err
