@@ -20,25 +20,20 @@ def _demo(_args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from experiments.plots import plot_run
     from experiments.report import run_report
     from experiments.runs import run_scenario, summary, write_run
-    from experiments.scenarios import ScenarioError, load_scenario
+    from experiments.scenarios import load_scenario
 
-    try:
-        scenario = load_scenario(args.scenario)
-    except ScenarioError as e:
-        print(f"aimarket: {e}", file=sys.stderr)
-        return 2
+    scenario = load_scenario(args.scenario)
     horizon = scenario.meta.horizon
     if args.ticks is not None and not 1 <= args.ticks <= horizon:
         print(f"aimarket: --ticks must be between 1 and the horizon ({horizon})", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path("runs") / f"{scenario.meta.name}-seed{args.seed}"
     result = run_scenario(scenario, seed=args.seed, ticks=args.ticks, progress=not args.quiet)
-    paths = write_run(result, out)
-    paths += plot_run(result.tables, out, title=scenario.meta.name)
-    paths.append(run_report(out))
+    write_run(result, out)
+    run_report(out)  # also draws the PNG plots
+    paths = [p for p in out.iterdir() if not p.name.startswith(".")]
     m = result.manifest
     print(
         f"\n{scenario.meta.name}: {m['ticks']} ticks ({m['start']}..{m['end']}), seed {args.seed}"
@@ -53,53 +48,33 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from experiments.scenarios import ScenarioError
     from experiments.sweep import load_sweep, summarise, sweep
 
-    try:
-        plan, _ = load_sweep(args.sweep)
-    except ScenarioError as e:
-        print(f"aimarket: {e}", file=sys.stderr)
-        return 2
+    plan, _ = load_sweep(args.sweep)
     out = Path(args.out) if args.out else Path("runs") / "sweeps" / plan.name
-    try:
-        df = sweep(args.sweep, out, workers=args.workers, scheduler=args.scheduler,
-                   resume=args.resume, progress=not args.quiet)  # fmt: skip
-    except FileExistsError as e:
-        print(f"aimarket: {e}", file=sys.stderr)
-        return 2
+    df = sweep(args.sweep, out, workers=args.workers, scheduler=args.scheduler,
+               resume=args.resume, progress=not args.quiet)  # fmt: skip
     print(summarise(df))
     print(f"\nwrote {len(df)} runs to {out}/ (parts/*.parquet, results.parquet, manifest.json)")
     return 0 if (df["status"] == "done").all() else 1
 
 
 def _whatif(args: argparse.Namespace) -> int:
-    from experiments.scenarios import ScenarioError
     from experiments.whatif import format_whatif, whatif
 
-    try:
-        df = whatif(args.base, args.policies, seeds=args.seeds, out=args.out,
-                    workers=args.workers, scheduler=args.scheduler, ticks=args.ticks,
-                    progress=not args.quiet, resume=args.resume)  # fmt: skip
-    except (ScenarioError, FileExistsError) as e:
-        print(f"aimarket: {e}", file=sys.stderr)
-        return 2
+    df = whatif(args.base, args.policies, seeds=args.seeds, out=args.out, workers=args.workers,
+                scheduler=args.scheduler, ticks=args.ticks, progress=not args.quiet,
+                resume=args.resume)  # fmt: skip
     print(format_whatif(df))
     print(f"\nwrote runs and whatif.parquet/.csv to {df.attrs.get('out')}/")
     return 0
 
 
 def _sensitivity(args: argparse.Namespace) -> int:
-    from experiments.scenarios import ScenarioError
     from experiments.sensitivity import format_sensitivity, plot_sensitivity, sensitivity
 
-    try:
-        df = sensitivity(args.sweep, out=args.out, workers=args.workers,
-                         scheduler=args.scheduler, progress=not args.quiet,
-                         resume=args.resume)  # fmt: skip
-    except (ScenarioError, FileExistsError) as e:
-        print(f"aimarket: {e}", file=sys.stderr)
-        return 2
+    df = sensitivity(args.sweep, out=args.out, workers=args.workers, scheduler=args.scheduler,
+                     progress=not args.quiet, resume=args.resume)  # fmt: skip
     out = Path(df.attrs["out"])
     plots = plot_sensitivity(df, out)
     print(format_sensitivity(df))
@@ -110,12 +85,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from experiments.report import build_report
 
-    try:
-        path = build_report(args.folder)
-    except FileNotFoundError as e:
-        print(f"aimarket: {e}", file=sys.stderr)
-        return 2
-    print(f"wrote {path}")
+    print(f"wrote {build_report(args.folder)}")
     return 0
 
 
@@ -168,7 +138,14 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="clear one wafer + HBM + CoWoS -> accelerator market")
     demo.set_defaults(func=_demo)
     args = parser.parse_args(argv)
-    return args.func(args)
+    from experiments.scenarios import ScenarioError
+
+    try:
+        return args.func(args)
+    except (ScenarioError, FileExistsError, FileNotFoundError) as e:
+        # Bad input files or folders: one clear message, no traceback.
+        print(f"aimarket: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
