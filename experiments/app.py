@@ -137,9 +137,7 @@ def dashboard_scenario(base: Scenario, levers: Levers) -> Scenario:
     if levers.taiwan_outage:
         start = min(max(levers.outage_start, 0), horizon - 1)
         end = min(start + max(levers.outage_ticks, 1), horizon)
-        shocks.append(
-            {"kind": "outage", "start": start, "end": end, "target": "TW", "factor": 0.0}
-        )
+        shocks.append({"kind": "outage", "start": start, "end": end, "target": "TW", "factor": 0.0})
     if levers.export_controls:
         start = min(max(levers.export_start, 0), horizon - 1)
         for src, dst, goods in EXPORT_CONTROLS:
@@ -223,28 +221,40 @@ def model_params(base: Scenario, path: str) -> dict[str, Any]:
     last = base.meta.horizon - 1
 
     def slider(label: str, value: float, lo: float, hi: float, step: float) -> dict:
-        return {"type": "SliderFloat", "label": label, "value": value, "min": lo, "max": hi,
-                "step": step}  # fmt: skip
+        return {
+            "type": "SliderFloat",
+            "label": label,
+            "value": value,
+            "min": lo,
+            "max": hi,
+            "step": step,
+        }
 
     def int_slider(label: str, value: int, lo: int, hi: int) -> dict:
-        return {"type": "SliderInt", "label": label, "value": value, "min": lo, "max": hi,
-                "step": 1}  # fmt: skip
+        return {
+            "type": "SliderInt",
+            "label": label,
+            "value": value,
+            "min": lo,
+            "max": hi,
+            "step": 1,
+        }
 
     return {
         "scenario_path": path,
         "seed": int_slider("Seed", 0, 0, 99),
         "foresight": slider("Foresight (EMA weight)", b.foresight, 0.0, 1.0, 0.05),
         "contract_share": slider("Contract share of need", b.contract_share, 0.0, 1.0, 0.05),
-        "switching_cost": slider("Switching cost (share of price)", b.switching_cost, 0.0, 1.0,
-                                 0.05),  # fmt: skip
+        "switching_cost": slider(
+            "Switching cost (share of price)", b.switching_cost, 0.0, 1.0, 0.05
+        ),
         "demand_growth": slider("Demand growth x", 1.0, 0.0, 3.0, 0.1),
         "taiwan_outage": {"type": "Checkbox", "label": "Taiwan outage", "value": False},
         "outage_start": int_slider("Outage start (tick)", min(8, last), 0, last),
         "outage_ticks": int_slider("Outage length (ticks)", 5, 1, 12),
         "export_controls": {"type": "Checkbox", "label": "Export controls to CN", "value": False},
         "export_start": int_slider("Export controls from (tick)", min(4, last), 0, last),
-        "contract_cap": slider("Contract cap (share of capacity; 1 = none)", 1.0, 0.05, 1.0,
-                               0.05),  # fmt: skip
+        "contract_cap": slider("Contract cap (share of capacity; 1 = none)", 1.0, 0.05, 1.0, 0.05),
     }
 
 
@@ -253,6 +263,13 @@ def model_params(base: Scenario, path: str) -> dict[str, Any]:
 
 def _no_data(ax, text: str = "no ticks yet: press Step") -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="grey")
+
+
+def _tick_axis(ax, model: MarketModel) -> None:
+    """x axis: ticks run so far (integers)."""
+    ax.set_xlim(-0.6, max(model.tick, 4) - 0.4)
+    ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
+    ax.set_xlabel("tick")
 
 
 def _column(table: dict[str, list], name: str) -> np.ndarray:
@@ -295,24 +312,51 @@ def network_figure(model: MarketModel) -> Figure:
         rel = prices.get((buyer, good), 0.0) / mean_price.get(good, np.inf)
         colour = cmap(norm(min(max(rel, 0.5), 2.0))) if rel > 0 else "grey"
         (x0, y0), (x1, y1) = pos[seller], pos[buyer]
-        ax.plot([x0, x1], [y0, y1], color=colour, alpha=0.6,
-                linewidth=0.4 + 4.0 * float(q) / biggest[good], zorder=1)  # fmt: skip
+        ax.plot(
+            [x0, x1],
+            [y0, y1],
+            color=colour,
+            alpha=0.6,
+            linewidth=0.4 + 4.0 * float(q) / biggest[good],
+            zorder=1,
+        )
     for node, (x, y) in pos.items():
         region = graph.nodes[node]["region"]
-        ax.scatter([x], [y], s=60, color=REGION_COLOURS.get(region, "grey"), zorder=2,
-                   edgecolors="black", linewidths=0.5)  # fmt: skip
+        ax.scatter(
+            [x],
+            [y],
+            s=60,
+            color=REGION_COLOURS.get(region, "grey"),
+            zorder=2,
+            edgecolors="black",
+            linewidths=0.5,
+        )
         ax.annotate(node, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=6.5)
-    for col, label in enumerate(("fabs · HBM · packaging", "power · designers", "hyperscalers",
-                                 "labs")):  # fmt: skip
+    for col, label in enumerate(
+        ("fabs · HBM · packaging", "power · designers", "hyperscalers", "labs")
+    ):
         ax.text(col, 1.04, label, ha="center", fontsize=8, transform=ax.transData)
-    handles = [mpl.lines.Line2D([], [], marker="o", linestyle="", color=c, label=r)
-               for r, c in REGION_COLOURS.items()]  # fmt: skip
-    ax.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7, frameon=False,
-              bbox_to_anchor=(0.5, -0.08))  # fmt: skip
+    handles = [
+        mpl.lines.Line2D([], [], marker="o", linestyle="", color=c, label=r)
+        for r, c in REGION_COLOURS.items()
+    ]
+    ax.legend(
+        handles=handles,
+        loc="lower center",
+        ncol=len(handles),
+        fontsize=7,
+        frameon=False,
+        bbox_to_anchor=(0.5, -0.08),
+    )
     ax.set_xlim(-0.15, 3.6)
     ax.set_ylim(-0.08, 1.08)
-    bar = fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.6, pad=0.01,
-                       label="buyer price / good's mean")  # fmt: skip
+    bar = fig.colorbar(
+        mpl.cm.ScalarMappable(norm=norm, cmap=cmap),
+        ax=ax,
+        shrink=0.6,
+        pad=0.01,
+        label="buyer price / good's mean",
+    )
     bar.set_ticks([0.5, 0.75, 1.0, 1.5, 2.0], labels=["≤0.5", "0.75", "1", "1.5", "≥2"])
     bar.minorticks_off()
     if not model.flows:
@@ -331,7 +375,7 @@ def prices_figure(model: MarketModel) -> Figure:
         if sel.any():
             ax.plot(ticks[sel], price[sel], marker=".", label=good)
     ax.set_yscale("log")
-    ax.set_xlabel("tick")
+    _tick_axis(ax, model)
     ax.set_ylabel("$ per unit")
     ax.set_title("Prices per good", fontsize=10)
     if len(ticks):
@@ -351,15 +395,17 @@ def unmet_figure(model: MarketModel) -> Figure:
     names = list(dict.fromkeys(agent[labs]))
     xs = np.unique(ticks[labs])
     if names and len(xs):
-        ys = []
+        bottom = np.zeros(len(xs))
         for name in names:
             sel = labs & (agent == name)
             series = dict(zip(ticks[sel], unmet[sel].astype(float)))
-            ys.append([np.nan_to_num(series.get(t, 0.0)) / 1e6 for t in xs])
-        ax.stackplot(xs, ys, labels=names, alpha=0.85)
-        ax.legend(fontsize=7, ncol=2, loc="upper left")
+            ys = np.array([np.nan_to_num(series.get(t, 0.0)) / 1e6 for t in xs])
+            ax.bar(xs, ys, bottom=bottom, width=0.9, label=name)
+            bottom += ys
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     else:
         _no_data(ax)
+    _tick_axis(ax, model)
     ax.set_xlabel("tick")
     ax.set_ylabel("M H100e-quarters")
     ax.set_title("Labs' unmet demand", fontsize=10)
@@ -381,7 +427,7 @@ def lockin_figure(model: MarketModel) -> Figure:
         _no_data(ax_cov)
     ax_cov.set_ylim(0, 1)
     ax_cov.set_title("Contract coverage (mean)", fontsize=9)
-    ax_cov.set_xlabel("tick")
+    _tick_axis(ax_cov, model)
     conc = tables["concentration"]
     buyer, good, ticks = (_column(conc, c) for c in ("buyer", "good", "tick"))
     hhi = _column(conc, "supplier_hhi").astype(float)
@@ -396,7 +442,7 @@ def lockin_figure(model: MarketModel) -> Figure:
         _no_data(ax_hhi, "")
     ax_hhi.set_ylim(0, 10_500)
     ax_hhi.set_title("Market HHI of sellers", fontsize=9)
-    ax_hhi.set_xlabel("tick")
+    _tick_axis(ax_hhi, model)
     return fig
 
 
@@ -404,15 +450,22 @@ def lockin_figure(model: MarketModel) -> Figure:
 
 
 def NetworkView(model: MarketModel):
-    """Tick, date, active shocks and the network (a SolaraViz component function)."""
+    """Ticks run, the date shown, active shocks and the network (a SolaraViz component).
+
+    "Tick N" counts the ticks run; the pictures show the last of them, tick N - 1.
+    """
+    meta = model.world.meta
+    shown = f"showing {model.date(model.tick - 1)}" if model.tick > 0 else "not started"
     shocks = ", ".join(model.policy.active) if model.tick > 0 else ""
     with solara.Column(classes=["aimarket-network"]) as main:
         with solara.Row():
-            solara.Text(f"Tick {model.tick}", classes=["aimarket-tick"],
-                        style={"font-weight": "bold", "font-size": "1.2em"})  # fmt: skip
             solara.Text(
-                f"{model.date()} · {model.world.meta.name} · horizon {model.world.meta.horizon}",
-                classes=["aimarket-date"],
+                f"Tick {model.tick}",
+                classes=["aimarket-tick"],
+                style={"font-weight": "bold", "font-size": "1.2em"},
+            )
+            solara.Text(
+                f"{shown} · {meta.name} · horizon {meta.horizon} ticks", classes=["aimarket-date"]
             )
         solara.Text(f"Active shocks: {shocks or 'none'}", classes=["aimarket-shocks"])
         solara.FigureMatplotlib(network_figure(model), format="png")
@@ -468,9 +521,9 @@ def serve(scenario_path: str, port: int, host: str = "127.0.0.1") -> None:
     os.environ[SCENARIO_ENV] = str(path)
     os.environ["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "false"
     import solara.server.settings as solara_settings
-    from solara.__main__ import main as solara_main
+    from solara.__main__ import cli as solara_cli
 
     solara_settings.telemetry.mixpanel_enable = False
     args = ["run", "experiments.app", "--host", host, "--port", str(port)]
     args += ["--production", "--no-open", "--no-check-version"]
-    solara_main(args, standalone_mode=False)
+    solara_cli(args, standalone_mode=False)

@@ -89,6 +89,14 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dashboard(args: argparse.Namespace) -> int:
+    from experiments.app import serve  # lazy: Solara is slow to import
+
+    print(f"dashboard for {args.scenario} at http://{args.host}:{args.port}/ (Ctrl-C to stop)")
+    serve(args.scenario, args.port, args.host)
+    return 0
+
+
 def _add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--workers",
@@ -135,6 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     rp = sub.add_parser("report", help="build report.html from a run, sweep or what-if folder")
     rp.add_argument("folder", help="the --out folder of aimarket run, sweep, whatif or sensitivity")
     rp.set_defaults(func=_report)
+    db = sub.add_parser("dashboard", help="interactive dashboard (Mesa SolaraViz) for a scenario")
+    db.add_argument("scenario", help="scenario TOML file, e.g. experiments/scenarios/baseline.toml")
+    db.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    db.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    db.set_defaults(func=_dashboard)
     demo = sub.add_parser("demo", help="clear one wafer + HBM + CoWoS -> accelerator market")
     demo.set_defaults(func=_demo)
     args = parser.parse_args(argv)

@@ -1,0 +1,175 @@
+"""``experiments.app``: the levers build valid scenarios, and the dashboard works in a browser.
+
+The browser test starts the dashboard (``experiments.app.serve``) on a free port of
+localhost and drives it with Playwright in Debian's headless Chromium
+(``/usr/bin/chromium``, installed by ``.ci/run``; Playwright never downloads one):
+the page loads, *Step* advances the tick, the price chart changes, and a
+screenshot is saved (``runs/dashboard.png``, gitignored, and in ``tmp_path``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from experiments.app import DashboardModel, Levers, dashboard_scenario, model_params
+from experiments.scenarios import load_scenario
+
+ROOT = Path(__file__).parents[2]
+BASELINE = ROOT / "experiments" / "scenarios" / "baseline.toml"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 30_000
+
+
+# ---------------------------------------------------------------- the levers
+
+
+def test_levers_change_behaviour_growth_and_add_policy_shocks():
+    base = load_scenario(BASELINE)
+    levers = Levers(
+        foresight=0.7,
+        contract_share=0.1,
+        switching_cost=0.4,
+        demand_growth=2.0,
+        taiwan_outage=True,
+        outage_start=38,
+        outage_ticks=5,
+        export_controls=True,
+        export_start=4,
+        contract_cap=0.3,
+    )
+    world = dashboard_scenario(base, levers)
+    b = world.behaviour
+    assert (b.foresight, b.contract_share, b.switching_cost) == (0.7, 0.1, 0.4)
+    assert world.labs[0].training_growth == pytest.approx(2 * base.labs[0].training_growth)
+    added = world.shocks[len(base.shocks) :]
+    kinds = [s.kind for s in added]
+    assert kinds == ["outage", "export_control", "export_control", "export_control", "contract_cap"]
+    outage = added[0]
+    assert (outage.target, outage.start, outage.end) == ("TW", 38, base.meta.horizon)  # cut
+    assert added[-1].factor == 0.3
+
+
+def test_default_levers_keep_the_scenario():
+    base = load_scenario(BASELINE)
+    assert dashboard_scenario(base, Levers()) == base
+    assert dashboard_scenario(base, Levers(contract_cap=1.0)) == base
+
+
+def test_sidebar_defaults_build_the_model_that_stops_at_the_horizon():
+    base = load_scenario(BASELINE)
+    params = model_params(base, str(BASELINE))
+    kwargs = {k: v["value"] if isinstance(v, dict) else v for k, v in params.items()}
+    model = DashboardModel(**kwargs)
+    assert model.world.behaviour == base.behaviour
+    assert model.world.shocks == base.shocks
+    model.step()
+    assert model.tick == 1 and model.running
+
+
+# ---------------------------------------------------------------- the browser
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_server(proc: subprocess.Popen, port: int, log: Path, timeout: float = 60.0) -> None:
+    """Until the port accepts connections; fails with the server's log if it exits or hangs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"dashboard server exited ({proc.returncode}):\n{log.read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+                return
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail(f"dashboard server not listening after {timeout:.0f} s:\n{log.read_text()}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
+def test_dashboard_loads_steps_and_updates_charts_in_headless_chromium(tmp_path):
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} not found: the dashboard test needs Debian's Chromium. "
+            "Run `bash .ci/run`, or `apt-get update && apt-get install -y chromium`."
+        )
+    from playwright.sync_api import expect, sync_playwright
+
+    port = _free_port()
+    log = tmp_path / "server.log"
+    env = {**os.environ, "AIMARKET_SCENARIO": str(BASELINE)}
+    code = f"from experiments.app import serve; serve({str(BASELINE)!r}, {port})"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        _wait_for_server(proc, port, log)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1600, "height": 1200})
+                page.set_default_timeout(TIMEOUT_MS)
+                page.goto(f"http://127.0.0.1:{port}/")
+
+                tick = page.locator(".aimarket-tick")
+                expect(tick).to_have_text("Tick 0", timeout=TIMEOUT_MS)
+                chart = page.locator(".aimarket-prices img")
+                expect(chart).to_be_visible()
+                expect(page.locator(".aimarket-network img")).to_be_visible()
+                src_before = chart.get_attribute("src")
+                pixels_before = chart.screenshot()
+
+                page.get_by_role("button", name="Step").click()
+                expect(tick).to_have_text("Tick 1", timeout=TIMEOUT_MS)
+                page.wait_for_function(
+                    "([sel, old]) => { const img = document.querySelector(sel);"
+                    " return img !== null && img.complete && img.src !== old; }",
+                    arg=[".aimarket-prices img", src_before],
+                )
+                assert chart.screenshot() != pixels_before, "the price chart did not change"
+
+                page.get_by_role("button", name="Step").click()
+                expect(tick).to_have_text("Tick 2", timeout=TIMEOUT_MS)
+                expect(page.locator(".aimarket-date")).to_contain_text("2025Q2")
+
+                shot = tmp_path / "dashboard.png"
+                page.screenshot(path=str(shot), full_page=True)
+                assert shot.stat().st_size > 10_000
+                keep = ROOT / "runs" / "dashboard.png"
+                keep.parent.mkdir(exist_ok=True)
+                shutil.copyfile(shot, keep)
+            finally:
+                browser.close()
+    finally:
+        _stop(proc)
