@@ -18,7 +18,6 @@ the scenario path in the environment variable ``AIMARKET_SCENARIO``.
 from __future__ import annotations
 
 import os
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ import solara
 from matplotlib.figure import Figure
 from mesa.visualization import SolaraViz
 
+from experiments.plots import draw_network
 from experiments.scenarios import load_scenario, validate_scenario, with_overrides
 from market.goods import GOODS
 from market.model import MarketModel
@@ -48,27 +48,6 @@ SCENARIO_ENV = "AIMARKET_SCENARIO"
 """Environment variable holding the scenario file the page starts from."""
 
 DEFAULT_SCENARIO = Path(__file__).parent / "scenarios" / "baseline.toml"
-
-TIERS = ("Fab", "MemoryMaker", "Packager", "PowerProvider", "ChipDesigner", "Hyperscaler", "Lab")
-"""Node types from upstream to downstream: the network's columns."""
-
-COLUMN = {
-    "Fab": 0,
-    "MemoryMaker": 0,
-    "Packager": 0,
-    "PowerProvider": 1,
-    "ChipDesigner": 1,
-    "Hyperscaler": 2,
-    "Lab": 3,
-}
-REGION_COLOURS = {
-    "US": "#1f77b4",
-    "TW": "#d62728",
-    "KR": "#2ca02c",
-    "CN": "#ff7f0e",
-    "EU": "#9467bd",
-    "JP": "#8c564b",
-}
 
 # Export controls as in scenarios/export_controls.toml: nothing controlled moves to China.
 EXPORT_CONTROLS = (
@@ -277,88 +256,12 @@ def _column(table: dict[str, list], name: str) -> np.ndarray:
 
 
 def network_figure(model: MarketModel) -> Figure:
-    """The supply network: nodes by tier (columns) and region (colour), this tick's flows.
-
-    Edge width: units relative to the largest flow of the same good this tick;
-    edge colour: the buyer's nodal price relative to the good's mean over buyers.
-    """
+    """The supply network at the current tick (``experiments.plots.draw_network``)."""
     fig = Figure(figsize=(7.5, 4.6), dpi=80, layout="constrained")
     ax = fig.subplots()
-    ax.set_axis_off()
-    graph = model.graph
-    by_col: dict[int, list[str]] = defaultdict(list)
-    for node, data in graph.nodes(data=True):
-        by_col[COLUMN.get(data["type"], 1)].append(node)
-    pos: dict[str, tuple[float, float]] = {}
-    for col, nodes in by_col.items():
-        nodes.sort(key=lambda n: (TIERS.index(graph.nodes[n]["type"]), n))
-        for i, node in enumerate(nodes):
-            pos[node] = (float(col), 1.0 - (i + 0.5) / len(nodes))
-
+    nodes = {n: (d["type"], d["region"]) for n, d in model.graph.nodes(data=True)}
     prices = model.clearing.prices if model.clearing is not None else {}
-    biggest: dict[str, float] = defaultdict(float)
-    for (_, _, good), q in model.flows.items():
-        biggest[good] = max(biggest[good], float(q))
-    mean_price: dict[str, float] = {}
-    for good in GOODS:
-        ps = [p for (_, g), p in prices.items() if g == good and p > 0]
-        if ps:
-            mean_price[good] = float(np.mean(ps))
-    cmap = mpl.colormaps["coolwarm"]
-    norm = mpl.colors.LogNorm(vmin=0.5, vmax=2.0)
-    for (seller, buyer, good), q in sorted(model.flows.items()):
-        if q <= 0 or seller not in pos or buyer not in pos:
-            continue
-        rel = prices.get((buyer, good), 0.0) / mean_price.get(good, np.inf)
-        colour = cmap(norm(min(max(rel, 0.5), 2.0))) if rel > 0 else "grey"
-        (x0, y0), (x1, y1) = pos[seller], pos[buyer]
-        ax.plot(
-            [x0, x1],
-            [y0, y1],
-            color=colour,
-            alpha=0.6,
-            linewidth=0.4 + 4.0 * float(q) / biggest[good],
-            zorder=1,
-        )
-    for node, (x, y) in pos.items():
-        region = graph.nodes[node]["region"]
-        ax.scatter(
-            [x],
-            [y],
-            s=60,
-            color=REGION_COLOURS.get(region, "grey"),
-            zorder=2,
-            edgecolors="black",
-            linewidths=0.5,
-        )
-        ax.annotate(node, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=6.5)
-    for col, label in enumerate(
-        ("fabs · HBM · packaging", "power · designers", "hyperscalers", "labs")
-    ):
-        ax.text(col, 1.04, label, ha="center", fontsize=8, transform=ax.transData)
-    handles = [
-        mpl.lines.Line2D([], [], marker="o", linestyle="", color=c, label=r)
-        for r, c in REGION_COLOURS.items()
-    ]
-    ax.legend(
-        handles=handles,
-        loc="lower center",
-        ncol=len(handles),
-        fontsize=7,
-        frameon=False,
-        bbox_to_anchor=(0.5, -0.08),
-    )
-    ax.set_xlim(-0.15, 3.6)
-    ax.set_ylim(-0.08, 1.08)
-    bar = fig.colorbar(
-        mpl.cm.ScalarMappable(norm=norm, cmap=cmap),
-        ax=ax,
-        shrink=0.6,
-        pad=0.01,
-        label="buyer price / good's mean",
-    )
-    bar.set_ticks([0.5, 0.75, 1.0, 1.5, 2.0], labels=["≤0.5", "0.75", "1", "1.5", "≥2"])
-    bar.minorticks_off()
+    draw_network(ax, nodes, model.flows, prices)
     if not model.flows:
         _no_data(ax, "no flows yet: press Step")
     return fig

@@ -12,7 +12,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import matplotlib
-import networkx as nx
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -158,62 +157,87 @@ def plot_run(tables: dict, out: Path, title: str = "") -> list[Path]:
 
 
 TIERS = ("Fab", "MemoryMaker", "Packager", "PowerProvider", "ChipDesigner", "Hyperscaler", "Lab")
+"""Node types from upstream to downstream."""
 COLUMN = {"Fab": 0, "MemoryMaker": 0, "Packager": 0, "PowerProvider": 1, "ChipDesigner": 1,
           "Hyperscaler": 2, "Lab": 3}  # fmt: skip
+"""The network drawing's column of each node type."""
+REGION_COLOURS = {"US": "#1f77b4", "TW": "#d62728", "KR": "#2ca02c", "CN": "#ff7f0e",
+                  "EU": "#9467bd", "JP": "#8c564b"}  # fmt: skip
+
+
+def draw_network(
+    ax,
+    nodes: dict[str, tuple[str, str]],
+    flows: dict[tuple[str, str, str], float],
+    prices: dict[tuple[str, str], float],
+) -> None:
+    """Draw the supply network on ``ax``: ``nodes`` maps a name to (type, region).
+
+    Nodes sit in tier columns, coloured by region. An edge's width is the $ value
+    of its flow (units x the buyer's price) relative to the largest; its colour is
+    the buyer's price relative to the mean price of that good over its buyers, so
+    goods in different units compare. Used by the run plots and the dashboard.
+    """
+    ax.set_axis_off()
+    by_col: dict[int, list[str]] = defaultdict(list)
+    for name, (kind, _) in nodes.items():
+        by_col[COLUMN.get(kind, 1)].append(name)
+    pos: dict[str, tuple[float, float]] = {}
+    for col, members in by_col.items():
+        members.sort(key=lambda n: (TIERS.index(nodes[n][0]), n))
+        for i, name in enumerate(members):
+            pos[name] = (float(col), 1.0 - (i + 0.5) / len(members))
+    buyer_prices: dict[str, list[float]] = defaultdict(list)
+    for (_, b, g), q in flows.items():
+        if q > 0 and prices.get((b, g), 0.0) > 0:
+            buyer_prices[g].append(prices[(b, g)])
+    mean = {g: sum(v) / len(v) for g, v in buyer_prices.items()}
+    values = {k: q * prices.get((k[1], k[2]), 0.0) for k, q in flows.items() if q > 0}
+    top = max(values.values(), default=0.0) or 1.0
+    cmap = matplotlib.colormaps["coolwarm"]
+    norm = matplotlib.colors.LogNorm(vmin=0.5, vmax=2.0)
+    for (seller, buyer, good), value in sorted(values.items()):
+        if seller not in pos or buyer not in pos:
+            continue
+        rel = prices.get((buyer, good), 0.0) / mean.get(good, math.inf)
+        colour = cmap(norm(min(max(rel, 0.5), 2.0))) if rel > 0 else "grey"
+        (x0, y0), (x1, y1) = pos[seller], pos[buyer]
+        ax.plot([x0, x1], [y0, y1], color=colour, alpha=0.6, zorder=1,
+                linewidth=0.4 + 5.0 * value / top)  # fmt: skip
+    for name, (x, y) in pos.items():
+        ax.scatter([x], [y], s=60, color=REGION_COLOURS.get(nodes[name][1], "grey"), zorder=2,
+                   edgecolors="black", linewidths=0.5)  # fmt: skip
+        ax.annotate(name, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=6.5)
+    for col, label in enumerate(("fabs, HBM, packaging", "power, designers", "hyperscalers",
+                                 "labs")):  # fmt: skip
+        ax.text(col, 1.04, label, ha="center", fontsize=8)
+    handles = [matplotlib.lines.Line2D([], [], marker="o", linestyle="", color=c, label=r)
+               for r, c in REGION_COLOURS.items()]  # fmt: skip
+    ax.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7, frameon=False,
+              bbox_to_anchor=(0.5, -0.08))  # fmt: skip
+    ax.set_xlim(-0.15, 3.6)
+    ax.set_ylim(-0.08, 1.08)
+    bar = ax.figure.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax,
+                             shrink=0.6, pad=0.01, label="buyer price / good's mean")  # fmt: skip
+    bar.set_ticks([0.5, 0.75, 1.0, 1.5, 2.0], labels=["<=0.5", "0.75", "1", "1.5", ">=2"])
+    bar.minorticks_off()
 
 
 def plot_network(tables: dict, tick: int, path: Path, title: str = "") -> Path:
-    """The supply network at ``tick``: nodes by tier (columns) and region (colour),
-    edges weighted by the $ value of their flow and coloured by the buyer's price
-    relative to that good's median price (so goods with different units compare)."""
+    """The supply network at ``tick`` from a run's tables (see ``draw_network``)."""
     a = tables["agents"]
-    kind = {n: t for tk, n, t in zip(a["tick"], a["agent"], a["type"]) if tk == tick}
-    region = {n: r for tk, n, r in zip(a["tick"], a["agent"], a["region"]) if tk == tick}
-    price = {(n, g): p for tk, n, g, p in zip(*(tables["node_prices"][c] for c in
-             ("tick", "agent", "good", "price"))) if tk == tick}  # fmt: skip
-    g = nx.DiGraph()
-    for n in kind:
-        g.add_node(n)
+    nodes = {n: (t, r) for tk, n, t, r in zip(a["tick"], a["agent"], a["type"], a["region"])
+             if tk == tick}  # fmt: skip
+    np_ = tables["node_prices"]
+    prices = {(n, g): p for tk, n, g, p in zip(np_["tick"], np_["agent"], np_["good"],
+                                               np_["price"]) if tk == tick}  # fmt: skip
     f = tables["flows"]
-    for tk, s, b, good, q in zip(f["tick"], f["seller"], f["buyer"], f["good"], f["quantity"]):
-        if tk == tick and q > 0:
-            p = price.get((b, good), 0.0)
-            g.add_edge(s, b, good=good, value=q * p, price=p)
-    by_good: dict[str, list[float]] = defaultdict(list)
-    for _, _, d in g.edges(data=True):
-        by_good[d["good"]].append(d["price"])
-    median = {k: sorted(v)[len(v) // 2] or 1.0 for k, v in by_good.items()}
-    pos = {}
-    for col in range(4):
-        members = sorted((n for n in kind if COLUMN[kind[n]] == col),
-                         key=lambda n: (TIERS.index(kind[n]), n))  # fmt: skip
-        for i, n in enumerate(members):
-            pos[n] = (col, -i + (len(members) - 1) / 2)
-    regions = sorted(set(region.values()))
-    cmap = plt.get_cmap("tab10")
+    flows = {(s, b, g): q for tk, s, b, g, q in zip(f["tick"], f["seller"], f["buyer"], f["good"],
+                                                    f["quantity"]) if tk == tick}  # fmt: skip
     fig, ax = plt.subplots(figsize=(12, 8))
-    values = [d["value"] for _, _, d in g.edges(data=True)]
-    top = max(values, default=1.0) or 1.0
-    rel = [math.log2(max(d["price"], 1e-9) / median[d["good"]]) for _, _, d in g.edges(data=True)]
-    edges = nx.draw_networkx_edges(
-        g, pos, ax=ax, width=[0.3 + 5 * v / top for v in values], edge_color=rel,
-        edge_cmap=plt.get_cmap("coolwarm"), edge_vmin=-1, edge_vmax=1, arrows=False, alpha=0.7,
-    )  # fmt: skip
-    nx.draw_networkx_nodes(g, pos, ax=ax, node_size=160,
-                           node_color=[cmap(regions.index(region[n]) % 10) for n in g])  # fmt: skip
-    nx.draw_networkx_labels(g, pos, ax=ax, font_size=6)
-    for i, r in enumerate(regions):
-        ax.scatter([], [], color=cmap(i % 10), label=r)
-    ax.legend(title="region", fontsize=7, loc="lower right")
-    ax.set_xticks(range(4), ["wafers, HBM, CoWoS", "power, designers", "hyperscalers", "labs"])
-    ax.set_yticks([])
-    if edges is not None and values:
-        cbar = fig.colorbar(plt.cm.ScalarMappable(plt.Normalize(-1, 1), plt.get_cmap("coolwarm")),
-                            ax=ax, shrink=0.6)  # fmt: skip
-        cbar.set_label("buyer's price vs the good's median (log2)")
+    draw_network(ax, nodes, flows, prices)
     date = dict(zip(tables["ticks"]["tick"], tables["ticks"]["date"])).get(tick, tick)
     ax.set_title(f"{title} supply network, {date} (edge width: $ value of the flow)")
-    fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

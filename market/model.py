@@ -161,7 +161,8 @@ class MarketModel(mesa.Model):
         if good != "accelerator":
             return 0.0
         h = self.by_name[buyer]
-        price = self.price_ema.get("accelerator", 0.0)
+        # The recent accelerator price; before any trade, the buyer's value of an H100e.
+        price = self.price_ema.get("accelerator", h.spec.value_per_h100e)
         return self.world.behaviour.switching_cost * price * (1.0 - h.fleet_share(seller))
 
     def _nominate(self, due: list[ct.Contract]) -> None:

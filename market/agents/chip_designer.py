@@ -2,9 +2,11 @@
 
 Per H100e it needs 1/(chips_per_wafer*h) wafers, hbm_per_chip/h GB of HBM and
 1/(chips_per_cowos_wafer*h) CoWoS wafer-equivalents (h = H100e per chip). Its
-recipe cost is its unit cost plus a markup on full cost (unit + inputs at their
-recent prices); the markup rises while the market pays more than that at its
-node, falls while it sells nothing, and is held otherwise. When an
+recipe cost is its unit cost plus a margin = markup x its list cost (unit cost
+plus inputs at the first prices it saw), so input scarcity passes through
+rather than being multiplied; the markup rises while the market pays more than
+inputs + unit cost + margin at its node, falls while it sells nothing, and is
+held otherwise. When an
 input is scarce (its price at the designer is >10% above the supplier's ask),
 it reserves supplier capacity with a prepayment that finances the expansion.
 """
@@ -32,15 +34,24 @@ class ChipDesigner(MarketAgent):
         self.markup = spec.markup
         self.captive_to = spec.captive_to
         self.input_price_ema: dict[str, float] = {}
+        self.list_input_cost: float | None = None
         self.made = 0.0  # H100e made this tick
 
     def input_cost(self) -> float:
         """$ of inputs per H100e at recent prices (0 until prices are seen)."""
         return sum(units * self.input_price_ema.get(g, 0.0) for g, units in self.inputs.items())
 
+    def list_cost(self) -> float:
+        """$ per H100e its margin is set on: unit cost plus the inputs at the first prices
+        it saw (a list-price basis), so scarce inputs' rents pass through its price
+        rather than being multiplied by its markup."""
+        if self.list_input_cost is None and len(self.input_price_ema) == len(INPUTS):
+            self.list_input_cost = self.input_cost()
+        return self.unit_cost + (self.list_input_cost or 0.0)
+
     def submit_orders(self) -> None:
-        full = self.unit_cost + self.input_cost()
-        self.recipe("accelerator", self.inputs, self.capacity, self.unit_cost + self.markup * full)
+        margin = self.markup * self.list_cost()
+        self.recipe("accelerator", self.inputs, self.capacity, self.unit_cost + margin)
 
     def settle(self) -> None:
         self.made = self.model.made.get(self.name, 0.0)
@@ -54,10 +65,10 @@ class ChipDesigner(MarketAgent):
             if p is not None:
                 self.input_price_ema[g] = ema(self.input_price_ema.get(g), p, b.foresight)
         price = m.node_price(self.name, "accelerator")
-        full = self.unit_cost + self.input_cost()
+        asking = self.input_cost() + self.unit_cost + self.markup * self.list_cost()
         # Markup rule: up while a rent shows at its own node (the market would pay more
         # than its asking margin), down while it sells nothing, else held.
-        if price is not None and self.made > 0 and price > 1.01 * full * (1 + self.markup):
+        if price is not None and self.made > 0 and price > 1.01 * asking:
             self.markup = min(b.max_markup, self.markup + b.markup_step)
         elif self.made == 0:
             self.markup = max(0.0, self.markup - b.markup_step)
