@@ -1,6 +1,6 @@
 """Benchmark of the market model: ticks per second, clearing vs agents, peak memory.
 
-    python -m experiments.bench_market [--scenario FILE] [--copies 1 10 29] [--ticks 8]
+    python -m experiments.bench_market [--scenario FILE] [--copies 1 10 29] [--ticks 16]
 
 A synthetic world of about 1,000 agents comes from ``scale_world``: copies of
 the scenario's agents, each copy in its own cluster (so routes stay within a
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default=DEFAULT)
     parser.add_argument("--copies", type=int, nargs="+", default=[1, 10, 29])
-    parser.add_argument("--ticks", type=int, default=8)
+    parser.add_argument("--ticks", type=int, default=16, help="timed ticks per size")
     args = parser.parse_args(argv)
     rows = [measure(args.scenario, c, args.ticks) for c in args.copies]
     head = (
