@@ -1,9 +1,11 @@
 # Two entry points (see README): `make run` and `make test`.
 # The venv is built from the first Python >= 3.12 found: python3.13, python3.12,
-# pyenv's versions, then python3.
+# pyenv's versions (under $PYENV_ROOT, `pyenv root`, ~/.pyenv or /root/.pyenv), then python3.
 SHELL := /bin/bash
 VENV := .venv
-PY_CANDIDATES := python3.13 python3.12 $(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python) python3
+PYENV_ROOTS := $(PYENV_ROOT) $(shell pyenv root 2>/dev/null) $(HOME)/.pyenv /root/.pyenv
+PY_CANDIDATES := python3.13 python3.12 \
+	$(foreach r,$(PYENV_ROOTS),$(wildcard $(r)/versions/3.1[2-9]*/bin/python)) python3
 PYTHON ?= $(shell for p in $(PY_CANDIDATES); do \
 	"$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { command -v "$$p"; break; }; \
 	done)
