@@ -275,6 +275,24 @@ def _write_part(out: Path, row: dict[str, Any]) -> None:
         journal.write(json.dumps({"run": row["run"], "status": row["status"]}) + "\n")
 
 
+def _recover(out: Path, done: set[str]) -> None:
+    """After a kill: drop half-written parts, and journal finished runs the journal missed
+    (a kill between a part's rename and its journal line)."""
+    for tmp in (out / "parts").glob(".*.tmp"):
+        tmp.unlink()
+    journal = out / "runs.jsonl"
+    seen = set()
+    if journal.exists():
+        seen = {json.loads(line)["run"] for line in journal.read_text().splitlines() if line}
+    missing = sorted(done - seen)
+    if missing:
+        with open(journal, "a") as fh:
+            for run in missing:
+                status = pq.read_table(out / "parts" / f"{run}.parquet").column("status")[0]
+                fh.write(json.dumps({"run": run, "status": status.as_py(), "recovered": True}))
+                fh.write("\n")
+
+
 def finished_runs(out: Path) -> set[str]:
     """Runs whose part file exists (complete by construction: written, then renamed)."""
     return {p.stem for p in (out / "parts").glob("*.parquet")}
@@ -315,6 +333,7 @@ def execute(
             f"{out} already holds runs of a sweep; pass --resume to continue it or choose "
             "another --out"
         )
+    _recover(out, done)
     todo = [t for t in tasks if t.run not in done]
     meta = {"runs": len(tasks), "skipped_as_finished": len(tasks) - len(todo),
             "workers": workers, "scheduler": scheduler or "", "versions": versions(),

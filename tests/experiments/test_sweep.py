@@ -183,3 +183,19 @@ def test_package_level_api_returns_dataframes(tmp_path):
     df = experiments.sweep(sweep_file(tmp_path, SMALL), tmp_path / "api", progress=False)
     assert isinstance(df, pd.DataFrame) and len(df) == 4
     assert callable(experiments.whatif) and callable(experiments.sensitivity)
+
+
+def test_resume_drops_half_written_parts_and_journals_missed_runs(tmp_path):
+    path = sweep_file(tmp_path, SMALL)
+    out = tmp_path / "out"
+    sweep(path, out, progress=False)
+    parts = out / "parts"
+    victim = sorted(parts.glob("*.parquet"))[0]
+    (parts / f".{victim.name}.tmp").write_bytes(b"half")  # a kill mid-write
+    lines = (out / "runs.jsonl").read_text().splitlines()
+    (out / "runs.jsonl").write_text("\n".join(lines[1:]) + "\n")  # a kill before journaling
+    df = sweep(path, out, resume=True, progress=False)
+    assert len(df) == 4 and df["run"].is_unique
+    assert not list(parts.glob(".*.tmp"))
+    journaled = [line for line in (out / "runs.jsonl").read_text().splitlines() if line]
+    assert len(journaled) == 4 and "recovered" in journaled[-1]
