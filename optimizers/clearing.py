@@ -28,7 +28,6 @@ import time
 from dataclasses import replace
 from typing import Literal, Protocol
 
-import highspy
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import TerminationCondition
@@ -39,7 +38,7 @@ from optimizers.errors import ClearingError
 from optimizers.form import KINDS, Data, Layout, build_data, build_layout, shape_key
 from optimizers.options import SolverOptions
 from optimizers.prices import PriceRule
-from optimizers.reference import HighspyModel, _changed
+from optimizers.reference import HighspyModel, InPlaceHighs, _changed
 from optimizers.result import Clearing, assemble
 
 # Pyomo names of each column kind's variable, objective-coefficient Param and bound Params.
@@ -94,7 +93,7 @@ def _set_params(params: list, values: np.ndarray, idx: np.ndarray) -> None:
         params[i]._value = v
 
 
-class PyomoModel:
+class PyomoModel(InPlaceHighs):
     """The clearing LP as a Pyomo ``ConcreteModel`` with mutable Params."""
 
     name = "pyomo"
@@ -173,6 +172,7 @@ class PyomoModel:
             ),
         )
         self._shared_params = [m.shared_capacity[k] for k in range(ns)]
+        self._shared = slice(nb, nb + ns)  # layout rows of the shared-capacity constraints
 
         self.solver = Highs()
         cfg = self.solver.config
@@ -195,53 +195,29 @@ class PyomoModel:
             setattr(auto, flag, False)
         var_map = self.solver._pyomo_var_to_solver_var_map
         con_map = self.solver._pyomo_con_to_solver_con_map
-        # HiGHS column of each layout column, and HiGHS row of each shared-capacity row.
+        # The HiGHS column of each layout column and the HiGHS row of each layout row.
         self.col_of = np.array([var_map[id(v)] for v in columns], dtype=np.int32)
-        self.shared_rows = np.array(
-            [con_map[m.route_capacity[k]] for k in range(ns)], dtype=np.int32
-        )
+        rows = [m.balance[n] for n in range(nb)] + [m.route_capacity[k] for k in range(ns)]
+        rows += [m.block_link[b, s] for b in range(nk) for s in (0, 1)]
+        self.row_of = np.array([con_map[c] for c in rows], dtype=np.int32)
         self.h = self.solver._solver_model
         self._data = data
         self._integer_cols = self.col_of[layout.integer]
-        self._integral = True
 
     def update(self, data: Data) -> None:
-        """Write the book's numbers into the Params and push the changed ones to HiGHS."""
+        """Write the book's numbers into the Params, then push the changed ones to HiGHS."""
         old = self._data
-        h = self.h
-        nb = self.layout.num_balance
-        for kind, params in self.cost_params.items():
-            sl = self.layout.cols[kind]
-            idx = _changed(data.c[sl], old.c[sl])
+        for params, new, prev in (
+            *((p, data.c[self.layout.cols[k]], old.c[self.layout.cols[k]])
+              for k, p in self.cost_params.items()),
+            *((p, data.col_hi[self.layout.cols[k]], old.col_hi[self.layout.cols[k]])
+              for k, p in self.upper_params.items()),
+            (self._shared_params, data.row_hi[self._shared], old.row_hi[self._shared]),
+        ):  # fmt: skip
+            idx = _changed(new, prev)
             if len(idx):
-                _set_params(params, data.c[sl], idx)
-        for kind, params in self.upper_params.items():
-            sl = self.layout.cols[kind]
-            idx = _changed(data.col_hi[sl], old.col_hi[sl])
-            if len(idx):
-                _set_params(params, data.col_hi[sl], idx)
-        idx = _changed(data.c, old.c)
-        if len(idx):
-            h.changeColsCost(len(idx), self.col_of[idx], data.c[idx])
-        idx = np.union1d(_changed(data.col_lo, old.col_lo), _changed(data.col_hi, old.col_hi))
-        if len(idx):
-            h.changeColsBounds(len(idx), self.col_of[idx], data.col_lo[idx], data.col_hi[idx])
-        ns = len(self._shared_params)
-        new_cap = data.row_hi[nb : nb + ns]
-        idx = _changed(new_cap, old.row_hi[nb : nb + ns])
-        if len(idx):
-            _set_params(self._shared_params, new_cap, idx)
-            lo = np.full(len(idx), -np.inf)
-            h.changeRowsBounds(len(idx), self.shared_rows[idx], lo, new_cap[idx])
-        self._data = data
-
-    def set_integral(self, integral: bool) -> None:
-        cols = self._integer_cols
-        if len(cols) == 0 or integral == self._integral:
-            return
-        kind = highspy.HighsVarType.kInteger if integral else highspy.HighsVarType.kContinuous
-        self.h.changeColsIntegrality(len(cols), cols, np.array([kind] * len(cols)))
-        self._integral = integral
+                _set_params(params, new, idx)
+        super().update(data)
 
     def solve(self) -> tuple[str, np.ndarray]:
         """Solve through the persistent Pyomo solver; columns' values in layout order."""
