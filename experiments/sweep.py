@@ -187,10 +187,19 @@ def sample(plan: SweepPlan) -> np.ndarray | list[tuple]:
     return morris_sample.sample(problem, plan.samples, num_levels=plan.levels, seed=plan.root_seed)
 
 
+def replication_seeds(root_seed: int, n: int) -> list[int]:
+    """``n`` run seeds (uint32) from one root seed: the rule every study uses, so a
+    sweep, a what-if study and a sensitivity analysis with the same root share seeds.
+    (The root's second child seeds the samplers.)"""
+    if n < 1:
+        raise ValueError(f"seeds must be >= 1 (got {n})")
+    children = np.random.SeedSequence(root_seed).spawn(2)[0].spawn(n)
+    return [int(c.generate_state(1, dtype=np.uint32)[0]) for c in children]
+
+
 def run_seeds(plan: SweepPlan) -> list[int]:
     """One seed per replication, from the root seed (the same for every design point)."""
-    children = np.random.SeedSequence(plan.root_seed).spawn(2)[0].spawn(plan.seeds)
-    return [int(c.generate_state(1, dtype=np.uint32)[0]) for c in children]
+    return replication_seeds(plan.root_seed, plan.seeds)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,13 +21,12 @@ import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from scipy import stats
 
 from experiments.kpis import KPIS
 from experiments.scenarios import ScenarioError, load_scenario, scenario_hash
-from experiments.sweep import MarketRunner, Task, execute
+from experiments.sweep import MarketRunner, Task, execute, replication_seeds
 
 BASE = "base"
 """The label of the baseline scenario in runs and in the runner."""
@@ -49,17 +48,6 @@ COLUMNS = ("policy", "kpi", "unit", "n", "base_mean", "policy_mean", "diff_mean"
 """The columns of a what-if summary, in order."""
 
 CONFIDENCE = 0.95
-
-
-def crn_seeds(seeds: int, root_seed: int = 0) -> list[int]:
-    """One seed per replication from ``SeedSequence(root_seed).spawn(seeds)`` (uint32 ints).
-
-    Every scenario of a study runs on these same seeds (common random numbers).
-    """
-    if seeds < 1:
-        raise ValueError(f"seeds must be >= 1 (got {seeds})")
-    children = np.random.SeedSequence(root_seed).spawn(seeds)
-    return [int(c.generate_state(1, dtype=np.uint32)[0]) for c in children]
 
 
 def _labels(policies: list[Path]) -> list[str]:
@@ -159,7 +147,7 @@ def whatif(
     outputs:
         KPI names (``experiments.kpis.KPIS``; units there).
     root_seed:
-        Root of the per-replication seeds (``crn_seeds``).
+        Root of the per-replication seeds (``sweep.replication_seeds``).
 
     Returns
     -------
@@ -197,7 +185,7 @@ def whatif(
                      f"({sc.meta.horizon}); got {ticks}"],
                 )  # fmt: skip
 
-    run_seeds = crn_seeds(seeds, root_seed)
+    run_seeds = replication_seeds(root_seed, seeds)
     order = [BASE, *labels]
     tasks = [
         Task(f"{i:03d}-{lab}-r{r:03d}", i, r, seed, {"scenario": lab})
@@ -279,4 +267,4 @@ def format_whatif(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["BASE", "COLUMNS", "MAIN_KPIS", "crn_seeds", "format_whatif", "summarise", "whatif"]
+__all__ = ["BASE", "COLUMNS", "MAIN_KPIS", "format_whatif", "summarise", "whatif"]
