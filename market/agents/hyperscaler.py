@@ -40,20 +40,24 @@ class Hyperscaler(MarketAgent):
         self.demand_ema: float | None = None
         self.unit_cost_ema: float | None = None
         self.utilisation = 0.0
+        self._tally()
 
-    @property
-    def fleet_size(self) -> float:
-        return sum(q for cohorts in self.fleet.values() for _, q in cohorts)
+    def _tally(self) -> None:
+        """Installed H100e by designer, recounted whenever the fleet changes: the
+        switching cost reads it for every accelerator route of every tick."""
+        self.units = {d: sum(q for _, q in cohorts) for d, cohorts in self.fleet.items()}
+        self.fleet_size = sum(self.units.values())
 
     def fleet_share(self, designer: str) -> float:
+        """The designer's share of the installed fleet (0 for an empty fleet)."""
         total = self.fleet_size
-        mine = sum(q for _, q in self.fleet.get(designer, []))
-        return mine / total if total > 0 else 0.0
+        return self.units.get(designer, 0.0) / total if total > 0 else 0.0
 
     def submit_orders(self) -> None:
         t = self.model.tick
         for d in list(self.fleet):
             self.fleet[d] = [c for c in self.fleet[d] if c[0] > t]
+        self._tally()
         s = self.spec
         fleet = self.fleet_size
         powered = min(fleet, self.power_mw / s.mw_per_h100e)
@@ -89,6 +93,7 @@ class Hyperscaler(MarketAgent):
             if q > 0:
                 self.fleet.setdefault(designer, []).append([t + 1 + s.fleet_life, q])
                 self.installed += q
+        self._tally()
         self.power_mw += sum(m.inflows(self.name, "power").values())
         self.sold = sum(m.outflows(self.name, "compute").values())
         self.utilisation = self.sold / self.available if self.available > 0 else 0.0
