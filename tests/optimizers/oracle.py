@@ -123,3 +123,17 @@ def fills(r: Clearing) -> np.ndarray:
     return np.concatenate(
         [r.bid_fills, r.ask_fills, r.recipe_activity, r.route_flows, r.commitment_deliveries]
     )
+
+
+def assert_fills_on_face(face: Face, results: dict[str, Clearing], tag: object) -> np.ndarray:
+    """Every result's fills lie on the optimal face, and agree wherever the face pins
+    them down; returns the mask of those unique fills."""
+    lo, hi = face.ranges()
+    for name, res in results.items():
+        x = fills(res)
+        assert np.all(x >= lo - 1e-6) and np.all(x <= hi + 1e-6), (tag, name, x, lo, hi)
+    unique = hi - lo <= 1e-7 * np.maximum(1.0, np.abs(hi))
+    first, *rest = results.values()
+    for other in rest:
+        np.testing.assert_allclose(fills(first)[unique], fills(other)[unique], atol=1e-6)
+    return unique

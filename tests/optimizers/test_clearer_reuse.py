@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 import pytest
-from oracle import Face, close, fills
+from oracle import Face, assert_fills_on_face, close
 
 from optimizers import (
     Ask,
@@ -146,12 +146,7 @@ def test_persistent_clearer_matches_cold_builds(backend):
 
         face = Face(book, r.shortfall_penalty)
         assert close(r.welfare, face.welfare, 1e-9), (tick, r.welfare, face.welfare)
-        lo, hi = face.ranges()
-        for name, res in (("warm", r), ("cold", cold)):
-            x = fills(res)
-            assert np.all(x >= lo - 1e-6) and np.all(x <= hi + 1e-6), (tick, name, x, lo, hi)
-        unique = hi - lo <= 1e-7 * np.maximum(1.0, np.abs(hi))
-        np.testing.assert_allclose(fills(r)[unique], fills(cold)[unique], atol=1e-6)
+        unique = assert_fills_on_face(face, {"warm": r, "cold": cold}, tick)
         unique_seen += int(unique.sum())
         varying_seen += int((~unique).sum())
 
