@@ -30,6 +30,7 @@ EXPECTED = {
     "chip_h100e_by_designer",
     "chip_h100e_by_designer_quarterly",
     "nvidia_share_of_new_compute",
+    "nvidia_datacenter_revenue",
 }
 
 CSVS = sorted(HISTORY.glob("*.csv"))
@@ -128,3 +129,12 @@ def test_nvidia_share_matches_the_designer_totals():
         assert float(row.value) == pytest.approx(
             100 * nvidia / year.value.astype(float).sum(), abs=0.05
         )
+
+
+def test_nvidia_fiscal_2026_quarters_add_up_to_the_reported_year():
+    """NVIDIA reported FY2026 (to 2026-01-25) Data Center revenue of $193.7B (results of
+    2026-02-25, e.g. https://www.pcgamer.com/hardware/nvidia-reports-a-truly-astonishing-usd193-7-billion-in-annual-data-center-revenue-in-its-latest-earnings-call-up-75-percent-year-on-year-while-little-old-gaming-brought-in-usd16-billion/)."""
+    df = load(HISTORY / "nvidia_datacenter_revenue.csv")
+    fy26 = df[df.fiscal_quarter.str.startswith("FY26")]
+    assert len(fy26) == 4
+    assert fy26.value.astype(float).sum() == pytest.approx(193.7, abs=0.15)
