@@ -17,7 +17,8 @@ import pytest
 DATA = Path(__file__).resolve().parents[2] / "data"
 HISTORY = DATA / "history"
 REQUIRED = ["period", "value", "unit", "source", "confidence", "note"]
-STANDARD = {*REQUIRED, "low", "high"}
+#: optional: low/high (an interval), bound ("lower"/"upper": the value is only a bound)
+STANDARD = {*REQUIRED, "low", "high", "bound"}
 CONFIDENCE = {"high", "medium", "low"}
 #: quarter (2023Q1), half (2026H1), year (2023) or month (2024-03)
 PERIOD = re.compile(r"^(20[12]\d)(Q[1-4]|H[12]|-(0[1-9]|1[0-2]))?$")
@@ -31,6 +32,7 @@ EXPECTED = {
     "chip_h100e_by_designer_quarterly",
     "nvidia_share_of_new_compute",
     "nvidia_datacenter_revenue",
+    "h100_rental_price",
 }
 
 CSVS = sorted(HISTORY.glob("*.csv"))
@@ -94,6 +96,11 @@ class TestSeries:
             bound = pd.to_numeric(given[side])
             value = pd.to_numeric(given.value)
             assert ((bound <= value) if side == "low" else (bound >= value)).all(), side
+
+    def test_bound_is_lower_upper_or_blank(self, path):
+        df = load(path)
+        if "bound" in df.columns:
+            assert set(df.bound) <= {"", "lower", "upper"}, set(df.bound)
 
     def test_no_duplicate_keys_per_source(self, path):
         df = load(path)
