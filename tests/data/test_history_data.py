@@ -33,6 +33,7 @@ EXPECTED = {
     "nvidia_share_of_new_compute",
     "nvidia_datacenter_revenue",
     "h100_rental_price",
+    "ai_server_lead_times",
 }
 
 CSVS = sorted(HISTORY.glob("*.csv"))
