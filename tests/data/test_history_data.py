@@ -34,6 +34,7 @@ EXPECTED = {
     "nvidia_datacenter_revenue",
     "h100_rental_price",
     "ai_server_lead_times",
+    "cowos_capacity",
 }
 
 CSVS = sorted(HISTORY.glob("*.csv"))
@@ -102,6 +103,15 @@ class TestSeries:
         df = load(path)
         if "bound" in df.columns:
             assert set(df.bound) <= {"", "lower", "upper"}, set(df.bound)
+
+    def test_forecasts_are_marked_and_dated(self, path):
+        """A row made before its period ended says so (kind) and when (as_of)."""
+        df = load(path)
+        if "kind" in df.columns:
+            assert set(df.kind) <= {"estimate", "forecast"}, set(df.kind)
+            assert "as_of" in df.columns
+        if "as_of" in df.columns:
+            assert all(PERIOD.match(a) for a in df.as_of), df.as_of.tolist()
 
     def test_no_duplicate_keys_per_source(self, path):
         df = load(path)
