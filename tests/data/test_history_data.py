@@ -35,6 +35,7 @@ EXPECTED = {
     "h100_rental_price",
     "ai_server_lead_times",
     "cowos_capacity",
+    "hbm_market_share",
 }
 
 CSVS = sorted(HISTORY.glob("*.csv"))
@@ -156,3 +157,14 @@ def test_nvidia_fiscal_2026_quarters_add_up_to_the_reported_year():
     fy26 = df[df.fiscal_quarter.str.startswith("FY26")]
     assert len(fy26) == 4
     assert fy26.value.astype(float).sum() == pytest.approx(193.7, abs=0.15)
+
+
+def test_hbm_shares_of_the_three_makers_add_up_to_the_whole_market():
+    df = load(HISTORY / "hbm_market_share.csv")
+    df = df[df.bound == ""]
+    complete = 0
+    for _, g in df.groupby(["period", "basis", "kind", "source"]):
+        if set(g.maker) >= {"SK hynix", "Samsung", "Micron"}:
+            complete += 1
+            assert g.value.astype(float).sum() == pytest.approx(100, abs=2)
+    assert complete >= 4
