@@ -36,6 +36,7 @@ EXPECTED = {
     "ai_server_lead_times",
     "cowos_capacity",
     "hbm_market_share",
+    "dram_contract_price_change",
 }
 
 CSVS = sorted(HISTORY.glob("*.csv"))
