@@ -37,6 +37,7 @@ EXPECTED = {
     "cowos_capacity",
     "hbm_market_share",
     "dram_contract_price_change",
+    "hyperscaler_capex",
 }
 
 CSVS = sorted(HISTORY.glob("*.csv"))
@@ -169,3 +170,25 @@ def test_hbm_shares_of_the_three_makers_add_up_to_the_whole_market():
             complete += 1
             assert g.value.astype(float).sum() == pytest.approx(100, abs=2)
     assert complete >= 4
+
+
+@pytest.mark.parametrize(
+    ("company", "year", "reported"),
+    [
+        # annual purchases of property and equipment, $B, from the companies' annual reports
+        # (Amazon's Q4-2025 release: 83.0 for 2024, 131.8 for 2025; Alphabet's 10-K: 52.5, 91.4)
+        ("Amazon", "2024", 83.0),
+        ("Amazon", "2025", 131.8),
+        ("Alphabet", "2024", 52.5),
+        ("Alphabet", "2025", 91.4),
+    ],
+)
+def test_quarterly_capex_adds_up_to_the_annual_report(company, year, reported):
+    df = load(HISTORY / "hyperscaler_capex.csv")
+    q = df[
+        (df.company == company)
+        & (df.measure == "cash capex")
+        & df.period.isin([f"{year}Q{i}" for i in range(1, 5)])
+    ]
+    assert len(q) == 4
+    assert q.value.astype(float).sum() == pytest.approx(reported, abs=0.1)
