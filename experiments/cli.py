@@ -13,16 +13,17 @@ from pathlib import Path
 
 
 def _demo(_args: argparse.Namespace) -> int:
-    from experiments.demo import run_demo
+    from experiments.bench.demo import run_demo
 
     run_demo()
     return 0
 
 
 def _run(args: argparse.Namespace) -> int:
-    from experiments.report import run_report
-    from experiments.runs import run_scenario, summary, write_run
+    from experiments.outputs.report import run_report
+    from experiments.outputs.tables import summary, write_run
     from experiments.scenarios import load_scenario
+    from experiments.studies.run import run_scenario
 
     scenario = load_scenario(args.scenario)
     horizon = scenario.meta.horizon
@@ -48,7 +49,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from experiments.sweep import load_sweep, summarise, sweep
+    from experiments.studies.plan import load_sweep
+    from experiments.studies.sweep import summarise, sweep
 
     plan, _ = load_sweep(args.sweep)
     out = Path(args.out) if args.out else Path("runs") / "sweeps" / plan.name
@@ -60,7 +62,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _whatif(args: argparse.Namespace) -> int:
-    from experiments.whatif import format_whatif, whatif
+    from experiments.studies.whatif import format_whatif, whatif
 
     df = whatif(args.base, args.policies, seeds=args.seeds, out=args.out, workers=args.workers,
                 scheduler=args.scheduler, ticks=args.ticks, progress=not args.quiet,
@@ -71,7 +73,8 @@ def _whatif(args: argparse.Namespace) -> int:
 
 
 def _sensitivity(args: argparse.Namespace) -> int:
-    from experiments.sensitivity import format_sensitivity, plot_sensitivity, sensitivity
+    from experiments.outputs.plots import plot_sensitivity
+    from experiments.studies.sensitivity import format_sensitivity, sensitivity
 
     df = sensitivity(args.sweep, out=args.out, workers=args.workers, scheduler=args.scheduler,
                      progress=not args.quiet, resume=args.resume)  # fmt: skip
@@ -83,7 +86,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from experiments.report import build_report
+    from experiments.outputs.report import build_report
 
     print(f"wrote {build_report(args.folder)}")
     return 0
@@ -151,11 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="clear one wafer + HBM + CoWoS -> accelerator market")
     demo.set_defaults(func=_demo)
     args = parser.parse_args(argv)
+    from experiments.errors import AimarketError
     from experiments.scenarios import ScenarioError
 
     try:
         return args.func(args)
-    except (ScenarioError, FileExistsError, FileNotFoundError) as e:
+    except (ScenarioError, AimarketError, FileExistsError, FileNotFoundError) as e:
         # Bad input files or folders: one clear message, no traceback.
         print(f"aimarket: {e}", file=sys.stderr)
         return 2

@@ -12,17 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from experiments.engine import collect, execute
+from experiments.samplers import sample
 from experiments.scenarios import ScenarioError
-from experiments.sweep import (
-    SweepPlan,
-    collect,
-    execute,
-    load_sweep,
-    run_seeds,
-    sample,
-    sweep,
-    tasks_of,
-)
+from experiments.studies.plan import SweepPlan, load_sweep
+from experiments.studies.sweep import run_seeds, sweep, tasks_of
 
 BASELINE = Path(__file__).parents[2] / "experiments" / "scenarios" / "baseline.toml"
 ROOT = Path(__file__).parents[2]

@@ -8,7 +8,7 @@ baseline and every policy run on the SAME seeds, so the noise a seed draws
     df = whatif("scenarios/baseline.toml", ["scenarios/taiwan_outage.toml"], seeds=8)
     print(format_whatif(df))
 
-All runs go through the sweep engine (``experiments.sweep.execute``): each run is
+All runs go through the study engine (``experiments.engine.execute``): each run is
 written as it finishes under ``out/parts/``, a killed study resumes with
 ``resume=True``, and results do not depend on the number of workers. The
 summary is written as ``out/whatif.parquet`` and ``out/whatif.csv``.
@@ -24,9 +24,13 @@ from pathlib import Path
 import pandas as pd
 from scipy import stats
 
+from experiments.engine import Task, execute
 from experiments.kpis import KPIS
+from experiments.outputs.files import write_frame
+from experiments.outputs.format import number, text_table
+from experiments.samplers import replication_seeds
 from experiments.scenarios import ScenarioError, load_scenario, scenario_hash
-from experiments.sweep import MarketRunner, Task, execute, replication_seeds
+from experiments.studies.run import MarketRunner
 
 BASE = "base"
 """The label of the baseline scenario in runs and in the runner."""
@@ -68,7 +72,7 @@ def _labels(policies: list[Path]) -> list[str]:
 def summarise(runs: pd.DataFrame, policies: list[str], outputs: tuple[str, ...]) -> pd.DataFrame:
     """Paired per-seed differences ``policy - base`` of each KPI, from the runs of a study.
 
-    ``runs`` is what ``sweep.execute`` returns (columns ``param:scenario``,
+    ``runs`` is what ``engine.execute`` returns (columns ``param:scenario``,
     ``replicate``, ``status``, ``out:<kpi>``). A seed counts for a (policy, KPI)
     only if both the baseline and the policy run finished and the KPI is not NaN
     in both (pairwise exclusion); ``n`` is the number of seeds that count. The
@@ -141,13 +145,13 @@ def whatif(
         Folder for the runs (``parts/``, ``runs.jsonl``, ``manifest.json``) and the
         summary (``whatif.parquet``, ``whatif.csv``); default a new temporary folder.
     workers, scheduler, resume, progress:
-        As ``experiments.sweep.execute`` (0 workers and no scheduler: in process).
+        As ``experiments.engine.execute`` (0 workers and no scheduler: in process).
     ticks:
         Ticks per run (quarters); default each scenario's horizon.
     outputs:
         KPI names (``experiments.kpis.KPIS``; units there).
     root_seed:
-        Root of the per-replication seeds (``sweep.replication_seeds``).
+        Root of the per-replication seeds (``experiments.samplers.replication_seeds``).
 
     Returns
     -------
@@ -209,30 +213,10 @@ def whatif(
     runs = execute(tasks, runner, folder, workers, scheduler, resume, progress,
                    manifest=manifest)  # fmt: skip
     summary = summarise(runs, labels, tuple(outputs))
-    _write(summary, folder)
+    write_frame(summary, folder / "whatif.parquet")
+    write_frame(summary, folder / "whatif.csv")
     summary.attrs["out"] = os.fspath(folder)
     return summary
-
-
-def _write(summary: pd.DataFrame, folder: Path) -> None:
-    for name, write in (("whatif.parquet", lambda p: summary.to_parquet(p, index=False)),
-                        ("whatif.csv", lambda p: summary.to_csv(p, index=False))):  # fmt: skip
-        tmp = folder / f".{name}.tmp"
-        write(tmp)
-        os.replace(tmp, folder / name)
-
-
-def _num(x: float) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    if x == 0:
-        return "0"
-    a = abs(x)
-    if a >= 1e6 or a < 1e-3:
-        return f"{x:.3e}"
-    if a >= 100:
-        return f"{x:,.0f}"
-    return f"{x:.4g}"
 
 
 def format_whatif(df: pd.DataFrame) -> str:
@@ -243,25 +227,23 @@ def format_whatif(df: pd.DataFrame) -> str:
     """
     if df.empty:
         return "(no results)"
-    head = ("kpi", "base", "policy", "diff", "%", "95% CI", "n", "")
     lines: list[str] = []
     for policy, block in df.groupby("policy", sort=False):
-        rows = []
-        for r in block.itertuples(index=False):
-            pct = (100 * r.diff_mean / abs(r.base_mean)
-                   if r.base_mean and not math.isnan(r.base_mean) else math.nan)  # fmt: skip
-            rows.append((
-                r.kpi, _num(r.base_mean), _num(r.policy_mean), _num(r.diff_mean),
-                "-" if math.isnan(pct) else f"{pct:+.1f}",
-                f"[{_num(r.ci_low)}, {_num(r.ci_high)}]", str(r.n),
-                "*" if r.significant else "",
-            ))  # fmt: skip
-        widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
-        fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
+        base = block["base_mean"].where(block["base_mean"].abs() > 0)
+        pct = 100 * block["diff_mean"] / base.abs()
+        table = pd.DataFrame({
+            "kpi": block["kpi"],
+            "base": block["base_mean"],
+            "policy": block["policy_mean"],
+            "diff": block["diff_mean"],
+            "%": [("-" if math.isnan(p) else f"{p:+.1f}") for p in pct],
+            "95% CI": [f"[{number(lo)}, {number(hi)}]"
+                       for lo, hi in zip(block["ci_low"], block["ci_high"])],
+            "n": block["n"].astype(str),
+            "": ["*" if s else "" for s in block["significant"]],
+        })  # fmt: skip
         lines.append(f"{policy} vs {BASE}  (policy - base, paired by seed)")
-        lines.append(fmt.format(*head).rstrip())
-        lines.append("  ".join("-" * w for w in widths).rstrip())
-        lines.extend(fmt.format(*row).rstrip() for row in rows)
+        lines.append(text_table(table.reset_index(drop=True), left=["kpi"]))
         lines.append("")
     lines.append("* 95% t interval excludes 0; units per KPI in experiments/kpis.py")
     return "\n".join(lines)
