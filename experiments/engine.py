@@ -12,12 +12,22 @@ design point, a replicate, a seed and parameters) and a runner
   goes on; a run lost with a killed worker is retried by Dask (``retries``);
 - each run builds its own model and solver from plain data (nothing unpicklable
   crosses to workers), HiGHS uses one thread, and per-run seeds come from one
-  root seed, so results are identical whatever the number of workers.
+  root seed, so results are identical whatever the number of workers;
+- studies are isolated: Dask task keys carry a hash of the study (its identity,
+  its tasks and its runner), so two studies on one scheduler never share
+  results; one study at a time writes into a folder (``FolderLock``); the
+  manifest records the study's hashes, and ``resume`` refuses a folder written
+  by a different study, saying what changed; a part that cannot be read back
+  (truncated, damaged) is set aside as ``<run>.parquet.corrupt`` and run again.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import os
+import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -31,8 +41,16 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from experiments.cluster import dask_client, scheduler_address
-from experiments.errors import OutputError
-from experiments.outputs.files import atomic_write, read_table, versions, write_json
+from experiments.errors import OutputError, StudyError
+from experiments.outputs.files import (
+    FolderLock,
+    atomic_write,
+    prepare_folder,
+    read_json,
+    read_table,
+    versions,
+    write_json,
+)
 
 Runner = Callable[[Mapping[str, Any], int], Mapping[str, float]]
 """``runner(params, seed) -> {output: value}``; picklable to run on Dask workers."""
@@ -65,6 +83,98 @@ def call_task(runner: Runner, task: Task) -> dict[str, Any]:
     return row
 
 
+def digest(data: Any) -> str:
+    """SHA-256 (hex) of the canonical JSON of ``data`` (sorted keys, fixed separators)."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def tasks_hash(tasks: list[Task]) -> str:
+    """A hash of every task's run name, point, replicate, seed and parameters, in order."""
+    return digest([[t.run, t.point, t.replicate, t.seed, t.params] for t in tasks])
+
+
+def runner_hash(runner: Runner) -> str:
+    """A hash of the runner as Dask would ship it (cloudpickle), or of its repr."""
+    try:
+        import cloudpickle
+
+        data = cloudpickle.dumps(runner)
+    except Exception:  # noqa: BLE001 - an unpicklable runner still gets a fingerprint
+        data = repr(runner).encode()
+    return hashlib.sha256(data).hexdigest()
+
+
+def study_key(identity: Mapping[str, Any], tasks: list[Task], runner: Runner) -> str:
+    """The prefix of a study's Dask task keys: 16 hex digits of a hash of its identity
+    (e.g. plan and base scenario), its tasks and its runner."""
+    return digest([digest(dict(identity)), tasks_hash(tasks), runner_hash(runner)])[:16]
+
+
+def _changes(old: Any, new: Any, where: str = "") -> list[str]:
+    """Lines ``path: old -> new`` for each leaf that differs between two JSON values."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for k in sorted(set(old) | set(new), key=str):
+            here = f"{where}.{k}" if where else str(k)
+            if k not in old:
+                out.append(f"{here}: added ({json.dumps(new[k], default=str)})")
+            elif k not in new:
+                out.append(f"{here}: removed (was {json.dumps(old[k], default=str)})")
+            else:
+                out += _changes(old[k], new[k], here)
+        return out
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [line for i, (a, b) in enumerate(zip(old, new))
+                for line in _changes(a, b, f"{where}[{i}]")]  # fmt: skip
+    if old != new:
+        return [f"{where or 'value'}: {json.dumps(old, default=str)} -> "
+                f"{json.dumps(new, default=str)}"]  # fmt: skip
+    return []
+
+
+def _check_same_study(out: Path, identity: dict[str, Any], study: str, todo_hash: str) -> None:
+    """Refuse to resume ``out`` unless its manifest records the same study."""
+    manifest = out / "manifest.json"
+    if not manifest.exists():
+        raise StudyError(
+            f"{out}: holds finished runs but no manifest.json, so it cannot be checked that "
+            "they belong to this study; choose another --out"
+        )
+    old = read_json(manifest)
+    if old.get("study_hash") == study:
+        return
+    # Through JSON, so tuples and lists compare alike.
+    lines = _changes(old.get("identity", {}), json.loads(json.dumps(identity, default=str)))
+    if not lines and old.get("tasks_hash") != todo_hash:
+        lines = [f"the runs differ ({old.get('runs', '?')} runs before)"]
+    shown = "\n  ".join(lines[:12]) + ("\n  ..." if len(lines) > 12 else "")
+    raise StudyError(
+        f"{out}: --resume refused: the folder holds runs of a different study. What changed:\n"
+        f"  {shown or '(the study was written by another version of aimarket)'}\n"
+        "Resume with the same plan and base scenario, or choose another --out"
+    )
+
+
+def _set_aside_corrupt(out: Path, done: set[str]) -> set[str]:
+    """Move parts that cannot be read back to ``<run>.parquet.corrupt``; the runs left."""
+    bad = set()
+    for run in sorted(done):
+        path = out / "parts" / f"{run}.parquet"
+        try:
+            table = read_table(path)
+            ok = table.num_rows == 1 and table.column("run")[0].as_py() == run
+        except (OutputError, KeyError):
+            ok = False
+        if not ok:
+            os.replace(path, path.with_name(path.name + ".corrupt"))
+            bad.add(run)
+    if bad:
+        print(f"aimarket: {len(bad)} damaged part(s) in {out / 'parts'} set aside as "
+              "*.corrupt and run again", file=sys.stderr)  # fmt: skip
+    return done - bad
+
+
 def _write_part(out: Path, row: dict[str, Any]) -> None:
     table = pa.Table.from_pylist([row])
     atomic_write(out / "parts" / f"{row['run']}.parquet", lambda p: pq.write_table(table, p))
@@ -83,7 +193,9 @@ def _recover(out: Path, done: set[str]) -> None:
     journal = out / "runs.jsonl"
     seen = set()
     if journal.exists():
-        seen = {json.loads(line)["run"] for line in journal.read_text().splitlines() if line}
+        for line in journal.read_text().splitlines():
+            with contextlib.suppress(ValueError, KeyError, TypeError):  # a line cut by a kill
+                seen.add(json.loads(line)["run"])
     missing = sorted(done - seen)
     if missing:
         with open(journal, "a") as fh:
@@ -120,6 +232,7 @@ def execute(
     progress: bool = True,
     retries: int = 2,
     manifest: Mapping[str, Any] | None = None,
+    identity: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Run ``tasks`` and write each as it finishes; return all runs as a DataFrame.
 
@@ -127,21 +240,41 @@ def execute(
     on dask.distributed: an existing cluster at ``scheduler`` (or
     ``DASK_SCHEDULER_ADDRESS``), or a LocalCluster of ``workers`` processes with
     one thread each (``experiments.cluster``).
+
+    ``identity`` is what makes the study itself (e.g. ``{"plan": ..., "base_hash":
+    ...}``), JSON-able; with the tasks it gives the ``study_hash`` recorded in the
+    manifest, which ``resume`` checks. ``manifest`` adds other entries.
+
+    Raises ``OutputError`` if ``out`` cannot be written, is in use by another
+    study, or holds runs and ``resume`` is false; ``StudyError`` if ``resume``
+    meets runs of a different study.
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_folder(Path(out))
+    with FolderLock(out):
+        return _execute_locked(tasks, runner, out, workers, scheduler, resume, progress,
+                               retries, dict(manifest or {}), dict(identity or {}))  # fmt: skip
+
+
+def _execute_locked(tasks, runner, out, workers, scheduler, resume, progress, retries,
+                    manifest, identity) -> pd.DataFrame:  # fmt: skip
     (out / "parts").mkdir(exist_ok=True)
+    todo_hash = tasks_hash(tasks)
+    study = digest([digest(identity), todo_hash])
     done = finished_runs(out)
     if done and not resume:
         raise OutputError(
             f"{out} already holds runs of a study; pass --resume to continue it or choose "
             "another --out"
         )
+    if done:
+        _check_same_study(out, identity, study, todo_hash)
+        done = _set_aside_corrupt(out, done)
     _recover(out, done)
     todo = [t for t in tasks if t.run not in done]
     meta = {"runs": len(tasks), "skipped_as_finished": len(tasks) - len(todo),
             "workers": workers, "scheduler": scheduler or "", "versions": versions(),
-            **(manifest or {})}  # fmt: skip
+            "study_hash": study, "tasks_hash": todo_hash, "identity": identity,
+            **manifest}  # fmt: skip
     write_json(out / "manifest.json", meta)
     failed = 0
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="run",
@@ -159,24 +292,29 @@ def execute(
             for t in todo:
                 record(call_task(runner, t))
         else:
-            _run_on_dask(todo, runner, record, workers, scheduler, retries)
+            key = study_key(identity, tasks, runner)
+            _run_on_dask(todo, runner, record, workers, scheduler, retries, key)
     finally:
         bar.close()
     return collect(out)
 
 
-def _run_on_dask(todo, runner, record, workers: int, scheduler: str | None, retries: int) -> None:
+def _run_on_dask(todo, runner, record, workers: int, scheduler: str | None, retries: int,
+                 key: str) -> None:  # fmt: skip
     from dask.distributed import as_completed
 
     with dask_client(workers, scheduler) as client:
         # The runner travels with each task (small plain data): a copy scattered once
         # would be lost with the workers holding it if they die.
         futures = [
-            client.submit(call_task, runner, t, key=f"run-{t.run}", pure=False, retries=retries)
+            client.submit(
+                call_task, runner, t, key=f"aimarket-{key}-{t.run}", pure=False, retries=retries
+            )  # fmt: skip
             for t in todo
         ]
         for fut in as_completed(futures):
             record(fut.result())
 
 
-__all__ = ["Runner", "Task", "call_task", "collect", "execute", "finished_runs"]
+__all__ = ["Runner", "Task", "call_task", "collect", "digest", "execute", "finished_runs",
+           "study_key", "tasks_hash"]  # fmt: skip

@@ -76,6 +76,24 @@ class SweepPlan(Strict):
         return self
 
 
+def plan_identity(plan: SweepPlan, base: dict[str, Any] | None) -> dict[str, Any]:
+    """What makes a sweep itself, for the engine's ``identity``: the plan (as JSON) and
+    the base scenario's hash (None without a base)."""
+    from experiments.scenarios import scenario_hash, validate_scenario
+
+    base_hash = scenario_hash(validate_scenario(base)) if base is not None else None
+    return {"plan": plan.model_dump(mode="json"), "base_hash": base_hash}
+
+
+def plan_manifest(plan: SweepPlan, base: dict[str, Any] | None, source: str) -> dict[str, Any]:
+    """Manifest entries of a sweep: its file, plan, the plan's hash and the base's hash."""
+    from experiments.engine import digest
+
+    identity = plan_identity(plan, base)
+    return {"sweep_file": source, "plan": identity["plan"],
+            "plan_hash": digest(identity["plan"]), "base_hash": identity["base_hash"]}  # fmt: skip
+
+
 def load_sweep(path: str | os.PathLike[str]) -> tuple[SweepPlan, dict[str, Any] | None]:
     """Read and validate a sweep file; also load and validate its base scenario (as data).
 
@@ -108,4 +126,4 @@ def load_sweep(path: str | os.PathLike[str]) -> tuple[SweepPlan, dict[str, Any] 
     return plan, base
 
 
-__all__ = ["Parameter", "SweepPlan", "load_sweep"]
+__all__ = ["Parameter", "SweepPlan", "load_sweep", "plan_identity", "plan_manifest"]

@@ -31,8 +31,8 @@ from experiments.kpis import KPIS
 from experiments.outputs.files import write_frame
 from experiments.outputs.format import text_table
 from experiments.samplers import salib_problem, sample
-from experiments.scenarios import ScenarioError, scenario_hash, validate_scenario
-from experiments.studies.plan import SweepPlan, load_sweep
+from experiments.scenarios import ScenarioError
+from experiments.studies.plan import SweepPlan, load_sweep, plan_identity, plan_manifest
 from experiments.studies.run import MarketRunner
 from experiments.studies.sweep import tasks_of
 
@@ -126,19 +126,22 @@ def run_sensitivity(
     resume: bool = False,
     manifest: dict[str, Any] | None = None,
     source: str = "<plan>",
+    base: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Run ``plan`` with ``runner`` through ``engine.execute`` and analyse it (see ``analyse``).
 
     The lower-level entry of :func:`sensitivity`, for a plan built in code and
     any picklable ``runner(params, seed) -> {output: value}``. Writes the runs
     and ``sensitivity.parquet`` / ``.csv`` under ``out`` (default a new
-    temporary folder, returned as ``df.attrs["out"]``).
+    temporary folder, returned as ``df.attrs["out"]``). ``base`` (the base
+    scenario as data, if any) is hashed into the study's identity.
     """
     check_plan(plan, source)
     folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="aimarket-sens-"))
-    meta = {"study": "sensitivity", "plan": plan.model_dump(mode="json"), **(manifest or {})}
+    meta = {"study": "sensitivity", **plan_manifest(plan, base, source), **(manifest or {})}
+    identity = {"study": "sensitivity", **plan_identity(plan, base)}
     runs = execute(tasks_of(plan), runner, folder, workers, scheduler, resume, progress,
-                   manifest=meta)  # fmt: skip
+                   manifest=meta, identity=identity)  # fmt: skip
     df = analyse(plan, runs)
     write_frame(df, folder / "sensitivity.parquet")
     write_frame(df, folder / "sensitivity.csv")
@@ -168,15 +171,12 @@ def sensitivity(
     source = os.fspath(path)
     plan, base = load_sweep(path)
     check_plan(plan, source)
-    manifest: dict[str, Any] = {"sweep_file": source}
     if runner is None:
         if base is None:
             raise ScenarioError(source, ["base: missing; name a base scenario file"])
         runner = MarketRunner({"base": base}, plan.outputs, plan.ticks)
-    if base is not None:
-        manifest["base_hash"] = scenario_hash(validate_scenario(base))
     return run_sensitivity(plan, runner, out, workers, scheduler, progress, resume,
-                           manifest=manifest, source=source)  # fmt: skip
+                           source=source, base=base)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- reporting

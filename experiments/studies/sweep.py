@@ -21,8 +21,8 @@ from experiments.engine import Runner, Task, execute
 from experiments.outputs.files import write_frame
 from experiments.outputs.format import text_table
 from experiments.samplers import replication_seeds, sample
-from experiments.scenarios import ScenarioError, scenario_hash, validate_scenario
-from experiments.studies.plan import SweepPlan, load_sweep
+from experiments.scenarios import ScenarioError
+from experiments.studies.plan import SweepPlan, load_sweep, plan_identity, plan_manifest
 from experiments.studies.run import MarketRunner
 
 
@@ -62,11 +62,9 @@ def sweep(
         if base is None:
             raise ScenarioError(os.fspath(path), ["base: missing; name a base scenario file"])
         runner = MarketRunner({"base": base}, plan.outputs, plan.ticks)
-    manifest = {"plan": plan.model_dump(mode="json"), "sweep_file": os.fspath(path)}
-    if base is not None:
-        manifest["base_hash"] = scenario_hash(validate_scenario(base))
     df = execute(tasks_of(plan), runner, Path(out), workers, scheduler, resume, progress,
-                 manifest=manifest)  # fmt: skip
+                 manifest=plan_manifest(plan, base, os.fspath(path)),
+                 identity=plan_identity(plan, base))  # fmt: skip
     write_frame(df, Path(out) / "results.parquet")
     return df
 

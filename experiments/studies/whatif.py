@@ -199,19 +199,24 @@ def whatif(
     runner = MarketRunner({lab: loaded[lab].model_dump(mode="python") for lab in order},
                           tuple(outputs), ticks)  # fmt: skip
     folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="aimarket-whatif-"))
-    manifest = {
+    identity = {
         "study": "whatif",
-        "scenarios": {
-            lab: {"file": os.fspath(files[lab]), "hash": scenario_hash(loaded[lab])}
-            for lab in order
-        },  # fmt: skip
+        "scenarios": {lab: scenario_hash(loaded[lab]) for lab in order},
         "seeds": run_seeds,
         "root_seed": root_seed,
         "ticks": ticks,
         "outputs": list(outputs),
     }
+    manifest = {
+        **identity,
+        "scenarios": {
+            lab: {"file": os.fspath(files[lab]), "hash": scenario_hash(loaded[lab])}
+            for lab in order
+        },  # fmt: skip
+        "base_hash": scenario_hash(loaded[BASE]),
+    }
     runs = execute(tasks, runner, folder, workers, scheduler, resume, progress,
-                   manifest=manifest)  # fmt: skip
+                   manifest=manifest, identity=identity)  # fmt: skip
     summary = summarise(runs, labels, tuple(outputs))
     write_frame(summary, folder / "whatif.parquet")
     write_frame(summary, folder / "whatif.csv")
