@@ -55,7 +55,7 @@ def _sweep(args: argparse.Namespace) -> int:
     plan, _ = load_sweep(args.sweep)
     out = Path(args.out) if args.out else Path("runs") / "sweeps" / plan.name
     df = sweep(args.sweep, out, workers=args.workers, scheduler=args.scheduler,
-               resume=args.resume, progress=not args.quiet)  # fmt: skip
+               resume=args.resume, progress=not args.quiet, confirm=args.yes)  # fmt: skip
     print(summarise(df))
     print(f"\nwrote {len(df)} runs to {out}/ (parts/*.parquet, results.parquet, manifest.json)")
     return 0 if (df["status"] == "done").all() else 1
@@ -77,7 +77,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
     from experiments.studies.sensitivity import format_sensitivity, sensitivity
 
     df = sensitivity(args.sweep, out=args.out, workers=args.workers, scheduler=args.scheduler,
-                     progress=not args.quiet, resume=args.resume)  # fmt: skip
+                     progress=not args.quiet, resume=args.resume, confirm=args.yes)  # fmt: skip
     out = Path(df.attrs["out"])
     plots = plot_sensitivity(df, out)
     print(format_sensitivity(df))
@@ -131,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     sw = sub.add_parser("sweep", help="run a parameter sweep (TOML) on dask.distributed")
     sw.add_argument("sweep", help="sweep TOML file")
     _add_engine_options(sw)
+    sw.add_argument("--yes", action="store_true",
+                    help="start a study of very many runs (refused otherwise)")  # fmt: skip
     sw.set_defaults(func=_sweep)
     wi = sub.add_parser("whatif", help="policies against a baseline on paired seeds, with CIs")
     wi.add_argument("base", help="baseline scenario TOML")
@@ -142,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     se = sub.add_parser("sensitivity", help="Sobol or Morris indices (SALib) of a sweep")
     se.add_argument("sweep", help="sweep TOML file with sampler sobol or morris")
     _add_engine_options(se)
+    se.add_argument("--yes", action="store_true",
+                    help="start a study of very many runs (refused otherwise)")  # fmt: skip
     se.set_defaults(func=_sensitivity)
     rp = sub.add_parser("report", help="build report.html from a run, sweep or what-if folder")
     rp.add_argument("folder", help="the --out folder of aimarket run, sweep, whatif or sensitivity")

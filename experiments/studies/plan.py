@@ -23,9 +23,24 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
+from experiments.errors import StudyError
 from experiments.kpis import KPIS
 from experiments.scenarios import ScenarioError, read_toml, validate_model, with_overrides
 from market.scenario import Strict
+
+MAX_SAMPLES = 1_000_000
+"""Most ``samples`` a plan may ask for (points, Sobol N or Morris trajectories)."""
+MAX_SEEDS = 10_000
+"""Most replications per design point."""
+MAX_LEVELS = 1_000
+"""Most grid or Morris levels per parameter."""
+MAX_RUNS = 10_000_000
+"""Most runs a plan may have at all (its tasks are held in memory)."""
+LARGE_STUDY = 10_000
+"""Runs above which a study starts only when confirmed (``--yes``, ``confirm=True``)."""
+SECONDS_PER_AGENT_TICK = 6e-4
+"""Rough time of one tick per agent on one worker (s), for the size warning: the
+baseline (32 agents, 40 ticks) runs in ~0.76 s on a 2020s laptop core."""
 
 
 class Parameter(Strict):
@@ -41,6 +56,8 @@ class Parameter(Strict):
             raise ValueError(f"parameter {self.path!r}: give exactly one of range or values")
         if self.range is not None and not self.range[0] < self.range[1]:
             raise ValueError(f"parameter {self.path!r}: range must be [low, high] with low < high")
+        if self.values is not None and not self.values:
+            raise ValueError(f"parameter {self.path!r}: values is empty; give at least one value")
         return self
 
 
@@ -50,11 +67,11 @@ class SweepPlan(Strict):
     name: str
     base: str = Field("", description="Base scenario file, relative to the sweep file.")
     sampler: Literal["grid", "random", "lhs", "sobol", "morris"] = "grid"
-    samples: Annotated[int, Field(ge=1)] = 8
-    levels: Annotated[int, Field(ge=2)] = Field(
+    samples: Annotated[int, Field(ge=1, le=MAX_SAMPLES)] = 8
+    levels: Annotated[int, Field(ge=2, le=MAX_LEVELS)] = Field(
         4, description="Grid levels per parameter; Morris levels (even)."
     )
-    seeds: Annotated[int, Field(ge=1)] = 1
+    seeds: Annotated[int, Field(ge=1, le=MAX_SEEDS)] = 1
     root_seed: Annotated[int, Field(ge=0)] = 0
     ticks: Annotated[int, Field(ge=1)] | None = None
     outputs: tuple[str, ...] = ("unmet_share", "price_accelerator", "price_compute")
@@ -62,6 +79,14 @@ class SweepPlan(Strict):
 
     @model_validator(mode="after")
     def _check(self) -> SweepPlan:
+        first: dict[str, int] = {}
+        for i, p in enumerate(self.parameters):
+            if p.path in first:
+                raise ValueError(
+                    f"parameters[{i}].path: {p.path!r} is listed twice (also parameters"
+                    f"[{first[p.path]}]); list each path once"
+                )
+            first[p.path] = i
         if self.sampler != "grid":
             for i, p in enumerate(self.parameters):
                 if p.range is None:
@@ -73,7 +98,57 @@ class SweepPlan(Strict):
             raise ValueError(f"levels: Morris needs an even number of levels (got {self.levels})")
         if self.sampler == "sobol" and self.samples & (self.samples - 1):
             raise ValueError(f"samples: Sobol needs a power of two (got {self.samples})")
+        if self.runs > MAX_RUNS:
+            raise ValueError(
+                f"this plan has {self.runs:,} runs ({self.points:,} design points x "
+                f"{self.seeds} seeds), more than {MAX_RUNS:,}; lower samples, levels, "
+                "values or seeds"
+            )
         return self
+
+    @property
+    def points(self) -> int:
+        """Design points (without sampling; see ``experiments.samplers.point_count``)."""
+        from experiments.samplers import point_count
+
+        return point_count(self)
+
+    @property
+    def runs(self) -> int:
+        """Runs: design points times seeds."""
+        return self.points * self.seeds
+
+    def with_options(self, samples: int | None = None, ticks: int | None = None) -> SweepPlan:
+        """This plan with ``samples`` and/or ``ticks`` replaced, validated again
+        (``ValueError`` naming the option if the result is not a valid plan)."""
+        if samples is not None and self.sampler == "grid":
+            raise ValueError("--samples: the grid sampler takes no samples; change its "
+                             "levels or values instead")  # fmt: skip
+        update = {k: v for k, v in (("samples", samples), ("ticks", ticks)) if v is not None}
+        return SweepPlan.model_validate({**self.model_dump(), **update})
+
+
+def check_size(plan: SweepPlan, base: dict[str, Any] | None, source: str, workers: int,
+               confirm: bool) -> None:  # fmt: skip
+    """Refuse to start more than ``LARGE_STUDY`` runs unless ``confirm``; the message says
+    how many runs and roughly how long they take."""
+    if plan.runs <= LARGE_STUDY or confirm:
+        return
+    how_long = ""
+    if base is not None:
+        from experiments.scenarios import validate_scenario
+
+        scenario = validate_scenario(base)
+        ticks = plan.ticks or scenario.meta.horizon
+        per_run = ticks * len(list(scenario.agent_specs())) * SECONDS_PER_AGENT_TICK
+        hours = plan.runs * per_run / max(1, workers) / 3600
+        how_long = (f", roughly {hours:,.1f} hours on {max(1, workers)} worker(s) at "
+                    f"~{per_run:.2g} s per run")  # fmt: skip
+    raise StudyError(
+        f"{source}: this study has {plan.runs:,} runs ({plan.points:,} design points x "
+        f"{plan.seeds} seeds){how_long}; pass --yes to start it, or lower samples, levels, "
+        "values or seeds"
+    )
 
 
 def plan_identity(plan: SweepPlan, base: dict[str, Any] | None) -> dict[str, Any]:
@@ -116,6 +191,13 @@ def load_sweep(path: str | os.PathLike[str]) -> tuple[SweepPlan, dict[str, Any] 
         from experiments.scenarios import load_scenario
 
         scenario = load_scenario(base_path)
+        horizon = scenario.meta.horizon
+        if plan.ticks is not None and plan.ticks > horizon:
+            raise ScenarioError(
+                source,
+                [f"ticks: {plan.ticks} is past the base scenario's horizon ({horizon} ticks, "
+                 f"meta.horizon in {base_path}); use at most {horizon}"],
+            )  # fmt: skip
         for i, p in enumerate(plan.parameters):
             probe = p.range[0] if p.range is not None else p.values[0]
             try:
@@ -126,4 +208,5 @@ def load_sweep(path: str | os.PathLike[str]) -> tuple[SweepPlan, dict[str, Any] 
     return plan, base
 
 
-__all__ = ["Parameter", "SweepPlan", "load_sweep", "plan_identity", "plan_manifest"]
+__all__ = ["LARGE_STUDY", "Parameter", "SweepPlan", "check_size", "load_sweep", "plan_identity",
+           "plan_manifest"]  # fmt: skip

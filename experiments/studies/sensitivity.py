@@ -32,7 +32,13 @@ from experiments.outputs.files import write_frame
 from experiments.outputs.format import text_table
 from experiments.samplers import salib_problem, sample
 from experiments.scenarios import ScenarioError
-from experiments.studies.plan import SweepPlan, load_sweep, plan_identity, plan_manifest
+from experiments.studies.plan import (
+    SweepPlan,
+    check_size,
+    load_sweep,
+    plan_identity,
+    plan_manifest,
+)
 from experiments.studies.run import MarketRunner
 from experiments.studies.sweep import tasks_of
 
@@ -157,6 +163,7 @@ def sensitivity(
     runner: Runner | None = None,
     progress: bool = True,
     resume: bool = False,
+    confirm: bool = False,
 ) -> pd.DataFrame:
     """Run the Sobol or Morris sweep file at ``path`` and return its SALib indices.
 
@@ -166,11 +173,13 @@ def sensitivity(
 
     Raises ``ScenarioError`` naming the file and field if the sweep file is
     invalid (e.g. odd Morris levels), its sampler is not sobol or morris, or it
-    has no base scenario and no runner is given.
+    has no base scenario and no runner is given; ``StudyError`` for more than
+    ``LARGE_STUDY`` runs without ``confirm``.
     """
     source = os.fspath(path)
     plan, base = load_sweep(path)
     check_plan(plan, source)
+    check_size(plan, base, source, workers, confirm)
     if runner is None:
         if base is None:
             raise ScenarioError(source, ["base: missing; name a base scenario file"])

@@ -22,7 +22,13 @@ from experiments.outputs.files import write_frame
 from experiments.outputs.format import text_table
 from experiments.samplers import replication_seeds, sample
 from experiments.scenarios import ScenarioError
-from experiments.studies.plan import SweepPlan, load_sweep, plan_identity, plan_manifest
+from experiments.studies.plan import (
+    SweepPlan,
+    check_size,
+    load_sweep,
+    plan_identity,
+    plan_manifest,
+)
 from experiments.studies.run import MarketRunner
 
 
@@ -51,13 +57,17 @@ def sweep(
     resume: bool = False,
     progress: bool = True,
     runner: Runner | None = None,
+    confirm: bool = False,
 ) -> pd.DataFrame:
     """Run the sweep file at ``path`` into folder ``out``; one row per run (DataFrame).
 
     ``runner(params, seed) -> {kpi: value}`` defaults to the market model on the
     plan's base scenario; any picklable callable works (e.g. a test function).
+    A plan of more than ``LARGE_STUDY`` runs starts only with ``confirm=True``
+    (``StudyError`` otherwise, saying how many runs and roughly how long).
     """
     plan, base = load_sweep(path)
+    check_size(plan, base, os.fspath(path), workers, confirm)
     if runner is None:
         if base is None:
             raise ScenarioError(os.fspath(path), ["base: missing; name a base scenario file"])
