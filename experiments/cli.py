@@ -52,10 +52,11 @@ def _sweep(args: argparse.Namespace) -> int:
     from experiments.studies.plan import load_sweep
     from experiments.studies.sweep import summarise, sweep
 
-    plan, _ = load_sweep(args.sweep)
+    plan, _ = load_sweep(args.sweep, args.samples, args.ticks)
     out = Path(args.out) if args.out else Path("runs") / "sweeps" / plan.name
     df = sweep(args.sweep, out, workers=args.workers, scheduler=args.scheduler,
-               resume=args.resume, progress=not args.quiet, confirm=args.yes)  # fmt: skip
+               resume=args.resume, progress=not args.quiet, confirm=args.yes,
+               samples=args.samples, ticks=args.ticks)  # fmt: skip
     print(summarise(df))
     print(f"\nwrote {len(df)} runs to {out}/ (parts/*.parquet, results.parquet, manifest.json)")
     return 0 if (df["status"] == "done").all() else 1
@@ -64,9 +65,16 @@ def _sweep(args: argparse.Namespace) -> int:
 def _whatif(args: argparse.Namespace) -> int:
     from experiments.studies.whatif import format_whatif, whatif
 
+    overrides: dict[str, dict[str, object]] = {}
+    for name, path, value in args.policy or ():
+        overrides.setdefault(name, {})[path] = value
+    if not args.policies and not overrides:
+        print("aimarket whatif: give policy scenario files or --policy NAME:PATH=VALUE",
+              file=sys.stderr)  # fmt: skip
+        return 2
     df = whatif(args.base, args.policies, seeds=args.seeds, out=args.out, workers=args.workers,
                 scheduler=args.scheduler, ticks=args.ticks, progress=not args.quiet,
-                resume=args.resume)  # fmt: skip
+                resume=args.resume, overrides=overrides)  # fmt: skip
     print(format_whatif(df))
     print(f"\nwrote runs and whatif.parquet/.csv to {df.attrs.get('out')}/")
     return 0
@@ -77,7 +85,8 @@ def _sensitivity(args: argparse.Namespace) -> int:
     from experiments.studies.sensitivity import format_sensitivity, sensitivity
 
     df = sensitivity(args.sweep, out=args.out, workers=args.workers, scheduler=args.scheduler,
-                     progress=not args.quiet, resume=args.resume, confirm=args.yes)  # fmt: skip
+                     progress=not args.quiet, resume=args.resume, confirm=args.yes,
+                     samples=args.samples, ticks=args.ticks)  # fmt: skip
     out = Path(df.attrs["out"])
     plots = plot_sensitivity(df, out)
     print(format_sensitivity(df))
@@ -98,6 +107,22 @@ def _dashboard(args: argparse.Namespace) -> int:
     print(f"dashboard for {args.scenario} at http://{args.host}:{args.port}/ (Ctrl-C to stop)")
     serve(args.scenario, args.port, args.host)
     return 0
+
+
+def _policy(text: str) -> tuple[str, str, object]:
+    from experiments.studies.whatif import parse_policy
+
+    try:
+        return parse_policy(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_plan_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--samples", type=int, help="replace the plan's samples")
+    p.add_argument("--ticks", type=int, help="replace the plan's ticks per run")
+    p.add_argument("--yes", action="store_true",
+                   help="start a study of very many runs (refused otherwise)")  # fmt: skip
 
 
 def _add_engine_options(p: argparse.ArgumentParser) -> None:
@@ -131,12 +156,15 @@ def main(argv: list[str] | None = None) -> int:
     sw = sub.add_parser("sweep", help="run a parameter sweep (TOML) on dask.distributed")
     sw.add_argument("sweep", help="sweep TOML file")
     _add_engine_options(sw)
-    sw.add_argument("--yes", action="store_true",
-                    help="start a study of very many runs (refused otherwise)")  # fmt: skip
+    _add_plan_options(sw)
     sw.set_defaults(func=_sweep)
     wi = sub.add_parser("whatif", help="policies against a baseline on paired seeds, with CIs")
     wi.add_argument("base", help="baseline scenario TOML")
-    wi.add_argument("policies", nargs="+", help="policy scenario TOML files")
+    wi.add_argument("policies", nargs="*", help="policy scenario TOML files")
+    wi.add_argument("--policy", action="append", type=_policy, metavar="NAME:PATH=VALUE",
+                    help="a policy without a file: the baseline with PATH (dotted, as in "
+                    "sweeps, e.g. labs[OpenAI].training_growth) set to VALUE; repeat it, "
+                    "also with one NAME for several changes")  # fmt: skip
     wi.add_argument("--seeds", type=int, default=8, help="paired seeds (default 8)")
     wi.add_argument("--ticks", type=int, help="ticks per run (default: the horizon)")
     _add_engine_options(wi)
@@ -144,8 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     se = sub.add_parser("sensitivity", help="Sobol or Morris indices (SALib) of a sweep")
     se.add_argument("sweep", help="sweep TOML file with sampler sobol or morris")
     _add_engine_options(se)
-    se.add_argument("--yes", action="store_true",
-                    help="start a study of very many runs (refused otherwise)")  # fmt: skip
+    _add_plan_options(se)
     se.set_defaults(func=_sensitivity)
     rp = sub.add_parser("report", help="build report.html from a run, sweep or what-if folder")
     rp.add_argument("folder", help="the --out folder of aimarket run, sweep, whatif or sensitivity")

@@ -118,15 +118,6 @@ class SweepPlan(Strict):
         """Runs: design points times seeds."""
         return self.points * self.seeds
 
-    def with_options(self, samples: int | None = None, ticks: int | None = None) -> SweepPlan:
-        """This plan with ``samples`` and/or ``ticks`` replaced, validated again
-        (``ValueError`` naming the option if the result is not a valid plan)."""
-        if samples is not None and self.sampler == "grid":
-            raise ValueError("--samples: the grid sampler takes no samples; change its "
-                             "levels or values instead")  # fmt: skip
-        update = {k: v for k, v in (("samples", samples), ("ticks", ticks)) if v is not None}
-        return SweepPlan.model_validate({**self.model_dump(), **update})
-
 
 def check_size(plan: SweepPlan, base: dict[str, Any] | None, source: str, workers: int,
                confirm: bool) -> None:  # fmt: skip
@@ -169,17 +160,30 @@ def plan_manifest(plan: SweepPlan, base: dict[str, Any] | None, source: str) -> 
             "plan_hash": digest(identity["plan"]), "base_hash": identity["base_hash"]}  # fmt: skip
 
 
-def load_sweep(path: str | os.PathLike[str]) -> tuple[SweepPlan, dict[str, Any] | None]:
+def load_sweep(
+    path: str | os.PathLike[str], samples: int | None = None, ticks: int | None = None
+) -> tuple[SweepPlan, dict[str, Any] | None]:
     """Read and validate a sweep file; also load and validate its base scenario (as data).
 
-    With a ``base``, outputs must be KPIs of ``experiments.kpis`` and every parameter
+    ``samples`` and ``ticks`` (the CLI's ``--samples``, ``--ticks``) replace the
+    file's values before validation. With a ``base``, outputs must be KPIs of
+    ``experiments.kpis``, ``ticks`` at most the base's horizon and every parameter
     path must exist in the base scenario; without one (a custom runner), outputs
-    are whatever the runner returns. Raises ``ScenarioError`` naming the file and
-    field (unknown KPI, bad range, a path that does not exist, ...).
+    are whatever the runner returns. Raises ``ScenarioError`` naming the file (and
+    the option) and field (unknown KPI, bad range, a path that does not exist, ...).
     """
     source = os.fspath(path)
-    plan = validate_model(SweepPlan, read_toml(path), source)
+    data = read_toml(path)
+    plan = validate_model(SweepPlan, data, source)
     assert isinstance(plan, SweepPlan)
+    options = {k: v for k, v in (("samples", samples), ("ticks", ticks)) if v is not None}
+    if options:
+        source = f"{source} with " + " ".join(f"--{k} {v}" for k, v in options.items())
+        if "samples" in options and plan.sampler == "grid":
+            raise ScenarioError(source, ["samples: the grid sampler takes no samples; "
+                                         "change its levels or values instead"])  # fmt: skip
+        plan = validate_model(SweepPlan, {**data, **options}, source)
+        assert isinstance(plan, SweepPlan)
     for i, name in enumerate(plan.outputs if plan.base else ()):  # market KPIs only with a base
         if name not in KPIS:
             raise ScenarioError(

@@ -164,6 +164,8 @@ def sensitivity(
     progress: bool = True,
     resume: bool = False,
     confirm: bool = False,
+    samples: int | None = None,
+    ticks: int | None = None,
 ) -> pd.DataFrame:
     """Run the Sobol or Morris sweep file at ``path`` and return its SALib indices.
 
@@ -177,7 +179,7 @@ def sensitivity(
     ``LARGE_STUDY`` runs without ``confirm``.
     """
     source = os.fspath(path)
-    plan, base = load_sweep(path)
+    plan, base = load_sweep(path, samples, ticks)
     check_plan(plan, source)
     check_size(plan, base, source, workers, confirm)
     if runner is None:

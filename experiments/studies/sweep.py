@@ -58,6 +58,8 @@ def sweep(
     progress: bool = True,
     runner: Runner | None = None,
     confirm: bool = False,
+    samples: int | None = None,
+    ticks: int | None = None,
 ) -> pd.DataFrame:
     """Run the sweep file at ``path`` into folder ``out``; one row per run (DataFrame).
 
@@ -65,8 +67,9 @@ def sweep(
     plan's base scenario; any picklable callable works (e.g. a test function).
     A plan of more than ``LARGE_STUDY`` runs starts only with ``confirm=True``
     (``StudyError`` otherwise, saying how many runs and roughly how long).
+    ``samples`` and ``ticks`` replace the plan's (see ``load_sweep``).
     """
-    plan, base = load_sweep(path)
+    plan, base = load_sweep(path, samples, ticks)
     check_size(plan, base, os.fspath(path), workers, confirm)
     if runner is None:
         if base is None:

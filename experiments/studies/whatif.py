@@ -1,6 +1,9 @@
 """What-if studies: a baseline and policy scenarios on common random numbers, paired KPI diffs.
 
-Each policy file is a full scenario (like ``scenarios/taiwan_outage.toml``). The
+Each policy file is a full scenario (like ``scenarios/taiwan_outage.toml``); a
+policy may also be the baseline with overrides by dotted path, without a file
+(``overrides={"slow_openai": {"labs[OpenAI].training_growth": 0.5}}``, the CLI's
+``--policy slow_openai:labs[OpenAI].training_growth=0.5``). The
 baseline and every policy run on the SAME seeds, so the noise a seed draws
 (demand shocks, agent order) is shared and cancels in the per-seed difference
 ``policy - base``; the summary is a paired comparison::
@@ -18,8 +21,12 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tempfile
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from scipy import stats
@@ -29,7 +36,7 @@ from experiments.kpis import KPIS
 from experiments.outputs.files import write_frame
 from experiments.outputs.format import number, text_table
 from experiments.samplers import replication_seeds
-from experiments.scenarios import ScenarioError, load_scenario, scenario_hash
+from experiments.scenarios import ScenarioError, load_scenario, scenario_hash, with_overrides
 from experiments.studies.run import MarketRunner
 
 BASE = "base"
@@ -52,6 +59,32 @@ COLUMNS = ("policy", "kpi", "unit", "n", "base_mean", "policy_mean", "diff_mean"
 """The columns of a what-if summary, in order."""
 
 CONFIDENCE = 0.95
+
+
+POLICY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+"""What a policy given by overrides may be called (it names runs and files)."""
+
+
+def parse_policy(text: str) -> tuple[str, str, Any]:
+    """``NAME:PATH=VALUE`` as ``(name, path, value)``; VALUE is read as a TOML value
+    (``0.5``, ``true``, ``"CN"``, ``[1, 2]``), else taken as a plain string.
+
+    Raises ``ValueError`` saying the expected form.
+    """
+    name, sep, rest = text.partition(":")
+    path, eq, raw = rest.partition("=")
+    name, path, raw = name.strip(), path.strip(), raw.strip()
+    if not (sep and eq and name and path and raw):
+        raise ValueError(f"{text!r}: expected NAME:PATH=VALUE, e.g. "
+                         "slow_openai:labs[OpenAI].training_growth=0.5")  # fmt: skip
+    if not POLICY_NAME.match(name) or name == BASE:
+        raise ValueError(f"{text!r}: the policy name {name!r} must be letters, digits, '_', "
+                         f"'-' or '.', and not {BASE!r}")  # fmt: skip
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return name, path, value
 
 
 def _labels(policies: list[Path]) -> list[str]:
@@ -132,6 +165,7 @@ def whatif(
     root_seed: int = 0,
     progress: bool = True,
     resume: bool = False,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> pd.DataFrame:
     """Run the baseline and each policy scenario on common seeds; one row per (policy, KPI).
 
@@ -139,6 +173,9 @@ def whatif(
     ----------
     base, policies:
         Scenario TOML files. A policy is labelled by its file's stem.
+    overrides:
+        More policies without a file: ``{name: {dotted path: value}}``, each the
+        baseline with those values replaced (paths as in sweeps).
     seeds:
         Replications; scenario ``s`` and the baseline share seed ``i`` in run ``i``.
     out:
@@ -164,14 +201,24 @@ def whatif(
     Raises
     ------
     ScenarioError
-        A scenario file is missing or invalid, two files share a stem, an output
-        is not a KPI, or ``ticks`` exceeds a scenario's horizon.
+        A scenario file is missing or invalid, two policies share a label, an
+        override path does not exist or gives an invalid scenario, an output is
+        not a KPI, or ``ticks`` exceeds a scenario's horizon.
     """
-    if not policies:
-        raise ValueError("whatif: give at least one policy scenario")
+    overrides = dict(overrides or {})
+    if not policies and not overrides:
+        raise ScenarioError("whatif", ["policies: give at least one policy scenario file "
+                                       "or --policy NAME:PATH=VALUE"])  # fmt: skip
     base_path = Path(base)
     policy_paths = [Path(p) for p in policies]
     labels = _labels(policy_paths)
+    for name in overrides:
+        taken = name in labels or name == BASE
+        if taken or not POLICY_NAME.match(name):
+            why = "is already used" if taken else "is not allowed"
+            raise ScenarioError(f"--policy {name}", [
+                f"name: {name!r} {why}; use letters, digits, '_', '-' or '.', and a name "
+                "that no policy file has"])  # fmt: skip
     for i, name in enumerate(outputs):
         if name not in KPIS:
             raise ScenarioError(
@@ -180,6 +227,13 @@ def whatif(
     loaded = {BASE: load_scenario(base_path)}
     loaded.update({lab: load_scenario(p) for lab, p in zip(labels, policy_paths)})
     files = {BASE: base_path, **dict(zip(labels, policy_paths))}
+    for name, changes in overrides.items():
+        try:
+            loaded[name] = with_overrides(loaded[BASE], changes)
+        except ScenarioError as exc:
+            raise ScenarioError(f"--policy {name} (on {base_path})", exc.problems) from None
+        files[name] = base_path
+        labels.append(name)
     if ticks is not None:
         for lab, sc in loaded.items():
             if not 1 <= ticks <= sc.meta.horizon:
@@ -210,7 +264,11 @@ def whatif(
     manifest = {
         **identity,
         "scenarios": {
-            lab: {"file": os.fspath(files[lab]), "hash": scenario_hash(loaded[lab])}
+            lab: {
+                "file": os.fspath(files[lab]),
+                "hash": scenario_hash(loaded[lab]),
+                "overrides": {k: v for k, v in overrides.get(lab, {}).items()},
+            }
             for lab in order
         },  # fmt: skip
         "base_hash": scenario_hash(loaded[BASE]),
@@ -254,4 +312,5 @@ def format_whatif(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["BASE", "COLUMNS", "MAIN_KPIS", "format_whatif", "summarise", "whatif"]
+__all__ = ["BASE", "COLUMNS", "MAIN_KPIS", "format_whatif", "parse_policy", "summarise",
+           "whatif"]  # fmt: skip
