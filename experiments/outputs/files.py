@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import socket
 import time
 from collections.abc import Callable, Mapping
@@ -147,6 +148,32 @@ def prepare_folder(folder: Path, option: str = "--out") -> Path:
     return folder
 
 
+def empty_for_run(folder: Path, force: bool, option: str = "--out") -> Path:
+    """Make sure a run writes into an empty folder: refuse a non-empty one unless
+    ``force``, which clears it (only a folder of aimarket results, one with a
+    ``manifest.json``, so a mistyped path never empties a folder of other files)."""
+    folder = prepare_folder(folder, option)
+    entries = [p for p in folder.iterdir() if p.name != LOCK_NAME]
+    if not entries:
+        return folder
+    if not force:
+        raise OutputError(
+            f"{option} {folder}: not empty ({len(entries)} files or folders); pass --force "
+            "to replace its contents, or choose another folder"
+        )
+    if not (folder / "manifest.json").is_file():
+        raise OutputError(
+            f"{option} {folder}: --force clears only a folder of aimarket results (one "
+            "with a manifest.json) and this one has none; choose another folder"
+        )
+    for p in entries:
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+    return folder
+
+
 class FolderLock:
     """An exclusive lock on an output folder for one study (``fcntl.flock`` on a lock file).
 
@@ -205,6 +232,7 @@ class FolderLock:
 __all__ = [
     "FolderLock",
     "atomic_write",
+    "empty_for_run",
     "prepare_folder",
     "read_frame",
     "read_json",

@@ -9,17 +9,55 @@ for studies: plain data in, KPIs out, picklable for Dask workers.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from tqdm import tqdm
 
+from experiments.errors import RunError
 from experiments.kpis import kpis
 from experiments.outputs.files import versions
 from experiments.scenarios import scenario_hash, validate_scenario, with_overrides
 from market import MarketModel, Scenario
 from optimizers import SolverOptions
+from optimizers.errors import ClearingError, OrderBookError
+
+MODEL_ERRORS: dict[type[Exception], str] = {
+    OrderBookError: "the market's order book was invalid",
+    ClearingError: "the market could not be cleared",
+    OverflowError: "a number grew beyond the floating-point range",
+    FloatingPointError: "a calculation gave no finite number",
+    ZeroDivisionError: "a calculation divided by zero",
+}
+"""Errors the model raises when a scenario's values drive it out of range, and what
+each means; ``run_model`` turns them into a ``RunError`` naming the tick."""
+
+FIX = ("a scenario value is probably extreme (a quantity, price, growth rate or volatility "
+       "far from the shipped scenarios): bring it closer to them, or run fewer ticks "
+       "(--ticks {tick}) to see the tables up to this point")  # fmt: skip
+
+
+def run_model(
+    model: MarketModel, ticks: int | None = None, progress: Callable[[int], Any] | None = None
+) -> None:
+    """Run ``model`` for ``ticks`` ticks (default: to its horizon), calling
+    ``progress(tick)`` after each; a model error becomes a ``RunError`` that names
+    the scenario, the tick and its date, and what to change."""
+    n = model.world.meta.horizon - model.tick if ticks is None else ticks
+    for _ in range(n):
+        tick = model.tick
+        try:
+            model.step()
+        except tuple(MODEL_ERRORS) as exc:
+            what = next(v for k, v in MODEL_ERRORS.items() if isinstance(exc, k))
+            raise RunError(
+                f"scenario {model.world.meta.name!r}: the run failed at tick {tick} "
+                f"({model.date(tick)}): {what} ({type(exc).__name__}: {exc}); "
+                + FIX.format(tick=max(1, tick))
+            ) from exc
+        if progress is not None:
+            progress(model.tick)
 
 
 @dataclass
@@ -46,7 +84,7 @@ def run_scenario(
     with tqdm(
         total=n, desc=scenario.meta.name, unit="tick", disable=None if progress else True
     ) as bar:
-        model.run(n, progress=lambda t: (bar.update(1), bar.set_postfix(date=model.date(t - 1))))
+        run_model(model, n, lambda t: (bar.update(1), bar.set_postfix(date=model.date(t - 1))))
     wall = time.perf_counter() - start
     manifest = {
         "scenario": scenario.meta.name,
@@ -85,9 +123,9 @@ class MarketRunner:
         if params:
             scenario = with_overrides(scenario, params)
         model = MarketModel(scenario, seed=seed, solver_options=SolverOptions(threads=1))
-        model.run(self.ticks)
+        run_model(model, self.ticks)
         values = kpis(model.tables())
         return {k: values[k] for k in self.outputs}
 
 
-__all__ = ["MarketRunner", "RunResult", "run_scenario"]
+__all__ = ["MODEL_ERRORS", "MarketRunner", "RunResult", "run_model", "run_scenario"]
