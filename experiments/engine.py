@@ -144,6 +144,11 @@ def _check_same_study(out: Path, identity: dict[str, Any], study: str, todo_hash
     old = read_json(manifest)
     if old.get("study_hash") == study:
         return
+    if "study_hash" not in old:
+        raise StudyError(
+            f"{out}: --resume refused: {manifest} does not record which study wrote the runs "
+            "(an earlier version of aimarket); choose another --out"
+        )
     # Through JSON, so tuples and lists compare alike.
     lines = _changes(old.get("identity", {}), json.loads(json.dumps(identity, default=str)))
     if not lines and old.get("tasks_hash") != todo_hash:

@@ -192,3 +192,17 @@ def test_a_reused_run_folder_does_not_embed_old_plots(tmp_path):
     text = build_report(out).read_text()
     assert "network_t039" not in text
     assert len(re.findall(r'src="data:image/png;base64,', text)) == 4 + 3  # ticks 0, 1, 2
+
+
+def test_resume_refuses_a_folder_whose_manifest_does_not_name_its_study(tmp_path):
+    tasks = tasks_of(plan_of([1.0, 2.0]))
+    out = tmp_path / "out"
+    execute(tasks, echo, out, progress=False)
+    manifest = json.loads((out / "manifest.json").read_text())
+    del manifest["study_hash"]  # as written before studies were hashed
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(StudyError, match="does not record which study"):
+        execute(tasks, echo, out, resume=True, progress=False)
+    (out / "manifest.json").write_text('{"runs": 2, ')  # cut short
+    with pytest.raises(OutputError, match="manifest.json: not readable JSON"):
+        execute(tasks, echo, out, resume=True, progress=False)
