@@ -1,7 +1,8 @@
 """A one-tick clearing demo: wafer + HBM + CoWoS -> accelerators -> hyperscalers.
 
 Numbers are rough 2025 quarterly figures (CoWoS ~165k TSMC + ~50k OSAT wafers
-per quarter, from TSMC's 65-80k wafers a month at end-2025: DigiTimes, TrendForce;
+per quarter, TSMC's between its 32-40k wafers a month at end-2024 and 65-80k at
+end-2025: DigiTimes, TrendForce;
 HBM split 57/22/21 by revenue: Counterpoint Q3-2025; ~$15/GB implied by chip bills
 of materials: siliconanalysts.com; CoWoS ~$12k per wafer, ~12 effective packages
 per CoWoS wafer, accelerator prices $16-43k). They are illustrative. It clears
