@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 
 run: setup
-	$(VENV)/bin/aimarket run experiments/scenarios/baseline.toml --out runs/baseline
+	$(VENV)/bin/aimarket run experiments/scenarios/baseline.toml --out runs/baseline --force
 
 test: setup
 	$(VENV)/bin/python -m pytest -q

@@ -8,13 +8,20 @@ The Python API for notebooks, each returning a pandas DataFrame::
                                ["experiments/scenarios/taiwan_outage.toml"], seeds=8)
     indices = experiments.sensitivity("experiments/sweeps/sobol_lockin.toml", workers=2)
 
-(The modules of the same names hold the machinery: ``experiments.sweep`` the
-function shadows its module as a package attribute; import from the module with
-``from experiments.sweep import execute``.)
+The package by role:
+
+- ``engine`` (run tasks, write parts, resume, isolate studies), ``cluster`` (the Dask
+  LocalCluster factory and worker tuning), ``samplers`` (designs and seeds);
+- ``studies/``: ``run`` (one run), ``plan`` (sweep files), ``sweep``, ``whatif``,
+  ``sensitivity``;
+- ``outputs/``: ``files`` (atomic writes, locks, reading back), ``format`` (numbers and
+  text tables), ``tables`` (a run's tables), ``plots``, ``report``;
+- ``connectors/``: ``ema`` (EMA Workbench); ``bench/``: benchmarks and the demo;
+- ``scenarios`` (scenario files), ``kpis``, ``errors``, ``cli``, ``app`` (dashboard).
 """
 
-from experiments.sensitivity import sensitivity
-from experiments.sweep import sweep
-from experiments.whatif import whatif
+from experiments.studies.sensitivity import sensitivity
+from experiments.studies.sweep import sweep
+from experiments.studies.whatif import whatif
 
 __all__ = ["sensitivity", "sweep", "whatif"]

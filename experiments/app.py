@@ -28,7 +28,7 @@ import solara
 from matplotlib.figure import Figure
 from mesa.visualization import SolaraViz
 
-from experiments.plots import draw_network
+from experiments.outputs.plots import draw_network
 from experiments.scenarios import load_scenario, validate_scenario, with_overrides
 from market.goods import GOODS
 from market.model import MarketModel

@@ -1,38 +1,86 @@
 """The ``aimarket`` command line.
 
-aimarket run SCENARIO [--seed N] [--ticks N] [--out DIR]
-aimarket demo
+    aimarket run SCENARIO [--seed N] [--ticks N] [--out DIR] [--force]
+    aimarket sweep PLAN [--samples N] [--ticks N] [--yes] [engine options]
+    aimarket whatif BASE [POLICY ...] [--policy NAME:PATH=VALUE ...] [--seeds N] [--ticks N]
+    aimarket sensitivity PLAN [--samples N] [--ticks N] [--yes] [engine options]
+    aimarket report DIR
+    aimarket dashboard SCENARIO [--port N] [--host H]
+    aimarket demo
+
+Engine options: ``--workers N``, ``--scheduler ADDRESS``, ``--out DIR``, ``--resume``,
+``--quiet``. Arguments are range-checked when parsed; anything a user can get wrong
+(a bad file, folder, option or value, a run driven out of range) ends in one
+message naming what to change and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 from pathlib import Path
 
+SCENARIO_HELP = "scenario TOML file, e.g. experiments/scenarios/baseline.toml"
+
+
+def _int_at_least(low: int, high: int | None = None):
+    """An argparse type: an integer in [low, high]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"must be {bound} (got {value})")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def _input_file(text: str) -> str:
+    """An argparse type for an input file: refuse a pipe, device or socket (reading one
+    would hang or make no sense); a missing file is left to the loader's message."""
+    try:
+        mode = os.stat(text).st_mode
+    except OSError:
+        return text
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise argparse.ArgumentTypeError(f"{text}: not a regular file; give a .toml file")
+    return text
+
 
 def _demo(_args: argparse.Namespace) -> int:
-    from experiments.demo import run_demo
+    from experiments.bench.demo import run_demo
 
     run_demo()
     return 0
 
 
 def _run(args: argparse.Namespace) -> int:
-    from experiments.report import run_report
-    from experiments.runs import run_scenario, summary, write_run
+    from experiments.errors import StudyError
+    from experiments.outputs.files import FolderLock, empty_for_run, safe_name
+    from experiments.outputs.report import run_report
+    from experiments.outputs.tables import summary, write_run
     from experiments.scenarios import load_scenario
+    from experiments.studies.run import run_scenario
 
     scenario = load_scenario(args.scenario)
     horizon = scenario.meta.horizon
-    if args.ticks is not None and not 1 <= args.ticks <= horizon:
-        print(f"aimarket: --ticks must be between 1 and the horizon ({horizon})", file=sys.stderr)
-        return 2
-    out = Path(args.out) if args.out else Path("runs") / f"{scenario.meta.name}-seed{args.seed}"
-    result = run_scenario(scenario, seed=args.seed, ticks=args.ticks, progress=not args.quiet)
-    write_run(result, out)
-    run_report(out)  # also draws the PNG plots
+    if args.ticks is not None and args.ticks > horizon:
+        raise StudyError(f"--ticks {args.ticks}: past the horizon of {args.scenario} "
+                         f"({horizon} ticks); use at most {horizon}")  # fmt: skip
+    name = safe_name(scenario.meta.name)
+    out = Path(args.out) if args.out else Path("runs") / f"{name}-seed{args.seed}"
+    empty_for_run(out, args.force)  # checked (and cleared) before simulating
+    with FolderLock(out):
+        result = run_scenario(scenario, seed=args.seed, ticks=args.ticks, progress=not args.quiet)
+        write_run(result, out)
+        run_report(out)  # also draws the PNG plots
     paths = [p for p in out.iterdir() if not p.name.startswith(".")]
     m = result.manifest
     print(
@@ -48,33 +96,45 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from experiments.sweep import load_sweep, summarise, sweep
+    from experiments.outputs.files import safe_name
+    from experiments.studies.plan import load_sweep
+    from experiments.studies.sweep import summarise, sweep
 
-    plan, _ = load_sweep(args.sweep)
-    out = Path(args.out) if args.out else Path("runs") / "sweeps" / plan.name
+    plan, _ = load_sweep(args.sweep, args.samples, args.ticks)
+    out = Path(args.out) if args.out else Path("runs") / "sweeps" / safe_name(plan.name)
     df = sweep(args.sweep, out, workers=args.workers, scheduler=args.scheduler,
-               resume=args.resume, progress=not args.quiet)  # fmt: skip
+               resume=args.resume, progress=not args.quiet, confirm=args.yes,
+               samples=args.samples, ticks=args.ticks)  # fmt: skip
     print(summarise(df))
     print(f"\nwrote {len(df)} runs to {out}/ (parts/*.parquet, results.parquet, manifest.json)")
     return 0 if (df["status"] == "done").all() else 1
 
 
 def _whatif(args: argparse.Namespace) -> int:
-    from experiments.whatif import format_whatif, whatif
+    from experiments.studies.whatif import format_whatif, whatif
 
+    overrides: dict[str, dict[str, object]] = {}
+    for name, path, value in args.policy or ():
+        overrides.setdefault(name, {})[path] = value
+    if not args.policies and not overrides:
+        print("aimarket whatif: give policy scenario files or --policy NAME:PATH=VALUE",
+              file=sys.stderr)  # fmt: skip
+        return 2
     df = whatif(args.base, args.policies, seeds=args.seeds, out=args.out, workers=args.workers,
                 scheduler=args.scheduler, ticks=args.ticks, progress=not args.quiet,
-                resume=args.resume)  # fmt: skip
+                resume=args.resume, overrides=overrides)  # fmt: skip
     print(format_whatif(df))
     print(f"\nwrote runs and whatif.parquet/.csv to {df.attrs.get('out')}/")
     return 0
 
 
 def _sensitivity(args: argparse.Namespace) -> int:
-    from experiments.sensitivity import format_sensitivity, plot_sensitivity, sensitivity
+    from experiments.outputs.plots import plot_sensitivity
+    from experiments.studies.sensitivity import format_sensitivity, sensitivity
 
     df = sensitivity(args.sweep, out=args.out, workers=args.workers, scheduler=args.scheduler,
-                     progress=not args.quiet, resume=args.resume)  # fmt: skip
+                     progress=not args.quiet, resume=args.resume, confirm=args.yes,
+                     samples=args.samples, ticks=args.ticks)  # fmt: skip
     out = Path(df.attrs["out"])
     plots = plot_sensitivity(df, out)
     print(format_sensitivity(df))
@@ -83,7 +143,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from experiments.report import build_report
+    from experiments.outputs.report import build_report
 
     print(f"wrote {build_report(args.folder)}")
     return 0
@@ -97,10 +157,26 @@ def _dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _policy(text: str) -> tuple[str, str, object]:
+    from experiments.studies.whatif import parse_policy
+
+    try:
+        return parse_policy(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_plan_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--samples", type=_int_at_least(1), help="replace the plan's samples")
+    p.add_argument("--ticks", type=_int_at_least(1), help="replace the plan's ticks per run")
+    p.add_argument("--yes", action="store_true",
+                   help="start a study of very many runs (refused otherwise)")  # fmt: skip
+
+
 def _add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--workers",
-        type=int,
+        type=_int_at_least(0),
         default=os.cpu_count() or 1,
         help="local worker processes (0 = run in this process; default: cores)",
     )
@@ -117,48 +193,65 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a scenario; print a summary; write tables and manifest")
-    run.add_argument(
-        "scenario", help="scenario TOML file, e.g. experiments/scenarios/baseline.toml"
-    )
-    run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    run.add_argument("--ticks", type=int, help="ticks to run (default: the scenario's horizon)")
-    run.add_argument("--out", help="output folder (default runs/<scenario>-seed<N>)")
+    run.add_argument("scenario", type=_input_file,
+                     help=SCENARIO_HELP)  # fmt: skip
+    run.add_argument("--seed", type=_int_at_least(0), default=0, help="random seed (default 0)")
+    run.add_argument("--ticks", type=_int_at_least(1),
+                     help="ticks to run (default: the scenario's horizon)")  # fmt: skip
+    run.add_argument("--out", help="output folder (default runs/<scenario>-seed<N>); must be "
+                     "empty unless --force")  # fmt: skip
+    run.add_argument("--force", action="store_true",
+                     help="clear --out first if it holds an earlier run's results")  # fmt: skip
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)
     sw = sub.add_parser("sweep", help="run a parameter sweep (TOML) on dask.distributed")
-    sw.add_argument("sweep", help="sweep TOML file")
+    sw.add_argument("sweep", type=_input_file, help="sweep TOML file")
     _add_engine_options(sw)
+    _add_plan_options(sw)
     sw.set_defaults(func=_sweep)
     wi = sub.add_parser("whatif", help="policies against a baseline on paired seeds, with CIs")
-    wi.add_argument("base", help="baseline scenario TOML")
-    wi.add_argument("policies", nargs="+", help="policy scenario TOML files")
-    wi.add_argument("--seeds", type=int, default=8, help="paired seeds (default 8)")
-    wi.add_argument("--ticks", type=int, help="ticks per run (default: the horizon)")
+    wi.add_argument("base", type=_input_file, help="baseline scenario TOML")
+    wi.add_argument("policies", nargs="*", type=_input_file, help="policy scenario TOML files")
+    wi.add_argument("--policy", action="append", type=_policy, metavar="NAME:PATH=VALUE",
+                    help="a policy without a file: the baseline with PATH (dotted, as in "
+                    "sweeps, e.g. labs[OpenAI].training_growth) set to VALUE; repeat it, "
+                    "also with one NAME for several changes")  # fmt: skip
+    wi.add_argument("--seeds", type=_int_at_least(1, 10_000), default=8,
+                    help="paired seeds (default 8)")  # fmt: skip
+    wi.add_argument("--ticks", type=_int_at_least(1), help="ticks per run (default: the horizon)")
     _add_engine_options(wi)
     wi.set_defaults(func=_whatif)
     se = sub.add_parser("sensitivity", help="Sobol or Morris indices (SALib) of a sweep")
-    se.add_argument("sweep", help="sweep TOML file with sampler sobol or morris")
+    se.add_argument("sweep", type=_input_file, help="sweep TOML file with sampler sobol or morris")
     _add_engine_options(se)
+    _add_plan_options(se)
     se.set_defaults(func=_sensitivity)
     rp = sub.add_parser("report", help="build report.html from a run, sweep or what-if folder")
     rp.add_argument("folder", help="the --out folder of aimarket run, sweep, whatif or sensitivity")
     rp.set_defaults(func=_report)
     db = sub.add_parser("dashboard", help="interactive dashboard (Mesa SolaraViz) for a scenario")
-    db.add_argument("scenario", help="scenario TOML file, e.g. experiments/scenarios/baseline.toml")
-    db.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    db.add_argument("scenario", type=_input_file,
+                    help=SCENARIO_HELP)  # fmt: skip
+    db.add_argument("--port", type=_int_at_least(1, 65535), default=8765,
+                    help="port (default 8765)")  # fmt: skip
     db.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
     db.set_defaults(func=_dashboard)
     demo = sub.add_parser("demo", help="clear one wafer + HBM + CoWoS -> accelerator market")
     demo.set_defaults(func=_demo)
     args = parser.parse_args(argv)
+    from experiments.errors import AimarketError
     from experiments.scenarios import ScenarioError
 
     try:
         return args.func(args)
-    except (ScenarioError, FileExistsError, FileNotFoundError) as e:
-        # Bad input files or folders: one clear message, no traceback.
+    except (ScenarioError, AimarketError, OSError) as e:
+        # Anything a user can cause (files, folders, values, a run driven out of range):
+        # one clear message, no traceback. Other exceptions are bugs and keep theirs.
         print(f"aimarket: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("aimarket: interrupted (a study resumes with --resume)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

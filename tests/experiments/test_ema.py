@@ -9,7 +9,7 @@ import pytest
 from ema_workbench import SequentialEvaluator, perform_experiments
 from ema_workbench.analysis import prim
 
-from experiments.ema import DaskEvaluator, identifier, market_model
+from experiments.connectors.ema import DaskEvaluator, identifier, market_model
 from experiments.scenarios import ScenarioError
 
 BASELINE = Path(__file__).parents[2] / "experiments" / "scenarios" / "baseline.toml"

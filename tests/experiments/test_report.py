@@ -9,10 +9,13 @@ import pytest
 from PIL import Image
 
 from experiments.cli import main
-from experiments.report import RUN_SECTIONS, build_report
-from experiments.runs import run_scenario, write_run
+from experiments.engine import execute
+from experiments.outputs.report import RUN_SECTIONS, build_report
+from experiments.outputs.tables import write_run
 from experiments.scenarios import load_scenario
-from experiments.sweep import MarketRunner, SweepPlan, execute, tasks_of
+from experiments.studies.plan import SweepPlan
+from experiments.studies.run import MarketRunner, run_scenario
+from experiments.studies.sweep import tasks_of
 
 SCENARIOS = Path(__file__).parents[2] / "experiments" / "scenarios"
 
@@ -65,7 +68,7 @@ def test_study_report_has_distributions_and_forest_plot(tmp_path):
     assert "<h2>KPI distributions</h2>" in text and "<h2>Runs</h2>" in text
     assert (tmp_path / "sweep" / "kpi_distributions.png").stat().st_size > 10_000
 
-    from experiments.whatif import whatif
+    from experiments.studies.whatif import whatif
 
     whatif(SCENARIOS / "baseline.toml", [SCENARIOS / "taiwan_outage.toml"], seeds=2, ticks=10,
            out=tmp_path / "wi", progress=False)  # fmt: skip

@@ -12,17 +12,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from experiments.engine import collect, execute
+from experiments.errors import StudyError
+from experiments.samplers import sample
 from experiments.scenarios import ScenarioError
-from experiments.sweep import (
-    SweepPlan,
-    collect,
-    execute,
-    load_sweep,
-    run_seeds,
-    sample,
-    sweep,
-    tasks_of,
-)
+from experiments.studies.plan import SweepPlan, load_sweep
+from experiments.studies.sweep import run_seeds, sweep, tasks_of
 
 BASELINE = Path(__file__).parents[2] / "experiments" / "scenarios" / "baseline.toml"
 ROOT = Path(__file__).parents[2]
@@ -204,3 +199,54 @@ def test_resume_drops_half_written_parts_and_journals_missed_runs(tmp_path):
     assert not list(parts.glob(".*.tmp"))
     journaled = [line for line in (out / "runs.jsonl").read_text().splitlines() if line]
     assert len(journaled) == 4 and "recovered" in journaled[-1]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        (SMALL.replace("ticks = 4", "ticks = 41"), "ticks", "past the base scenario's horizon"),
+        (
+            SMALL.replace("labs[OpenAI].training_growth", "behaviour.foresight"),
+            "parameters[1].path",
+            "listed twice",
+        ),  # fmt: skip
+        (
+            SMALL.replace('sampler = "lhs"', 'sampler = "grid"').replace(
+                "range = [0.1, 0.6]", "values = []"
+            ),
+            "parameters[0]",
+            "values is empty",
+        ),  # fmt: skip
+        (SMALL.replace("samples = 2", f"samples = {2**62}"), "samples", "must be <="),
+        (SMALL.replace("seeds = 2", f"seeds = {2**40}"), "seeds", "must be <="),
+        (
+            SMALL.replace('sampler = "lhs"', 'sampler = "grid"\nlevels = 1000')
+            + "".join(
+                f'[[parameters]]\npath = "labs[{i}].volatility"\nrange = [0.1, 0.2]\n'
+                for i in range(3)
+            ),
+            "runs",
+            "lower samples",
+        ),  # fmt: skip
+    ],
+)
+def test_a_plan_out_of_bounds_is_refused_naming_the_field(tmp_path, body, field, words):
+    path = sweep_file(tmp_path, body, "bad.toml")
+    with pytest.raises(ScenarioError) as info:
+        load_sweep(path)
+    message = str(info.value)
+    assert "bad.toml" in message and field in message and words in message, message
+
+
+def test_a_very_large_sweep_needs_yes_and_says_its_size(tmp_path, capsys):
+    from experiments.cli import main
+
+    body = SMALL.replace("samples = 2", "samples = 6000")  # 6000 points x 2 seeds
+    path = sweep_file(tmp_path, body)
+    out = tmp_path / "big"
+    assert main(["sweep", str(path), "--workers", "0", "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "12,000 runs" in err and "--yes" in err and "hours" in err
+    assert not (out / "parts").exists()  # nothing started
+    with pytest.raises(StudyError, match="12,000 runs"):
+        sweep(path, out, progress=False)

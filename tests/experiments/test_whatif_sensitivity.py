@@ -11,13 +11,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from experiments.outputs.plots import plot_sensitivity
 from experiments.scenarios import ScenarioError
-from experiments.sensitivity import (
-    format_sensitivity,
-    plot_sensitivity,
-    sensitivity,
-)
-from experiments.whatif import MAIN_KPIS, format_whatif, summarise, whatif
+from experiments.studies.sensitivity import format_sensitivity, sensitivity
+from experiments.studies.whatif import MAIN_KPIS, format_whatif, summarise, whatif
 
 SCENARIOS = Path(__file__).parents[2] / "experiments" / "scenarios"
 BASELINE = SCENARIOS / "baseline.toml"

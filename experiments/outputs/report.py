@@ -18,17 +18,11 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from experiments.plots import plot_run  # noqa: E402
-from experiments.runs import read_run, summary  # noqa: E402
+from experiments.outputs.files import atomic_write, read_frame, read_json
+from experiments.outputs.plots import plot_distributions, plot_forest, plot_run, plot_sensitivity
+from experiments.outputs.tables import read_run, summary
 
 RUN_SECTIONS = {
     "Prices": ["prices.png"],
@@ -65,10 +59,11 @@ def run_report(folder: Path) -> Path:
     """report.html (and the PNGs) for a run folder written by ``aimarket run``."""
     tables, manifest = read_run(folder)
     name = manifest.get("scenario", folder.name)
-    plot_run(tables, folder, title=name)
+    drawn = plot_run(tables, folder, title=name)
     sections = [("Summary", f"<pre>{html.escape(summary(tables))}</pre>")]
     for section, patterns in RUN_SECTIONS.items():
-        images = [p for pat in patterns for p in sorted(folder.glob(pat))]
+        # Only the plots just drawn: a reused folder may hold older ones.
+        images = [p for pat in patterns for p in drawn if p.match(pat)]
         sections.append((section, "\n".join(_img(p) for p in images)))
     shocks = sorted({s for s in tables["ticks"]["shocks"] if s})
     sections.append(("Shocks and policies", "<p>" + (html.escape(", ".join(shocks)) or "none")
@@ -78,93 +73,37 @@ def run_report(folder: Path) -> Path:
 
 
 def _write(folder: Path, title: str, sections: list[tuple[str, str]]) -> Path:
-    path = folder / "report.html"
-    path.write_text(_page(title, sections), encoding="utf-8")
-    return path
-
-
-def plot_distributions(runs: pd.DataFrame, out: Path) -> Path:
-    """Histograms of every KPI over a sweep's finished runs."""
-    outs = [c for c in runs.columns if c.startswith("out:")]
-    done = runs[runs["status"] == "done"]
-    n = max(1, len(outs))
-    cols = min(3, n)
-    rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
-    for ax, c in zip(axes.flat, outs):
-        ax.hist(done[c].dropna(), bins=min(30, max(5, len(done) // 3)), color="tab:blue")
-        ax.set_title(c[4:])
-        ax.set_ylabel("runs")
-    for ax in list(axes.flat)[len(outs) :]:
-        ax.axis("off")
-    fig.suptitle(f"KPI distributions over {len(done)} runs")
-    fig.tight_layout()
-    path = out / "kpi_distributions.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def plot_forest(diffs: pd.DataFrame, out: Path) -> Path:
-    """Forest plot: each policy's KPI difference vs baseline (% of the base mean), 95% CI."""
-    kpis = list(dict.fromkeys(diffs["kpi"]))
-    policies = list(dict.fromkeys(diffs["policy"]))
-    fig, ax = plt.subplots(figsize=(9, 0.45 * len(kpis) * len(policies) + 1.5))
-    y, labels = 0, []
-    cmap = plt.get_cmap("tab10")
-    for kpi in kpis:
-        for j, pol in enumerate(policies):
-            row = diffs[(diffs["kpi"] == kpi) & (diffs["policy"] == pol)]
-            if row.empty:
-                continue
-            r = row.iloc[0]
-            scale = abs(r["base_mean"]) or 1.0
-            mid = 100 * r["diff_mean"] / scale
-            lo, hi = 100 * r["ci_low"] / scale, 100 * r["ci_high"] / scale
-            if not (math.isnan(lo) or math.isnan(hi)):
-                ax.plot([lo, hi], [y, y], color=cmap(j % 10), lw=2)
-            ax.plot([mid], [y], "o", color=cmap(j % 10), label=pol if kpi == kpis[0] else None)
-            labels.append(kpi)
-            y += 1
-    ax.axvline(0, color="k", lw=0.8)
-    ax.set_yticks(range(len(labels)), labels)
-    ax.invert_yaxis()
-    ax.set_xlabel("difference vs baseline, % of the baseline mean (95% interval)")
-    ax.legend(fontsize=8)
-    ax.set_title("What-if: policy minus baseline on paired seeds")
-    fig.tight_layout()
-    path = out / "whatif_forest.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    text = _page(title, sections)
+    return atomic_write(folder / "report.html", lambda p: p.write_text(text, encoding="utf-8"))
 
 
 def study_report(folder: Path) -> Path:
     """report.html for a sweep, sensitivity or what-if folder."""
     sections: list[tuple[str, str]] = []
     if (folder / "whatif.parquet").exists():
-        from experiments.whatif import format_whatif
+        from experiments.studies.whatif import format_whatif
 
-        diffs = pd.read_parquet(folder / "whatif.parquet")
+        diffs = read_frame(folder / "whatif.parquet")
         sections.append(("Policy differences", _img(plot_forest(diffs, folder))))
         sections.append(("Table", f"<pre>{html.escape(format_whatif(diffs))}</pre>"))
     if (folder / "sensitivity.parquet").exists():
-        from experiments.sensitivity import format_sensitivity, plot_sensitivity
+        from experiments.studies.sensitivity import format_sensitivity
 
-        indices = pd.read_parquet(folder / "sensitivity.parquet")
+        indices = read_frame(folder / "sensitivity.parquet")
         pngs = plot_sensitivity(indices, folder)
         sections.append(("Sensitivity indices", "\n".join(_img(Path(p)) for p in pngs)))
         sections.append(("Indices", f"<pre>{html.escape(format_sensitivity(indices))}</pre>"))
     if (folder / "parts").is_dir():
-        from experiments.sweep import collect, summarise
+        from experiments.engine import collect
+        from experiments.studies.sweep import summarise
 
         runs = collect(folder)
         if len(runs):
             sections.append(("KPI distributions", _img(plot_distributions(runs, folder))))
             sections.append(("Runs", f"<pre>{html.escape(summarise(runs))}</pre>"))
-    manifest = folder / "manifest.json"
-    if manifest.exists():
-        sections.append(("Manifest", f"<pre>{html.escape(manifest.read_text())}</pre>"))
+    if (folder / "manifest.json").exists():
+        manifest = json.dumps(read_json(folder / "manifest.json"), indent=2, sort_keys=True)
+        sections.append(("Manifest", f"<pre>{html.escape(manifest)}</pre>"))
     return _write(folder, f"aimarket study: {folder.name}", sections)
 
 

@@ -1,6 +1,9 @@
 """What-if studies: a baseline and policy scenarios on common random numbers, paired KPI diffs.
 
-Each policy file is a full scenario (like ``scenarios/taiwan_outage.toml``). The
+Each policy file is a full scenario (like ``scenarios/taiwan_outage.toml``); a
+policy may also be the baseline with overrides by dotted path, without a file
+(``overrides={"slow_openai": {"labs[OpenAI].training_growth": 0.5}}``, the CLI's
+``--policy slow_openai:labs[OpenAI].training_growth=0.5``). The
 baseline and every policy run on the SAME seeds, so the noise a seed draws
 (demand shocks, agent order) is shared and cancels in the per-seed difference
 ``policy - base``; the summary is a paired comparison::
@@ -8,7 +11,7 @@ baseline and every policy run on the SAME seeds, so the noise a seed draws
     df = whatif("scenarios/baseline.toml", ["scenarios/taiwan_outage.toml"], seeds=8)
     print(format_whatif(df))
 
-All runs go through the sweep engine (``experiments.sweep.execute``): each run is
+All runs go through the study engine (``experiments.engine.execute``): each run is
 written as it finishes under ``out/parts/``, a killed study resumes with
 ``resume=True``, and results do not depend on the number of workers. The
 summary is written as ``out/whatif.parquet`` and ``out/whatif.csv``.
@@ -18,15 +21,23 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tempfile
+import tomllib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from scipy import stats
 
+from experiments.engine import Task, execute
 from experiments.kpis import KPIS
-from experiments.scenarios import ScenarioError, load_scenario, scenario_hash
-from experiments.sweep import MarketRunner, Task, execute, replication_seeds
+from experiments.outputs.files import write_frame
+from experiments.outputs.format import number, text_table
+from experiments.samplers import replication_seeds
+from experiments.scenarios import ScenarioError, load_scenario, scenario_hash, with_overrides
+from experiments.studies.run import MarketRunner
 
 BASE = "base"
 """The label of the baseline scenario in runs and in the runner."""
@@ -50,6 +61,32 @@ COLUMNS = ("policy", "kpi", "unit", "n", "base_mean", "policy_mean", "diff_mean"
 CONFIDENCE = 0.95
 
 
+POLICY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+"""What a policy given by overrides may be called (it names runs and files)."""
+
+
+def parse_policy(text: str) -> tuple[str, str, Any]:
+    """``NAME:PATH=VALUE`` as ``(name, path, value)``; VALUE is read as a TOML value
+    (``0.5``, ``true``, ``"CN"``, ``[1, 2]``), else taken as a plain string.
+
+    Raises ``ValueError`` saying the expected form.
+    """
+    name, sep, rest = text.partition(":")
+    path, eq, raw = rest.partition("=")
+    name, path, raw = name.strip(), path.strip(), raw.strip()
+    if not (sep and eq and name and path and raw):
+        raise ValueError(f"{text!r}: expected NAME:PATH=VALUE, e.g. "
+                         "slow_openai:labs[OpenAI].training_growth=0.5")  # fmt: skip
+    if not POLICY_NAME.match(name) or name == BASE:
+        raise ValueError(f"{text!r}: the policy name {name!r} must be letters, digits, '_', "
+                         f"'-' or '.', and not {BASE!r}")  # fmt: skip
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return name, path, value
+
+
 def _labels(policies: list[Path]) -> list[str]:
     labels: list[str] = []
     for p in policies:
@@ -68,7 +105,7 @@ def _labels(policies: list[Path]) -> list[str]:
 def summarise(runs: pd.DataFrame, policies: list[str], outputs: tuple[str, ...]) -> pd.DataFrame:
     """Paired per-seed differences ``policy - base`` of each KPI, from the runs of a study.
 
-    ``runs`` is what ``sweep.execute`` returns (columns ``param:scenario``,
+    ``runs`` is what ``engine.execute`` returns (columns ``param:scenario``,
     ``replicate``, ``status``, ``out:<kpi>``). A seed counts for a (policy, KPI)
     only if both the baseline and the policy run finished and the KPI is not NaN
     in both (pairwise exclusion); ``n`` is the number of seeds that count. The
@@ -128,6 +165,7 @@ def whatif(
     root_seed: int = 0,
     progress: bool = True,
     resume: bool = False,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> pd.DataFrame:
     """Run the baseline and each policy scenario on common seeds; one row per (policy, KPI).
 
@@ -135,19 +173,22 @@ def whatif(
     ----------
     base, policies:
         Scenario TOML files. A policy is labelled by its file's stem.
+    overrides:
+        More policies without a file: ``{name: {dotted path: value}}``, each the
+        baseline with those values replaced (paths as in sweeps).
     seeds:
         Replications; scenario ``s`` and the baseline share seed ``i`` in run ``i``.
     out:
         Folder for the runs (``parts/``, ``runs.jsonl``, ``manifest.json``) and the
         summary (``whatif.parquet``, ``whatif.csv``); default a new temporary folder.
     workers, scheduler, resume, progress:
-        As ``experiments.sweep.execute`` (0 workers and no scheduler: in process).
+        As ``experiments.engine.execute`` (0 workers and no scheduler: in process).
     ticks:
         Ticks per run (quarters); default each scenario's horizon.
     outputs:
         KPI names (``experiments.kpis.KPIS``; units there).
     root_seed:
-        Root of the per-replication seeds (``sweep.replication_seeds``).
+        Root of the per-replication seeds (``experiments.samplers.replication_seeds``).
 
     Returns
     -------
@@ -160,14 +201,24 @@ def whatif(
     Raises
     ------
     ScenarioError
-        A scenario file is missing or invalid, two files share a stem, an output
-        is not a KPI, or ``ticks`` exceeds a scenario's horizon.
+        A scenario file is missing or invalid, two policies share a label, an
+        override path does not exist or gives an invalid scenario, an output is
+        not a KPI, or ``ticks`` exceeds a scenario's horizon.
     """
-    if not policies:
-        raise ValueError("whatif: give at least one policy scenario")
+    overrides = dict(overrides or {})
+    if not policies and not overrides:
+        raise ScenarioError("whatif", ["policies: give at least one policy scenario file "
+                                       "or --policy NAME:PATH=VALUE"])  # fmt: skip
     base_path = Path(base)
     policy_paths = [Path(p) for p in policies]
     labels = _labels(policy_paths)
+    for name in overrides:
+        taken = name in labels or name == BASE
+        if taken or not POLICY_NAME.match(name):
+            why = "is already used" if taken else "is not allowed"
+            raise ScenarioError(f"--policy {name}", [
+                f"name: {name!r} {why}; use letters, digits, '_', '-' or '.', and a name "
+                "that no policy file has"])  # fmt: skip
     for i, name in enumerate(outputs):
         if name not in KPIS:
             raise ScenarioError(
@@ -176,6 +227,13 @@ def whatif(
     loaded = {BASE: load_scenario(base_path)}
     loaded.update({lab: load_scenario(p) for lab, p in zip(labels, policy_paths)})
     files = {BASE: base_path, **dict(zip(labels, policy_paths))}
+    for name, changes in overrides.items():
+        try:
+            loaded[name] = with_overrides(loaded[BASE], changes)
+        except ScenarioError as exc:
+            raise ScenarioError(f"--policy {name} (on {base_path})", exc.problems) from None
+        files[name] = base_path
+        labels.append(name)
     if ticks is not None:
         for lab, sc in loaded.items():
             if not 1 <= ticks <= sc.meta.horizon:
@@ -195,44 +253,33 @@ def whatif(
     runner = MarketRunner({lab: loaded[lab].model_dump(mode="python") for lab in order},
                           tuple(outputs), ticks)  # fmt: skip
     folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="aimarket-whatif-"))
-    manifest = {
+    identity = {
         "study": "whatif",
-        "scenarios": {
-            lab: {"file": os.fspath(files[lab]), "hash": scenario_hash(loaded[lab])}
-            for lab in order
-        },  # fmt: skip
+        "scenarios": {lab: scenario_hash(loaded[lab]) for lab in order},
         "seeds": run_seeds,
         "root_seed": root_seed,
         "ticks": ticks,
         "outputs": list(outputs),
     }
+    manifest = {
+        **identity,
+        "scenarios": {
+            lab: {
+                "file": os.fspath(files[lab]),
+                "hash": scenario_hash(loaded[lab]),
+                "overrides": {k: v for k, v in overrides.get(lab, {}).items()},
+            }
+            for lab in order
+        },  # fmt: skip
+        "base_hash": scenario_hash(loaded[BASE]),
+    }
     runs = execute(tasks, runner, folder, workers, scheduler, resume, progress,
-                   manifest=manifest)  # fmt: skip
+                   manifest=manifest, identity=identity)  # fmt: skip
     summary = summarise(runs, labels, tuple(outputs))
-    _write(summary, folder)
+    write_frame(summary, folder / "whatif.parquet")
+    write_frame(summary, folder / "whatif.csv")
     summary.attrs["out"] = os.fspath(folder)
     return summary
-
-
-def _write(summary: pd.DataFrame, folder: Path) -> None:
-    for name, write in (("whatif.parquet", lambda p: summary.to_parquet(p, index=False)),
-                        ("whatif.csv", lambda p: summary.to_csv(p, index=False))):  # fmt: skip
-        tmp = folder / f".{name}.tmp"
-        write(tmp)
-        os.replace(tmp, folder / name)
-
-
-def _num(x: float) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    if x == 0:
-        return "0"
-    a = abs(x)
-    if a >= 1e6 or a < 1e-3:
-        return f"{x:.3e}"
-    if a >= 100:
-        return f"{x:,.0f}"
-    return f"{x:.4g}"
 
 
 def format_whatif(df: pd.DataFrame) -> str:
@@ -243,28 +290,27 @@ def format_whatif(df: pd.DataFrame) -> str:
     """
     if df.empty:
         return "(no results)"
-    head = ("kpi", "base", "policy", "diff", "%", "95% CI", "n", "")
     lines: list[str] = []
     for policy, block in df.groupby("policy", sort=False):
-        rows = []
-        for r in block.itertuples(index=False):
-            pct = (100 * r.diff_mean / abs(r.base_mean)
-                   if r.base_mean and not math.isnan(r.base_mean) else math.nan)  # fmt: skip
-            rows.append((
-                r.kpi, _num(r.base_mean), _num(r.policy_mean), _num(r.diff_mean),
-                "-" if math.isnan(pct) else f"{pct:+.1f}",
-                f"[{_num(r.ci_low)}, {_num(r.ci_high)}]", str(r.n),
-                "*" if r.significant else "",
-            ))  # fmt: skip
-        widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
-        fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
+        base = block["base_mean"].where(block["base_mean"].abs() > 0)
+        pct = 100 * block["diff_mean"] / base.abs()
+        table = pd.DataFrame({
+            "kpi": block["kpi"],
+            "base": block["base_mean"],
+            "policy": block["policy_mean"],
+            "diff": block["diff_mean"],
+            "%": [("-" if math.isnan(p) else f"{p:+.1f}") for p in pct],
+            "95% CI": [f"[{number(lo)}, {number(hi)}]"
+                       for lo, hi in zip(block["ci_low"], block["ci_high"])],
+            "n": block["n"].astype(str),
+            "": ["*" if s else "" for s in block["significant"]],
+        })  # fmt: skip
         lines.append(f"{policy} vs {BASE}  (policy - base, paired by seed)")
-        lines.append(fmt.format(*head).rstrip())
-        lines.append("  ".join("-" * w for w in widths).rstrip())
-        lines.extend(fmt.format(*row).rstrip() for row in rows)
+        lines.append(text_table(table.reset_index(drop=True), left=["kpi"]))
         lines.append("")
     lines.append("* 95% t interval excludes 0; units per KPI in experiments/kpis.py")
     return "\n".join(lines)
 
 
-__all__ = ["BASE", "COLUMNS", "MAIN_KPIS", "format_whatif", "summarise", "whatif"]
+__all__ = ["BASE", "COLUMNS", "MAIN_KPIS", "format_whatif", "parse_policy", "summarise",
+           "whatif"]  # fmt: skip

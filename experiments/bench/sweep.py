@@ -1,7 +1,7 @@
 """Benchmark of the sweep engine: runs per minute on 1 and 2 workers, parallel
 efficiency, and the engine's overhead per run against a plain loop.
 
-    python -m experiments.bench_sweep [--runs 64] [--ticks 40]
+    python -m experiments.bench.sweep [--runs 64] [--ticks 40]
 
 All three time the same ``runs`` baseline runs (one design point, ``runs``
 seeds). Clusters are started before timing (their start-up is printed apart).
@@ -15,8 +15,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from experiments.cluster import local_cluster
+from experiments.engine import execute
 from experiments.scenarios import load_scenario
-from experiments.sweep import MarketRunner, SweepPlan, execute, tasks_of
+from experiments.studies.plan import SweepPlan
+from experiments.studies.run import MarketRunner
+from experiments.studies.sweep import tasks_of
 
 BASELINE = "experiments/scenarios/baseline.toml"
 OUTPUTS = ("unmet_share", "price_accelerator", "contract_coverage")
@@ -27,8 +31,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=64)
     parser.add_argument("--ticks", type=int, default=None, help="default: the horizon")
     args = parser.parse_args(argv)
-    from dask.distributed import LocalCluster
-
     base = load_scenario(BASELINE).model_dump(mode="python")
     runner = MarketRunner({"base": base}, OUTPUTS, args.ticks)
     plan = SweepPlan(name="bench", sampler="grid", seeds=args.runs,
@@ -42,8 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = {"plain loop": (loop, 0.0)}
     for workers in (1, 2):
         t0 = time.perf_counter()
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=":0")  # fmt: skip
+        cluster = local_cluster(workers)
         startup = time.perf_counter() - t0
         with tempfile.TemporaryDirectory() as out:
             t1 = time.perf_counter()

@@ -4,7 +4,7 @@ Install with ``pip install -e ".[ema]"`` (the ``dev`` extra includes it). Then::
 
     from ema_workbench import perform_experiments
     from ema_workbench.analysis import prim
-    from experiments.ema import DaskEvaluator, market_model
+    from experiments.connectors.ema import DaskEvaluator, market_model
 
     model = market_model(
         "experiments/scenarios/baseline.toml",
@@ -37,9 +37,10 @@ from ema_workbench import Constant, Model, RealParameter, ScalarOutcome
 from ema_workbench.em_framework.evaluators import BaseEvaluator
 from ema_workbench.em_framework.experiment_runner import ExperimentRunner
 
+from experiments.cluster import dask_client
 from experiments.kpis import KPIS
 from experiments.scenarios import ScenarioError, load_scenario, with_overrides
-from experiments.sweep import MarketRunner, tune_workers
+from experiments.studies.run import MarketRunner
 
 SEED = "seed"
 
@@ -124,25 +125,16 @@ class DaskEvaluator(BaseEvaluator):
         self.workers = workers
         self.scheduler = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
         self._client = None
-        self._cluster = None
+        self._context = None
 
     def initialize(self) -> None:
-        from dask.distributed import Client, LocalCluster
-
-        if self.scheduler:
-            self._client = Client(self.scheduler)
-        else:
-            self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
-                                         processes=True, dashboard_address=":0")  # fmt: skip
-            self._client = Client(self._cluster)
-        tune_workers(self._client)
+        self._context = dask_client(self.workers, self.scheduler)
+        self._client = self._context.__enter__()
 
     def finalize(self) -> None:
-        if self._client is not None:
-            self._client.close()
-        if self._cluster is not None:
-            self._cluster.close()
-        self._client = self._cluster = None
+        if self._context is not None:
+            self._context.__exit__(None, None, None)
+        self._client = self._context = None
 
     def evaluate_experiments(self, experiments: Iterable, callback: Callable, **kwargs) -> None:
         from dask.distributed import as_completed

@@ -1,13 +1,17 @@
-"""PNG plots of one run's tables: prices, demand and unmet demand, lock-in, capacity.
+"""Every PNG plot: a run's tables (prices, demand and unmet demand, lock-in, capacity,
+the supply network), a sweep's KPI distributions, a what-if forest plot and
+sensitivity bars.
 
 Every time plot shades the ticks in which a shock or policy was active and
-labels its axes with units. Input is the tidy tables (column -> values) that
-``experiments.runs`` writes; output is a list of PNG paths.
+labels its axes with units. Run plots take the tidy tables (column -> values)
+that ``experiments.outputs.tables`` writes; study plots take the DataFrames the
+studies return. Each function returns the PNG path(s) it wrote.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -15,15 +19,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
-UNITS = {
-    "wafer": "$/wafer",
-    "hbm": "$/GB",
-    "cowos": "$/CoWoS wafer",
-    "accelerator": "$/H100e",
-    "power": "$/MW",
-    "compute": "$/H100e-quarter",
-}
+from experiments.kpis import KPIS  # noqa: E402
+from experiments.outputs.tables import UNITS  # noqa: E402
 
 
 def _shade_shocks(ax, tables: dict) -> None:
@@ -241,3 +241,95 @@ def plot_network(tables: dict, tick: int, path: Path, title: str = "") -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+# ----------------------------------------------------------------------------- studies
+
+
+def plot_distributions(runs: pd.DataFrame, out: Path) -> Path:
+    """Histograms of every KPI over a sweep's finished runs: ``out/kpi_distributions.png``."""
+    outs = [c for c in runs.columns if c.startswith("out:")]
+    done = runs[runs["status"] == "done"]
+    n = max(1, len(outs))
+    cols = min(3, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    for ax, c in zip(axes.flat, outs):
+        ax.hist(done[c].dropna(), bins=min(30, max(5, len(done) // 3)), color="tab:blue")
+        ax.set_title(c[4:])
+        ax.set_ylabel("runs")
+    for ax in list(axes.flat)[len(outs) :]:
+        ax.axis("off")
+    fig.suptitle(f"KPI distributions over {len(done)} runs")
+    path = Path(out) / "kpi_distributions.png"
+    _save(fig, path, [])
+    return path
+
+
+def plot_forest(diffs: pd.DataFrame, out: Path) -> Path:
+    """Forest plot: each policy's KPI difference vs baseline (% of the base mean), 95% CI;
+    ``out/whatif_forest.png``."""
+    kpis = list(dict.fromkeys(diffs["kpi"]))
+    policies = list(dict.fromkeys(diffs["policy"]))
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(kpis) * len(policies) + 1.5))
+    y, labels = 0, []
+    cmap = plt.get_cmap("tab10")
+    for kpi in kpis:
+        for j, pol in enumerate(policies):
+            row = diffs[(diffs["kpi"] == kpi) & (diffs["policy"] == pol)]
+            if row.empty:
+                continue
+            r = row.iloc[0]
+            scale = abs(r["base_mean"]) or 1.0
+            mid = 100 * r["diff_mean"] / scale
+            lo, hi = 100 * r["ci_low"] / scale, 100 * r["ci_high"] / scale
+            if not (math.isnan(lo) or math.isnan(hi)):
+                ax.plot([lo, hi], [y, y], color=cmap(j % 10), lw=2)
+            ax.plot([mid], [y], "o", color=cmap(j % 10), label=pol if kpi == kpis[0] else None)
+            labels.append(kpi)
+            y += 1
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("difference vs baseline, % of the baseline mean (95% interval)")
+    ax.legend(fontsize=8)
+    ax.set_title("What-if: policy minus baseline on paired seeds")
+    path = Path(out) / "whatif_forest.png"
+    _save(fig, path, [])
+    return path
+
+
+def plot_sensitivity(df: pd.DataFrame, out: str | os.PathLike[str]) -> list[Path]:
+    """One horizontal bar chart per output: Sobol S1 and ST, or Morris mu_star; PNG paths.
+
+    Error bars are the 95% confidence half widths. Files are
+    ``out/sensitivity-<output>.png``.
+    """
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    for output, block in df.groupby("output", sort=False):
+        method = str(block["method"].iloc[0])
+        params = list(block["parameter"])
+        y = np.arange(len(params))
+        fig, ax = plt.subplots(figsize=(7, 1.8 + 0.5 * len(params)))
+        if method == "sobol":
+            h = 0.38
+            ax.barh(y - h / 2, block["S1"], h, xerr=block["S1_conf"], capsize=3,
+                    label="S1 (first order)", color="tab:blue")  # fmt: skip
+            ax.barh(y + h / 2, block["ST"], h, xerr=block["ST_conf"], capsize=3,
+                    label="ST (total)", color="tab:orange")  # fmt: skip
+            ax.axvline(0, color="black", lw=0.6)
+            ax.set_xlabel("Sobol index (share of output variance)")
+            ax.legend(loc="best", fontsize=8)
+        else:
+            ax.barh(y, block["mu_star"], 0.6, xerr=block["mu_star_conf"], capsize=3,
+                    color="tab:blue")  # fmt: skip
+            unit = KPIS.get(str(output), "output units").split(",")[0]
+            ax.set_xlabel(f"Morris mu* = mean |elementary effect|\n({unit} per parameter range)")
+        ax.set_yticks(y, params, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_ylabel("parameter")
+        ax.set_title(f"{output}: {method} sensitivity", fontsize=10)
+        _save(fig, folder / f"sensitivity-{output}.png", paths)
+    return paths

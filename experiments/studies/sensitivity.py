@@ -1,23 +1,23 @@
 """Global sensitivity analysis: run a Sobol or Morris sweep, then SALib indices per output.
 
-A sensitivity file is a sweep file (see ``experiments.sweep``) whose sampler is
+A sensitivity file is a sweep file (see ``experiments.studies.plan``) whose sampler is
 ``"sobol"`` (Saltelli design, first-order and total indices, no second order)
 or ``"morris"`` (elementary effects; ``levels`` even, as ``SweepPlan`` checks)::
 
     df = sensitivity("experiments/sweeps/hbm_sobol.toml", out="runs/hbm-sobol")
     print(format_sensitivity(df))
-    plot_sensitivity(df, "runs/hbm-sobol")
+    plot_sensitivity(df, "runs/hbm-sobol")   # experiments.outputs.plots
 
-The design is ``sweep.sample(plan)`` (the same call, so the same rows and order
-that SALib's analysis expects), run through ``sweep.execute`` (parts written as
-they finish, resumable). Replicates of a design point are averaged (mean over
-seeds) before the analysis. Results are one row per (output, parameter), written
-to ``out/sensitivity.parquet`` and ``out/sensitivity.csv``.
+The design is ``experiments.samplers.sample(plan)`` (the same call, so the same
+rows and order that SALib's analysis expects), run through
+``experiments.engine.execute`` (parts written as they finish, resumable).
+Replicates of a design point are averaged (mean over seeds) before the analysis.
+Results are one row per (output, parameter), written to ``out/sensitivity.parquet``
+and ``out/sensitivity.csv``.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 from pathlib import Path
@@ -26,18 +26,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from experiments.engine import Runner, execute
 from experiments.kpis import KPIS
-from experiments.scenarios import ScenarioError, scenario_hash, validate_scenario
-from experiments.sweep import (
-    MarketRunner,
-    Runner,
+from experiments.outputs.files import write_frame
+from experiments.outputs.format import text_table
+from experiments.samplers import salib_problem, sample
+from experiments.scenarios import ScenarioError
+from experiments.studies.plan import (
     SweepPlan,
-    execute,
+    check_size,
     load_sweep,
-    salib_problem,
-    sample,
-    tasks_of,
+    plan_identity,
+    plan_manifest,
 )
+from experiments.studies.run import MarketRunner
+from experiments.studies.sweep import tasks_of
 
 SOBOL_COLUMNS = ("S1", "S1_conf", "ST", "ST_conf")
 MORRIS_COLUMNS = ("mu_star", "mu_star_conf", "sigma", "mu")
@@ -94,7 +97,7 @@ def analyse(plan: SweepPlan, runs: pd.DataFrame) -> pd.DataFrame:
     """SALib indices from the runs of ``plan``: one row per (output, parameter).
 
     Sobol: ``SALib.analyze.sobol.analyze(..., calc_second_order=False)`` (the
-    design ``sweep.sample`` draws) gives S1, ST and their 95% confidence half
+    design ``experiments.samplers.sample`` draws) gives S1, ST and their 95% confidence half
     widths. Morris: ``SALib.analyze.morris.analyze`` gives mu_star (in the
     output's unit per unit of the parameter's range scaled to [0, 1]), its
     confidence half width, sigma and mu. Seeds are ``plan.root_seed``.
@@ -129,25 +132,25 @@ def run_sensitivity(
     resume: bool = False,
     manifest: dict[str, Any] | None = None,
     source: str = "<plan>",
+    base: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """Run ``plan`` with ``runner`` through ``sweep.execute`` and analyse it (see ``analyse``).
+    """Run ``plan`` with ``runner`` through ``engine.execute`` and analyse it (see ``analyse``).
 
     The lower-level entry of :func:`sensitivity`, for a plan built in code and
     any picklable ``runner(params, seed) -> {output: value}``. Writes the runs
     and ``sensitivity.parquet`` / ``.csv`` under ``out`` (default a new
-    temporary folder, returned as ``df.attrs["out"]``).
+    temporary folder, returned as ``df.attrs["out"]``). ``base`` (the base
+    scenario as data, if any) is hashed into the study's identity.
     """
     check_plan(plan, source)
     folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="aimarket-sens-"))
-    meta = {"study": "sensitivity", "plan": plan.model_dump(mode="json"), **(manifest or {})}
+    meta = {"study": "sensitivity", **plan_manifest(plan, base, source), **(manifest or {})}
+    identity = {"study": "sensitivity", **plan_identity(plan, base)}
     runs = execute(tasks_of(plan), runner, folder, workers, scheduler, resume, progress,
-                   manifest=meta)  # fmt: skip
+                   manifest=meta, identity=identity)  # fmt: skip
     df = analyse(plan, runs)
-    for name, write in (("sensitivity.parquet", lambda p: df.to_parquet(p, index=False)),
-                        ("sensitivity.csv", lambda p: df.to_csv(p, index=False))):  # fmt: skip
-        tmp = folder / f".{name}.tmp"
-        write(tmp)
-        os.replace(tmp, folder / name)
+    write_frame(df, folder / "sensitivity.parquet")
+    write_frame(df, folder / "sensitivity.csv")
     df.attrs["out"] = os.fspath(folder)
     return df
 
@@ -160,29 +163,31 @@ def sensitivity(
     runner: Runner | None = None,
     progress: bool = True,
     resume: bool = False,
+    confirm: bool = False,
+    samples: int | None = None,
+    ticks: int | None = None,
 ) -> pd.DataFrame:
     """Run the Sobol or Morris sweep file at ``path`` and return its SALib indices.
 
     ``runner`` defaults to the market model on the plan's base scenario (as
-    ``sweep.sweep``). Returns one row per (output, parameter), columns
+    ``experiments.studies.sweep.sweep``). Returns one row per (output, parameter), columns
     ``COLUMNS``; also written to ``out/sensitivity.parquet`` and ``.csv``.
 
     Raises ``ScenarioError`` naming the file and field if the sweep file is
     invalid (e.g. odd Morris levels), its sampler is not sobol or morris, or it
-    has no base scenario and no runner is given.
+    has no base scenario and no runner is given; ``StudyError`` for more than
+    ``LARGE_STUDY`` runs without ``confirm``.
     """
     source = os.fspath(path)
-    plan, base = load_sweep(path)
+    plan, base = load_sweep(path, samples, ticks)
     check_plan(plan, source)
-    manifest: dict[str, Any] = {"sweep_file": source}
+    check_size(plan, base, source, workers, confirm)
     if runner is None:
         if base is None:
             raise ScenarioError(source, ["base: missing; name a base scenario file"])
         runner = MarketRunner({"base": base}, plan.outputs, plan.ticks)
-    if base is not None:
-        manifest["base_hash"] = scenario_hash(validate_scenario(base))
     return run_sensitivity(plan, runner, out, workers, scheduler, progress, resume,
-                           manifest=manifest, source=source)  # fmt: skip
+                           source=source, base=base)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- reporting
@@ -190,60 +195,6 @@ def sensitivity(
 
 def _method(block: pd.DataFrame) -> str:
     return str(block["method"].iloc[0])
-
-
-def plot_sensitivity(df: pd.DataFrame, out: str | os.PathLike[str]) -> list[Path]:
-    """One horizontal bar chart per output: Sobol S1 and ST, or Morris mu_star; PNG paths.
-
-    Error bars are the 95% confidence half widths. Files are
-    ``out/sensitivity-<output>.png``.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths: list[Path] = []
-    for output, block in df.groupby("output", sort=False):
-        method = _method(block)
-        params = list(block["parameter"])
-        y = np.arange(len(params))
-        fig, ax = plt.subplots(figsize=(7, 1.8 + 0.5 * len(params)))
-        if method == "sobol":
-            h = 0.38
-            ax.barh(y - h / 2, block["S1"], h, xerr=block["S1_conf"], capsize=3,
-                    label="S1 (first order)", color="tab:blue")  # fmt: skip
-            ax.barh(y + h / 2, block["ST"], h, xerr=block["ST_conf"], capsize=3,
-                    label="ST (total)", color="tab:orange")  # fmt: skip
-            ax.axvline(0, color="black", lw=0.6)
-            ax.set_xlabel("Sobol index (share of output variance)")
-            ax.legend(loc="best", fontsize=8)
-        else:
-            ax.barh(y, block["mu_star"], 0.6, xerr=block["mu_star_conf"], capsize=3,
-                    color="tab:blue")  # fmt: skip
-            unit = KPIS.get(str(output), "output units").split(",")[0]
-            ax.set_xlabel(f"Morris mu* = mean |elementary effect|\n({unit} per parameter range)")
-        ax.set_yticks(y, params, fontsize=8)
-        ax.invert_yaxis()
-        ax.set_ylabel("parameter")
-        ax.set_title(f"{output}: {method} sensitivity", fontsize=10)
-        fig.tight_layout()
-        path = folder / f"sensitivity-{output}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
-    return paths
-
-
-def _num(x: float) -> str:
-    if x is None or math.isnan(x):
-        return "-"
-    a = abs(x)
-    if a != 0 and (a >= 1e5 or a < 1e-3):
-        return f"{x:.3e}"
-    return f"{x:.3f}"
 
 
 def format_sensitivity(df: pd.DataFrame) -> str:
@@ -255,21 +206,17 @@ def format_sensitivity(df: pd.DataFrame) -> str:
         method = _method(block)
         if method == "sobol":
             block = block.sort_values("ST", ascending=False)
-            head = ("parameter", "S1", "+-", "ST", "+-")
+            head = ("parameter", "S1", "S1 +-", "ST", "ST +-")
             cols = SOBOL_COLUMNS
         else:
             block = block.sort_values("mu_star", ascending=False)
-            head = ("parameter", "mu*", "+-", "sigma", "mu")
+            head = ("parameter", "mu*", "mu* +-", "sigma", "mu")
             cols = MORRIS_COLUMNS
-        rows = [(str(r["parameter"]), *(_num(float(r[c])) for c in cols)) for _, r in
-                block.iterrows()]  # fmt: skip
-        widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
-        fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
+        table = block[["parameter", *cols]].reset_index(drop=True)
+        table.columns = list(head)
         unit = f" ({KPIS[output]})" if output in KPIS else ""
         lines.append(f"{output}{unit}: {method}")
-        lines.append(fmt.format(*head))
-        lines.append("  ".join("-" * w for w in widths))
-        lines.extend(fmt.format(*row) for row in rows)
+        lines.append(text_table(table, left=["parameter"], digits=3))
         lines.append("")
     lines.append("+- : 95% confidence half width (bootstrap)")
     return "\n".join(lines)
@@ -280,7 +227,6 @@ __all__ = [
     "analyse",
     "check_plan",
     "format_sensitivity",
-    "plot_sensitivity",
     "point_means",
     "run_sensitivity",
     "sensitivity",

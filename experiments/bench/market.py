@@ -1,6 +1,6 @@
 """Benchmark of the market model: ticks per second, clearing vs agents, peak memory.
 
-    python -m experiments.bench_market [--scenario FILE] [--copies 1 10 29] [--ticks 16]
+    python -m experiments.bench.market [--scenario FILE] [--copies 1 10 29] [--ticks 16]
 
 A synthetic world of about 1,000 agents comes from ``scale_world``: copies of
 the scenario's agents, each copy in its own cluster (so routes stay within a

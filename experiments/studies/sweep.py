@@ -1,0 +1,100 @@
+"""Parameter sweeps: a plan (``experiments.studies.plan``) sampled
+(``experiments.samplers``) into tasks, run by the engine (``experiments.engine``).
+
+    df = sweep("experiments/sweeps/demand_and_hbm.toml", out="runs/s", workers=2)
+    print(summarise(df))
+
+One row per run: ``run``, ``point``, ``replicate``, ``seed``, ``param:<path>``,
+``out:<kpi>``, ``status``, ``error``, ``seconds``; also written to
+``out/results.parquet`` beside the parts.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from experiments.engine import Runner, Task, execute
+from experiments.outputs.files import write_frame
+from experiments.outputs.format import text_table
+from experiments.samplers import replication_seeds, sample
+from experiments.scenarios import ScenarioError
+from experiments.studies.plan import (
+    SweepPlan,
+    check_size,
+    load_sweep,
+    plan_identity,
+    plan_manifest,
+)
+from experiments.studies.run import MarketRunner
+
+
+def run_seeds(plan: SweepPlan) -> list[int]:
+    """One seed per replication, from the root seed (the same for every design point)."""
+    return replication_seeds(plan.root_seed, plan.seeds)
+
+
+def tasks_of(plan: SweepPlan) -> list[Task]:
+    """Every run of ``plan``: each design point times each replication seed."""
+    names = [p.path for p in plan.parameters]
+    seeds = run_seeds(plan)
+    out = []
+    for i, row in enumerate(sample(plan)):
+        params = {n: (v.item() if isinstance(v, np.generic) else v) for n, v in zip(names, row)}
+        for r, seed in enumerate(seeds):
+            out.append(Task(f"p{i:05d}-r{r:03d}", i, r, seed, params))
+    return out
+
+
+def sweep(
+    path: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    workers: int = 0,
+    scheduler: str | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    runner: Runner | None = None,
+    confirm: bool = False,
+    samples: int | None = None,
+    ticks: int | None = None,
+) -> pd.DataFrame:
+    """Run the sweep file at ``path`` into folder ``out``; one row per run (DataFrame).
+
+    ``runner(params, seed) -> {kpi: value}`` defaults to the market model on the
+    plan's base scenario; any picklable callable works (e.g. a test function).
+    A plan of more than ``LARGE_STUDY`` runs starts only with ``confirm=True``
+    (``StudyError`` otherwise, saying how many runs and roughly how long).
+    ``samples`` and ``ticks`` replace the plan's (see ``load_sweep``).
+    """
+    plan, base = load_sweep(path, samples, ticks)
+    check_size(plan, base, os.fspath(path), workers, confirm)
+    if runner is None:
+        if base is None:
+            raise ScenarioError(os.fspath(path), ["base: missing; name a base scenario file"])
+        runner = MarketRunner({"base": base}, plan.outputs, plan.ticks)
+    df = execute(tasks_of(plan), runner, Path(out), workers, scheduler, resume, progress,
+                 manifest=plan_manifest(plan, base, os.fspath(path)),
+                 identity=plan_identity(plan, base))  # fmt: skip
+    write_frame(df, Path(out) / "results.parquet")
+    return df
+
+
+def summarise(df: pd.DataFrame) -> str:
+    """Runs done and failed, and each output's mean, sd, min and max over the runs."""
+    done = df[df["status"] == "done"]
+    lines = [f"runs: {len(df)} ({len(done)} done, {len(df) - len(done)} failed)"]
+    outs = [c for c in df.columns if c.startswith("out:")]
+    if outs and len(done):
+        stats = done[outs].astype(float).agg(["mean", "std", "min", "max"]).T
+        stats.columns = ["mean", "sd", "min", "max"]
+        stats.insert(0, "output", [c[4:] for c in outs])
+        lines.append(text_table(stats.reset_index(drop=True), left=["output"]))
+    for _, row in df[df["status"] == "failed"].head(5).iterrows():
+        lines.append(f"failed {row['run']}: {row['error'].splitlines()[0]}")
+    return "\n".join(lines)
+
+
+__all__ = ["run_seeds", "summarise", "sweep", "tasks_of"]
