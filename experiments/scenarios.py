@@ -39,6 +39,8 @@ __all__ = [
     "validate_model",
     "format_path",
     "load_scenario",
+    "resolve_scenario",
+    "shipped_scenarios",
     "parse_path",
     "scenario_hash",
     "validate_scenario",
@@ -325,13 +327,224 @@ def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
+SHIPPED_SCENARIOS = Path(__file__).with_name("scenarios")
+"""The scenarios shipped with the package (``experiments/scenarios/*.toml``)."""
+
+
+def shipped_scenarios() -> list[str]:
+    """Names of the shipped scenarios (file stems), sorted."""
+    return sorted(p.stem for p in SHIPPED_SCENARIOS.glob("*.toml"))
+
+
+def _is_bare_name(text: str) -> bool:
+    """Whether ``text`` is a bare name like ``baseline`` or ``baseline.toml`` (no folder)."""
+    return bool(text) and "/" not in text and os.sep not in text and text not in (".", "..")
+
+
+def _shipped_file(name: str) -> Path | None:
+    """The shipped scenario file called ``name`` (with or without ``.toml``), if any."""
+    stem = name.removesuffix(".toml")
+    file = SHIPPED_SCENARIOS / f"{stem}.toml"
+    return file if stem in shipped_scenarios() else None
+
+
+def _unknown_name(name: str) -> str:
+    return (
+        f"no such file, and no shipped scenario is called {name.removesuffix('.toml')!r}; "
+        f"give the path of a .toml file or one of: {', '.join(shipped_scenarios())}"
+    )
+
+
+def resolve_scenario(path: str | os.PathLike[str]) -> Path:
+    """The file a scenario argument names: a path, else a shipped scenario's name.
+
+    ``"baseline"`` (or ``"baseline.toml"``) is the shipped baseline unless a file of
+    that name exists in the working folder. Raises :class:`ScenarioError` listing the
+    shipped scenarios if a bare name is neither.
+    """
+    file = Path(path)
+    if file.exists():
+        return file
+    text = os.fspath(path)
+    if _is_bare_name(text):
+        shipped = _shipped_file(text)
+        if shipped is None:
+            raise ScenarioError(text, [_unknown_name(text)]) from None
+        return shipped
+    return file  # read_toml reports the missing file
+
+
+VARIANT_KEYS = ("base", "meta", "overrides", "shocks", "contracts")
+"""The top-level keys of a scenario that has a ``base``."""
+
+
+def _base_file(file: Path, base: Any, source: str) -> Path:
+    """The file ``base = "..."`` in ``file`` names: relative to ``file``, or a shipped name."""
+    if not isinstance(base, str) or not base.strip():
+        raise ScenarioError(
+            source,
+            [
+                f"base: expected the path of a scenario file (relative to this file) or a "
+                f"shipped scenario's name, in quotes (got {_show(base)})"
+            ],
+        ) from None
+    candidate = file.parent / base
+    if candidate.is_file():
+        return candidate
+    if _is_bare_name(base):
+        shipped = _shipped_file(base)
+        if shipped is not None:
+            return shipped
+        raise ScenarioError(source, [f"base: {base!r}: {_unknown_name(base)}"]) from None
+    raise ScenarioError(
+        source,
+        [
+            f"base: file not found (looked for {candidate.resolve()}); the path is relative to "
+            "this file"
+        ],
+    ) from None
+
+
+def _flatten_overrides(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"behaviour": {"foresight": 0.5}}`` -> ``{"behaviour.foresight": 0.5}``.
+
+    TOML reads an unquoted dotted key as nested tables; both spellings mean one path.
+    """
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if not prefix:
+            path = key
+        elif _IDENT.match(key):
+            path = f"{prefix}.{key}"
+        else:
+            path = f"{prefix}[{json.dumps(key)}]"
+        if isinstance(value, dict):
+            out.update(_flatten_overrides(value, path))
+        else:
+            out[path] = value
+    return out
+
+
+_LIST_ITEM = re.compile(r"^(shocks|contracts)\[(\d+)\]")
+
+
+def _relabel(
+    problem: str,
+    overridden: Mapping[str, tuple[PathPart, ...]],
+    appended: Mapping[str, int],
+    base_source: str,
+) -> str:
+    """Point a problem of the merged scenario at the line of the variant that caused it.
+
+    A value set by ``[overrides]`` is named by its override key; an appended shock or
+    contract by its index in the variant's own ``[[shocks]]``/``[[contracts]]``; an
+    inherited one says it comes from the base.
+    """
+    for key, loc in overridden.items():
+        where = format_path(loc)
+        if problem == where or problem.startswith((f"{where}:", f"{where}.", f"{where}[")):
+            label = format_path(("overrides", key))
+            rest = problem[len(where) :]
+            if rest.startswith(":"):
+                return f"{label}{rest}"
+            return f"{label}: {where}{rest}"
+    m = _LIST_ITEM.match(problem)
+    if m:
+        section, index = m.group(1), int(m.group(2))
+        n_base = appended[section]
+        if index >= n_base:
+            return f"{section}[{index - n_base}]{problem[m.end() :]}"
+        return f"{section}[{index}] (from {base_source}){problem[m.end() :]}"
+    return problem
+
+
+def _merge(file: Path, source: str, data: dict[str, Any], chain: tuple[Path, ...]) -> Scenario:
+    """Validate a scenario file with a ``base``: the base, then meta, overrides, appends."""
+    base_file = _base_file(file, data["base"], source)
+    key = base_file.resolve()
+    if key in chain:
+        loop = [*chain[chain.index(key) :], key]
+        raise ScenarioError(
+            source,
+            [
+                "base: cycle of bases: "
+                + " -> ".join(p.name for p in loop)
+                + "; a scenario cannot be its own base; remove one of these `base` keys"
+            ],
+        ) from None
+    base_source = os.fspath(base_file)
+    base = _load(base_file, base_source, (*chain, key))
+    extra = [k for k in data if k not in VARIANT_KEYS]
+    if extra:
+        raise ScenarioError(
+            source,
+            [
+                f"{k}: a scenario with a base sets only {', '.join(VARIANT_KEYS)}; change "
+                f'{k} through [overrides] (e.g. "{k}...." = value) or in a full scenario'
+                for k in extra
+            ],
+        ) from None
+    merged: dict[str, Any] = _thaw(base.model_dump(mode="python"))
+    problems: list[str] = []
+    meta = data.get("meta", {})
+    if isinstance(meta, dict):
+        merged["meta"].update(meta)
+    else:
+        problems.append(f"meta: expected a table (got {type(meta).__name__} {_show(meta)})")
+    overrides = data.get("overrides", {})
+    if not isinstance(overrides, dict):
+        problems.append(
+            f"overrides: expected a table of dotted paths, e.g. "
+            f'"labs[OpenAI].training_growth" = 0.5 (got {type(overrides).__name__})'
+        )
+        overrides = {}
+    overridden: dict[str, tuple[PathPart, ...]] = {}
+    for path, value in _flatten_overrides(overrides).items():
+        label = format_path(("overrides", path))
+        overridden[path] = _set_path(merged, path, value, source, label)
+    appended: dict[str, int] = {}
+    for section in ("shocks", "contracts"):
+        appended[section] = len(merged[section])
+        items = data.get(section, [])
+        if isinstance(items, list):
+            merged[section] += items
+        else:
+            problems.append(
+                f"{section}: expected an array of tables ([[{section}]]) "
+                f"(got {type(items).__name__} {_show(items)})"
+            )
+    if problems:
+        raise ScenarioError(source, problems) from None
+    try:
+        return Scenario.model_validate(merged)
+    except ValidationError as exc:
+        raise ScenarioError(
+            source, [_relabel(p, overridden, appended, base_source) for p in _problems(exc)]
+        ) from None
+
+
+def _load(file: Path, source: str, chain: tuple[Path, ...]) -> Scenario:
+    data = read_toml(file)
+    if "base" in data:
+        return _merge(file, source, data, chain)
+    return validate_scenario(data, source)
+
+
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
-    """Read a scenario TOML file and validate it.
+    """Read a scenario TOML file (or a shipped scenario by name) and validate it.
+
+    A scenario may start with ``base = "baseline.toml"`` (a path relative to its own
+    file, or a shipped scenario's name such as ``"baseline"``) and then set only:
+    ``[meta]`` (merged over the base's), ``[overrides]`` (``"dotted.path" = value``,
+    the paths of :func:`with_overrides`) and ``[[shocks]]`` / ``[[contracts]]``
+    (appended to the base's). Bases may chain; a cycle is an error. The result is
+    the merged scenario (its hash is the merged scenario's).
 
     Parameters
     ----------
     path:
-        The ``.toml`` file. Messages name it as given.
+        The ``.toml`` file, or the name of a shipped scenario (``"baseline"``, see
+        :func:`shipped_scenarios`). Messages name it as given.
 
     Returns
     -------
@@ -342,9 +555,11 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     ------
     ScenarioError
         If the file cannot be read, is not valid TOML, or does not satisfy the
-        schema; the message names the file, the field and the fix.
+        schema; the message names the file that set the bad value, the field and the fix.
     """
-    return validate_scenario(read_toml(path), os.fspath(path))
+    file = resolve_scenario(path)
+    source = os.fspath(path) if file == Path(path) else os.fspath(file)
+    return _load(file, source, (file.resolve(),))
 
 
 # ----------------------------------------------------------------- hash, overrides
@@ -388,7 +603,7 @@ def _resolve(node: Any, part: PathPart | tuple[str, str]) -> tuple[PathPart | No
             return None, f"{type(node).__name__} is not a list"
         if not -len(node) <= part < len(node):
             return None, f"index [{part}] out of range (it has {len(node)} items)"
-        return part, ""
+        return part % len(node), ""
     if not isinstance(node, dict) or part not in node:
         keys = list(node) if isinstance(node, dict) else []
         close = difflib.get_close_matches(part, keys, n=1, cutoff=0.6)
@@ -396,24 +611,32 @@ def _resolve(node: Any, part: PathPart | tuple[str, str]) -> tuple[PathPart | No
     return part, ""
 
 
-def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
-    """Set ``value`` at dotted ``path`` in ``data``; every step must already exist."""
+def _set_path(
+    data: dict[str, Any], path: str, value: Any, source: str = "overrides", label: str = ""
+) -> tuple[PathPart, ...]:
+    """Set ``value`` at dotted ``path`` in ``data``; every step must already exist.
+
+    Returns the resolved location (names replaced by indices). Errors name ``source``
+    and ``label`` (default: the path itself).
+    """
+    label = label or path
     try:
         parts = parse_path(path)
     except ValueError as exc:
-        raise ScenarioError("overrides", [f"{path}: {exc}"]) from None
+        raise ScenarioError(source, [f"{label}: {exc}"]) from None
     node: Any = data
     walked: list[PathPart] = []
     for part in parts:
         step, why_not = _resolve(node, part)
         if step is None:
             here = format_path(walked) or "the scenario"
-            raise ScenarioError("overrides", [f"{path}: does not exist: {why_not} in {here}"])
+            raise ScenarioError(source, [f"{label}: does not exist: {why_not} in {here}"]) from None
         walked.append(step)
         if len(walked) == len(parts):
             node[step] = value
         else:
             node = node[step]
+    return tuple(walked)
 
 
 def with_overrides(scenario: Scenario, overrides: Mapping[str, Any]) -> Scenario:

@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 
 from experiments.scenarios import (
+    VARIANT_KEYS,
     ScenarioError,
     format_path,
     load_scenario,
     parse_path,
+    read_toml,
     scenario_hash,
     with_overrides,
 )
@@ -62,14 +64,13 @@ def test_baseline_has_25_to_40_agents_and_a_40_quarter_horizon(baseline: Scenari
 
 
 @pytest.mark.parametrize("name", VARIANTS)
-def test_variants_differ_from_the_baseline_only_in_meta_and_shocks(
-    baseline: Scenario, name: str
-) -> None:
+def test_each_variant_is_a_short_file_on_the_baseline(baseline: Scenario, name: str) -> None:
+    data = read_toml(SCENARIOS / f"{name}.toml")
+    assert data["base"] == "baseline.toml"
+    assert set(data) <= set(VARIANT_KEYS)
     variant = load_scenario(SCENARIOS / f"{name}.toml")
-    strip = {"meta", "shocks"}
-    assert variant.model_dump(exclude=strip) == baseline.model_dump(exclude=strip)
+    assert variant.shocks and baseline.shocks == ()
     assert variant.meta.horizon == baseline.meta.horizon
-    assert variant.shocks
 
 
 @pytest.mark.parametrize(
@@ -524,3 +525,147 @@ def test_format_path_quotes_keys_with_spaces() -> None:
     loc = ("hyperscalers", 0, "fleet", "Other custom")
     assert format_path(loc) == 'hyperscalers[0].fleet["Other custom"]'
     assert tuple(parse_path(format_path(loc))) == loc
+
+
+# ------------------------------------------------------------- inheritance
+
+SHOCK = '\n[[shocks]]\nkind = "outage"\nstart = 2\nend = 4\ntarget = "TW"\nfactor = 0.5\n'
+DEMAND_BUST = (
+    '\n[[shocks]]\nkind = "demand_bust"\nstart = 1\nend = 8\ntarget = "OpenAI"\nfactor = 0.4\n'
+)
+CONTRACT = (
+    '\n[[contracts]]\nkind = "take_or_pay"\nseller = "Microsoft"\nbuyer = "OpenAI"\n'
+    'good = "compute"\nquantity = 10.0\nprice = 4000.0\nterm = 4\n'
+)
+
+
+def test_variant_with_base_overrides_and_appends_equals_the_hand_merged_scenario(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, MINIMAL + SHOCK, "base.toml")
+    variant = write(
+        tmp_path,
+        'base = "base.toml"\n\n[meta]\nname = "variant"\ndescription = "busted"\n\n'
+        '[overrides]\n"labs[OpenAI].training_growth" = 0.25\n'
+        '"hyperscalers[Microsoft].fleet.Nvidia" = 2000.0\n'
+        "behaviour.foresight = 0.5  # an unquoted dotted key means the same path\n"
+        + DEMAND_BUST
+        + CONTRACT,
+        "variant.toml",
+    )
+    by_hand = (
+        MINIMAL.replace('name = "mini"', 'name = "variant"\ndescription = "busted"')
+        .replace("training = 100.0", "training = 100.0\ntraining_growth = 0.25")
+        .replace("Nvidia = 1000.0", "Nvidia = 2000.0")
+        + "\n[behaviour]\nforesight = 0.5\n"
+        + SHOCK
+        + DEMAND_BUST
+        + CONTRACT
+    )
+    expected = load_scenario(write(tmp_path, by_hand, "by_hand.toml"))
+    merged = load_scenario(variant)
+    assert merged == expected
+    assert [s.kind for s in merged.shocks] == ["outage", "demand_bust"]
+    assert scenario_hash(merged) == scenario_hash(expected)
+    assert scenario_hash(merged) != scenario_hash(load_scenario(tmp_path / "base.toml"))
+
+
+def test_bases_chain_and_meta_merges_over_the_base(tmp_path: Path) -> None:
+    write(tmp_path, MINIMAL, "a.toml")
+    (tmp_path / "sub").mkdir()
+    write(tmp_path, 'base = "../a.toml"\n[meta]\nhorizon = 6\n' + SHOCK, "sub/b.toml")
+    bust = DEMAND_BUST.replace("end = 8", "end = 6")
+    c = load_scenario(write(tmp_path, 'base = "sub/b.toml"\n' + bust, "c.toml"))
+    assert c.meta.name == "mini" and c.meta.horizon == 6
+    assert [s.kind for s in c.shocks] == ["outage", "demand_bust"]
+
+
+def test_a_cycle_of_bases_is_a_named_error_listing_the_chain(tmp_path: Path) -> None:
+    write(tmp_path, 'base = "b.toml"\n', "a.toml")
+    write(tmp_path, 'base = "c.toml"\n', "b.toml")
+    write(tmp_path, 'base = "a.toml"\n', "c.toml")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(tmp_path / "a.toml")
+    assert str(info.value).startswith(f"{tmp_path / 'c.toml'}: base: cycle of bases: ")
+    assert "a.toml -> b.toml -> c.toml -> a.toml" in str(info.value)
+
+
+def test_a_scenario_cannot_be_its_own_base(tmp_path: Path) -> None:
+    path = write(tmp_path, 'base = "self.toml"\n', "self.toml")
+    assert "base: cycle of bases: self.toml -> self.toml" in error_of(path)
+
+
+def test_a_bad_override_path_names_the_variant_file_and_the_override_key(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, MINIMAL, "base.toml")
+    path = write(
+        tmp_path, 'base = "base.toml"\n[overrides]\n"labs[Nobody].training" = 1.0\n', "v.toml"
+    )
+    assert error_of(path) == (
+        f'{path}: overrides["labs[Nobody].training"]: does not exist: '
+        "no item named 'Nobody' (names: OpenAI) in labs"
+    )
+
+
+def test_a_bad_override_value_names_the_variant_file_and_the_override_key(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, MINIMAL, "base.toml")
+    path = write(
+        tmp_path,
+        'base = "base.toml"\n[overrides]\n"labs[OpenAI].training" = -1.0\n'
+        '"fabs[0].lead_time" = 0\n',
+        "v.toml",
+    )
+    assert error_of(path).splitlines() == [
+        f'{path}: overrides["fabs[0].lead_time"]: must be >= 1 (got 0)',
+        f'{path}: overrides["labs[OpenAI].training"]: must be >= 0 (got -1.0)',
+    ]
+
+
+def test_an_error_in_an_appended_shock_is_numbered_as_in_the_variant(tmp_path: Path) -> None:
+    write(tmp_path, MINIMAL + SHOCK, "base.toml")
+    bad = DEMAND_BUST.replace("end = 8", "end = 9")
+    path = write(
+        tmp_path, 'base = "base.toml"\n' + bad.replace("factor = 0.4", "factr = 0.4"), "v.toml"
+    )
+    message = error_of(path)
+    assert f"{path}: shocks[0].factr: unknown key (did you mean 'factor'?)" in message
+
+
+def test_an_error_in_the_base_names_the_base_file(tmp_path: Path) -> None:
+    base = write(tmp_path, MINIMAL.replace("capacity = 100.0", "capacity = -5.0"), "base.toml")
+    path = write(tmp_path, 'base = "base.toml"\n', "v.toml")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert str(info.value) == f"{base}: fabs[0].capacity: must be > 0 (got -5.0)"
+
+
+def test_a_variant_may_not_redefine_other_sections(tmp_path: Path) -> None:
+    write(tmp_path, MINIMAL, "base.toml")
+    path = write(tmp_path, 'base = "base.toml"\n[behaviour]\nforesight = 0.5\n', "v.toml")
+    message = error_of(path)
+    assert f"{path}: behaviour: a scenario with a base sets only base, meta, overrides" in message
+    assert "[overrides]" in message
+
+
+def test_a_missing_base_file_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, 'base = "../nowhere/base.toml"\n', "v.toml")
+    assert f"{path}: base: file not found" in error_of(path)
+
+
+def test_a_base_may_be_a_shipped_scenario_name(tmp_path: Path, baseline: Scenario) -> None:
+    path = write(tmp_path, 'base = "baseline"\n[meta]\nname = "mine"\n', "mine.toml")
+    mine = load_scenario(path)
+    assert mine.meta.name == "mine"
+    assert mine.model_dump(exclude={"meta"}) == baseline.model_dump(exclude={"meta"})
+
+
+def test_an_inherited_value_broken_by_the_variant_says_it_comes_from_the_base(
+    tmp_path: Path,
+) -> None:
+    base = write(tmp_path, MINIMAL + SHOCK, "base.toml")
+    path = write(tmp_path, 'base = "base.toml"\n[meta]\nhorizon = 3\n', "v.toml")
+    message = error_of(path)
+    assert f"{path}: shocks[0] (from {base}): window 2..4 is outside the horizon" in message
