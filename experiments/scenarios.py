@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import math
 import os
 import re
 import tomllib
@@ -184,7 +185,9 @@ def _show(value: Any) -> str:
 
 
 def _number(value: Any) -> str:
-    """``0`` for 0.0 and ``0.5`` for 0.5: a bound as one would write it."""
+    """``0`` for 0.0, ``0.5`` for 0.5, ``1e15`` for 1e15: a bound as one would write it."""
+    if isinstance(value, int | float) and abs(value) >= 1e6:
+        return f"{value:g}".replace("e+", "e")
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
@@ -241,6 +244,17 @@ def _describe(error: Mapping[str, Any], root: type[BaseModel] = Scenario) -> str
         if field is not None and _as_model(field.annotation) is not None:
             return f"{where}: required table is missing; add a [{loc[-1]}] table{hint}"
         return f"{where}: required key is missing; add `{loc[-1]} = ...`{hint}"
+    if loc and loc[-1] == "[key]":  # a dict key, e.g. transport_cost's goods
+        where = format_path(loc[:-1])
+        if kind == "literal_error":
+            allowed = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+            close = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            return f"{where}: unknown key; keys must be one of {', '.join(allowed)}{hint}"
+    if kind in _BOUND_TYPES and isinstance(value, float) and not math.isfinite(value):
+        return f"{where}: must be a {'number' if math.isnan(value) else 'finite number'} " + (
+            f"(got {_show(value)})"
+        )
     if kind in _BOUND_TYPES:
         bound = _BOUND_TYPES[kind]
         return f"{where}: must be {_BOUNDS[bound]} {_number(ctx.get(bound))} (got {_show(value)})"
