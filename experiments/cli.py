@@ -11,6 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+from experiments.version import package_version
+
 
 def _demo(_args: argparse.Namespace) -> int:
     from experiments.demo import run_demo
@@ -115,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="aimarket", description="AI-infrastructure market simulator"
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a scenario; print a summary; write tables and manifest")
     run.add_argument(

@@ -9,6 +9,12 @@ names the file and the field and says how to fix it, e.g.::
     baseline.toml: fabs[0].capcity: unknown key (did you mean 'capacity'?)
     baseline.toml: line 12: invalid TOML (Invalid value, column 9)
 
+A scenario may inherit: ``base = "baseline.toml"`` (relative to its own file, or a
+shipped scenario's name), then ``[meta]``, ``[overrides]`` (dotted paths) and
+appended ``[[shocks]]`` / ``[[contracts]]``; see :func:`load_scenario`. Shipped
+scenarios (``experiments/scenarios/*.toml``, package data) load by name:
+``load_scenario("baseline")``.
+
 Field paths are dotted, with ``[i]`` for list indices: ``labs[0].training``.
 The same syntax addresses fields in :func:`with_overrides`, which parameter
 sweeps use; there a list item may also be picked by its ``name``:
@@ -41,7 +47,9 @@ __all__ = [
     "format_path",
     "load_scenario",
     "resolve_scenario",
+    "resolve_sweep_plan",
     "shipped_scenarios",
+    "shipped_sweeps",
     "parse_path",
     "scenario_hash",
     "validate_scenario",
@@ -342,7 +350,9 @@ def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 SHIPPED_SCENARIOS = Path(__file__).with_name("scenarios")
-"""The scenarios shipped with the package (``experiments/scenarios/*.toml``)."""
+"""The scenarios shipped with the package (``experiments/scenarios/*.toml``, package data)."""
+SHIPPED_SWEEPS = Path(__file__).with_name("sweeps")
+"""The example sweep plans shipped with the package (``experiments/sweeps/*.toml``)."""
 
 
 def shipped_scenarios() -> list[str]:
@@ -350,23 +360,46 @@ def shipped_scenarios() -> list[str]:
     return sorted(p.stem for p in SHIPPED_SCENARIOS.glob("*.toml"))
 
 
+def shipped_sweeps() -> list[str]:
+    """Names of the shipped sweep plans (file stems), sorted."""
+    return sorted(p.stem for p in SHIPPED_SWEEPS.glob("*.toml"))
+
+
 def _is_bare_name(text: str) -> bool:
     """Whether ``text`` is a bare name like ``baseline`` or ``baseline.toml`` (no folder)."""
     return bool(text) and "/" not in text and os.sep not in text and text not in (".", "..")
 
 
-def _shipped_file(name: str) -> Path | None:
-    """The shipped scenario file called ``name`` (with or without ``.toml``), if any."""
+def _shipped_file(name: str, folder: Path = SHIPPED_SCENARIOS) -> Path | None:
+    """The shipped file called ``name`` (with or without ``.toml``) in ``folder``, if any."""
     stem = name.removesuffix(".toml")
-    file = SHIPPED_SCENARIOS / f"{stem}.toml"
-    return file if stem in shipped_scenarios() else None
+    file = folder / f"{stem}.toml"
+    return file if stem in sorted(p.stem for p in folder.glob("*.toml")) else None
 
 
-def _unknown_name(name: str) -> str:
+def _unknown_name(name: str, folder: Path = SHIPPED_SCENARIOS) -> str:
+    what = "scenario" if folder == SHIPPED_SCENARIOS else "sweep plan"
+    known = sorted(p.stem for p in folder.glob("*.toml"))
+    stem = name.removesuffix(".toml")
+    close = difflib.get_close_matches(stem, known, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
     return (
-        f"no such file, and no shipped scenario is called {name.removesuffix('.toml')!r}; "
-        f"give the path of a .toml file or one of: {', '.join(shipped_scenarios())}"
+        f"no such file, and no shipped {what} is called {stem!r}{hint}; "
+        f"give the path of a .toml file or one of: {', '.join(known)}"
     )
+
+
+def _resolve_shipped(path: str | os.PathLike[str], folder: Path) -> Path:
+    file = Path(path)
+    if file.exists():
+        return file
+    text = os.fspath(path)
+    if _is_bare_name(text):
+        shipped = _shipped_file(text, folder)
+        if shipped is None:
+            raise ScenarioError(text, [_unknown_name(text, folder)]) from None
+        return shipped
+    return file  # read_toml reports the missing file
 
 
 def resolve_scenario(path: str | os.PathLike[str]) -> Path:
@@ -376,16 +409,13 @@ def resolve_scenario(path: str | os.PathLike[str]) -> Path:
     that name exists in the working folder. Raises :class:`ScenarioError` listing the
     shipped scenarios if a bare name is neither.
     """
-    file = Path(path)
-    if file.exists():
-        return file
-    text = os.fspath(path)
-    if _is_bare_name(text):
-        shipped = _shipped_file(text)
-        if shipped is None:
-            raise ScenarioError(text, [_unknown_name(text)]) from None
-        return shipped
-    return file  # read_toml reports the missing file
+    return _resolve_shipped(path, SHIPPED_SCENARIOS)
+
+
+def resolve_sweep_plan(path: str | os.PathLike[str]) -> Path:
+    """The file a sweep-plan argument names: a path, else a shipped plan's name
+    (``"demand_and_hbm"``); as :func:`resolve_scenario`, for ``experiments/sweeps``."""
+    return _resolve_shipped(path, SHIPPED_SWEEPS)
 
 
 VARIANT_KEYS = ("base", "meta", "overrides", "shocks", "contracts")
