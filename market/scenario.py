@@ -117,10 +117,15 @@ def _bound_number(value: float) -> str:
 def _bounds(metadata: list[Any]) -> list[str]:
     out = []
     for kind, attr, word in _BOUND_WORDS:
-        values = [getattr(m, attr) for m in metadata if isinstance(m, kind)]
+        values = {getattr(m, attr) for m in metadata if isinstance(m, kind)}
+        if len(values) > 1:
+            # pydantic enforces only the last one: a type alias's bound and a Field's clash.
+            raise TypeError(
+                f"two different '{word}' bounds {sorted(values)}; pydantic keeps only the "
+                "last, so give the field one type that carries the bound you want"
+            )
         if values:
-            pick = max(values) if word.startswith(">") else min(values)
-            out.append(f"{word} {_bound_number(pick)}")
+            out.append(f"{word} {_bound_number(values.pop())}")
     return out
 
 
@@ -152,8 +157,11 @@ class Strict(BaseModel):
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
         changed = False
-        for field in cls.model_fields.values():
-            text = bounds_text(field)
+        for name, field in cls.model_fields.items():
+            try:
+                text = bounds_text(field)
+            except TypeError as exc:
+                raise TypeError(f"{cls.__name__}.{name}: {exc}") from None
             if text and text not in (field.description or ""):
                 field.description = f"{field.description or ''} {text}".strip()
                 changed = True
@@ -552,7 +560,13 @@ def check_contract_routes(scenario: Scenario) -> None:
     graph = build_network(scenario)
     for i, c in enumerate(scenario.contracts):
         if graph.has_edge(c.seller, c.buyer, key=c.good):
-            continue
+            if graph.edges[c.seller, c.buyer, c.good]["capacity"] > 0:
+                continue
+            raise ValueError(
+                f"contracts[{i}]: the route for {c.good} from {c.seller!r} to {c.buyer!r} has "
+                "capacity 0 in [[routes]], so the contract could never deliver; raise that "
+                "route's capacity or remove the contract"
+            )
         sells = sorted({good for _, _, good in graph.out_edges(c.seller, keys=True)})
         raise ValueError(
             f"contracts[{i}]: no route for {c.good} from {c.seller!r} to {c.buyer!r} "

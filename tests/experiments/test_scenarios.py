@@ -882,3 +882,24 @@ def test_every_bounded_field_states_its_bounds_in_its_description() -> None:
     schema = Scenario.model_json_schema()
     fab = schema["$defs"]["FabSpec"]["properties"]["unit_cost"]
     assert fab["maximum"] == 1e15 and "<= 1e15" in fab["description"]
+
+
+def test_a_field_with_two_different_bounds_is_refused_when_the_schema_is_defined() -> None:
+    from pydantic import Field
+
+    from market.scenario import Ratio, Strict
+
+    with pytest.raises(TypeError, match=r"Clash\.share: two different '<=' bounds"):
+
+        class Clash(Strict):  # the alias says <= 1e4, the Field <= 1: only one would hold
+            share: Ratio = Field(0.1, le=1)
+
+
+def test_a_contract_on_a_route_closed_to_zero_capacity_is_refused(tmp_path: Path) -> None:
+    text = contract("Microsoft", "OpenAI", "compute") + (
+        '\n[[routes]]\nseller = "Microsoft"\nbuyer = "OpenAI"\ngood = "compute"\ncapacity = 0.0\n'
+    )
+    message = error_of(write(tmp_path, text))
+    assert (
+        "contracts[0]: the route for compute from 'Microsoft' to 'OpenAI' has capacity 0" in message
+    )
