@@ -325,6 +325,11 @@ def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Parse a TOML file; :class:`ScenarioError` (naming the file and line) if it can't."""
     source = os.fspath(path)
     file = Path(path)
+    if file.exists() and not file.is_file() and not file.is_dir():
+        # A named pipe or device would block or never end: refuse before opening it.
+        raise ScenarioError(
+            source, ["is not a regular file (a pipe or a device); give the path of a .toml file"]
+        ) from None
     try:
         raw = file.read_bytes()
     except FileNotFoundError:

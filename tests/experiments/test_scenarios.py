@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -903,3 +904,9 @@ def test_a_contract_on_a_route_closed_to_zero_capacity_is_refused(tmp_path: Path
     assert (
         "contracts[0]: the route for compute from 'Microsoft' to 'OpenAI' has capacity 0" in message
     )
+
+
+def test_a_named_pipe_is_refused_without_reading_it(tmp_path: Path) -> None:
+    pipe = tmp_path / "pipe.toml"
+    os.mkfifo(pipe)
+    assert f"{pipe}: is not a regular file (a pipe or a device)" in error_of(pipe)
