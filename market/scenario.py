@@ -97,6 +97,20 @@ Growth = Annotated[float, Field(ge=-1, le=MAX_GROWTH, allow_inf_nan=False), _REA
 """Growth per year (-1 = -100%)."""
 Ticks = Annotated[int, Field(ge=0, le=MAX_TICKS), _WHOLE]
 LeadTime = Annotated[int, Field(ge=1, le=80), _WHOLE]
+
+
+def _safe_name(value: str) -> str:
+    """A scenario name is used in output folder names: no folders, no leading dot."""
+    if not value.strip() or "/" in value or "\\" in value or value.startswith("."):
+        raise PydanticCustomError(
+            "scenario_name",
+            "must be a plain name (no '/' or '\\', not starting with '.'), e.g. taiwan_outage",
+        )
+    return value
+
+
+ScenarioName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_safe_name)]
+"""A scenario's name: part of output folder names, so it cannot name another folder."""
 Good = Literal["wafer", "hbm", "cowos", "accelerator", "power", "compute"]
 """The goods (``market.goods.GOODS``)."""
 
@@ -170,7 +184,7 @@ class Strict(BaseModel):
 
 
 class Meta(Strict):
-    name: str = Field(description="Scenario name, used in outputs.")
+    name: ScenarioName = Field(description="Scenario name, used in outputs.")
     description: str = ""
     start_year: Whole = Field(2025, ge=1900, le=2200, description="Calendar year of tick 0.")
     ticks_per_year: Whole = Field(4, ge=1, le=52, description="Ticks per year (4 = quarters).")

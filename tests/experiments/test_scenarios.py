@@ -910,3 +910,9 @@ def test_a_named_pipe_is_refused_without_reading_it(tmp_path: Path) -> None:
     pipe = tmp_path / "pipe.toml"
     os.mkfifo(pipe)
     assert f"{pipe}: is not a regular file (a pipe or a device)" in error_of(pipe)
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "runs/x", ".hidden", "a\\\\b", ""])
+def test_a_scenario_name_cannot_name_another_folder(tmp_path: Path, name: str) -> None:
+    text = MINIMAL.replace('name = "mini"', f'name = "{name}"')
+    assert "meta.name: " in error_of(write(tmp_path, text))
