@@ -523,17 +523,23 @@ def _merge(file: Path, source: str, data: dict[str, Any], chain: tuple[Path, ...
         ) from None
     base_source = os.fspath(base_file)
     base = _load(base_file, base_source, (*chain, key))
+    merged: dict[str, Any] = _thaw(base.model_dump(mode="python"))
     extra = [k for k in data if k not in VARIANT_KEYS]
     if extra:
         raise ScenarioError(
             source,
             [
                 f"{k}: a scenario with a base sets only {', '.join(VARIANT_KEYS)}; change "
-                f'{k} through [overrides] (e.g. "{k}...." = value) or in a full scenario'
+                f"{k} through [overrides] (e.g. "
+                + (
+                    f'"{k}[<name>].<field>"'
+                    if isinstance(merged.get(k), list)
+                    else f'"{k}.<field>"'
+                )
+                + " = value) or write a full scenario"
                 for k in extra
             ],
         ) from None
-    merged: dict[str, Any] = _thaw(base.model_dump(mode="python"))
     problems: list[str] = []
     meta = data.get("meta", {})
     if isinstance(meta, dict):
