@@ -22,7 +22,12 @@ import stat
 import sys
 from pathlib import Path
 
-SCENARIO_HELP = "scenario TOML file, e.g. experiments/scenarios/baseline.toml"
+from experiments.version import package_version
+
+SCENARIO_HELP = (
+    "scenario: a shipped name (baseline, taiwan_outage, ...) or a TOML file, "
+    "e.g. experiments/scenarios/baseline.toml"
+)
 
 
 def _int_at_least(low: int, high: int | None = None):
@@ -191,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="aimarket", description="AI-infrastructure market simulator"
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a scenario; print a summary; write tables and manifest")
     run.add_argument("scenario", type=_input_file,

@@ -9,6 +9,12 @@ names the file and the field and says how to fix it, e.g.::
     baseline.toml: fabs[0].capcity: unknown key (did you mean 'capacity'?)
     baseline.toml: line 12: invalid TOML (Invalid value, column 9)
 
+A scenario may inherit: ``base = "baseline.toml"`` (relative to its own file, or a
+shipped scenario's name), then ``[meta]``, ``[overrides]`` (dotted paths) and
+appended ``[[shocks]]`` / ``[[contracts]]``; see :func:`load_scenario`. Shipped
+scenarios (``experiments/scenarios/*.toml``, package data) load by name:
+``load_scenario("baseline")``.
+
 Field paths are dotted, with ``[i]`` for list indices: ``labs[0].training``.
 The same syntax addresses fields in :func:`with_overrides`, which parameter
 sweeps use; there a list item may also be picked by its ``name``:
@@ -20,6 +26,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import math
 import os
 import re
 import tomllib
@@ -39,6 +46,10 @@ __all__ = [
     "validate_model",
     "format_path",
     "load_scenario",
+    "resolve_scenario",
+    "resolve_sweep_plan",
+    "shipped_scenarios",
+    "shipped_sweeps",
     "parse_path",
     "scenario_hash",
     "validate_scenario",
@@ -182,7 +193,9 @@ def _show(value: Any) -> str:
 
 
 def _number(value: Any) -> str:
-    """``0`` for 0.0 and ``0.5`` for 0.5: a bound as one would write it."""
+    """``0`` for 0.0, ``0.5`` for 0.5, ``1e15`` for 1e15: a bound as one would write it."""
+    if isinstance(value, int | float) and abs(value) >= 1e6:
+        return f"{value:g}".replace("e+", "e")
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
@@ -239,6 +252,17 @@ def _describe(error: Mapping[str, Any], root: type[BaseModel] = Scenario) -> str
         if field is not None and _as_model(field.annotation) is not None:
             return f"{where}: required table is missing; add a [{loc[-1]}] table{hint}"
         return f"{where}: required key is missing; add `{loc[-1]} = ...`{hint}"
+    if loc and loc[-1] == "[key]":  # a dict key, e.g. transport_cost's goods
+        where = format_path(loc[:-1])
+        if kind == "literal_error":
+            allowed = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+            close = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            return f"{where}: unknown key; keys must be one of {', '.join(allowed)}{hint}"
+    if kind in _BOUND_TYPES and isinstance(value, float) and not math.isfinite(value):
+        return f"{where}: must be a {'number' if math.isnan(value) else 'finite number'} " + (
+            f"(got {_show(value)})"
+        )
     if kind in _BOUND_TYPES:
         bound = _BOUND_TYPES[kind]
         return f"{where}: must be {_BOUNDS[bound]} {_number(ctx.get(bound))} (got {_show(value)})"
@@ -301,6 +325,11 @@ def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Parse a TOML file; :class:`ScenarioError` (naming the file and line) if it can't."""
     source = os.fspath(path)
     file = Path(path)
+    if file.exists() and not file.is_file() and not file.is_dir():
+        # A named pipe or device would block or never end: refuse before opening it.
+        raise ScenarioError(
+            source, ["is not a regular file (a pipe or a device); give the path of a .toml file"]
+        ) from None
     try:
         raw = file.read_bytes()
     except FileNotFoundError:
@@ -325,13 +354,252 @@ def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
+SHIPPED_SCENARIOS = Path(__file__).with_name("scenarios")
+"""The scenarios shipped with the package (``experiments/scenarios/*.toml``, package data)."""
+SHIPPED_SWEEPS = Path(__file__).with_name("sweeps")
+"""The example sweep plans shipped with the package (``experiments/sweeps/*.toml``)."""
+
+
+def shipped_scenarios() -> list[str]:
+    """Names of the shipped scenarios (file stems), sorted."""
+    return sorted(p.stem for p in SHIPPED_SCENARIOS.glob("*.toml"))
+
+
+def shipped_sweeps() -> list[str]:
+    """Names of the shipped sweep plans (file stems), sorted."""
+    return sorted(p.stem for p in SHIPPED_SWEEPS.glob("*.toml"))
+
+
+def _is_bare_name(text: str) -> bool:
+    """Whether ``text`` is a bare name like ``baseline`` or ``baseline.toml`` (no folder)."""
+    return bool(text) and "/" not in text and os.sep not in text and text not in (".", "..")
+
+
+def _shipped_file(name: str, folder: Path = SHIPPED_SCENARIOS) -> Path | None:
+    """The shipped file called ``name`` (with or without ``.toml``) in ``folder``, if any."""
+    stem = name.removesuffix(".toml")
+    file = folder / f"{stem}.toml"
+    return file if stem in sorted(p.stem for p in folder.glob("*.toml")) else None
+
+
+def _unknown_name(name: str, folder: Path = SHIPPED_SCENARIOS) -> str:
+    what = "scenario" if folder == SHIPPED_SCENARIOS else "sweep plan"
+    known = sorted(p.stem for p in folder.glob("*.toml"))
+    stem = name.removesuffix(".toml")
+    close = difflib.get_close_matches(stem, known, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return (
+        f"no such file, and no shipped {what} is called {stem!r}{hint}; "
+        f"give the path of a .toml file or one of: {', '.join(known)}"
+    )
+
+
+def _resolve_shipped(path: str | os.PathLike[str], folder: Path) -> Path:
+    file = Path(path)
+    if file.exists():
+        return file
+    text = os.fspath(path)
+    if _is_bare_name(text):
+        shipped = _shipped_file(text, folder)
+        if shipped is None:
+            raise ScenarioError(text, [_unknown_name(text, folder)]) from None
+        return shipped
+    return file  # read_toml reports the missing file
+
+
+def resolve_scenario(path: str | os.PathLike[str]) -> Path:
+    """The file a scenario argument names: a path, else a shipped scenario's name.
+
+    ``"baseline"`` (or ``"baseline.toml"``) is the shipped baseline unless a file of
+    that name exists in the working folder. Raises :class:`ScenarioError` listing the
+    shipped scenarios if a bare name is neither.
+    """
+    return _resolve_shipped(path, SHIPPED_SCENARIOS)
+
+
+def resolve_sweep_plan(path: str | os.PathLike[str]) -> Path:
+    """The file a sweep-plan argument names: a path, else a shipped plan's name
+    (``"demand_and_hbm"``); as :func:`resolve_scenario`, for ``experiments/sweeps``."""
+    return _resolve_shipped(path, SHIPPED_SWEEPS)
+
+
+VARIANT_KEYS = ("base", "meta", "overrides", "shocks", "contracts")
+"""The top-level keys of a scenario that has a ``base``."""
+
+
+def _base_file(file: Path, base: Any, source: str) -> Path:
+    """The file ``base = "..."`` in ``file`` names: relative to ``file``, or a shipped name."""
+    if not isinstance(base, str) or not base.strip():
+        raise ScenarioError(
+            source,
+            [
+                f"base: expected the path of a scenario file (relative to this file) or a "
+                f"shipped scenario's name, in quotes (got {_show(base)})"
+            ],
+        ) from None
+    candidate = file.parent / base
+    if candidate.is_file():
+        return candidate
+    if _is_bare_name(base):
+        shipped = _shipped_file(base)
+        if shipped is not None:
+            return shipped
+        raise ScenarioError(source, [f"base: {base!r}: {_unknown_name(base)}"]) from None
+    raise ScenarioError(
+        source,
+        [
+            f"base: file not found (looked for {candidate.resolve()}); the path is relative to "
+            "this file"
+        ],
+    ) from None
+
+
+def _flatten_overrides(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"behaviour": {"foresight": 0.5}}`` -> ``{"behaviour.foresight": 0.5}``.
+
+    TOML reads an unquoted dotted key as nested tables; both spellings mean one path.
+    """
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if not prefix:
+            path = key
+        elif _IDENT.match(key):
+            path = f"{prefix}.{key}"
+        else:
+            path = f"{prefix}[{json.dumps(key)}]"
+        if isinstance(value, dict):
+            out.update(_flatten_overrides(value, path))
+        else:
+            out[path] = value
+    return out
+
+
+_LIST_ITEM = re.compile(r"^(shocks|contracts)\[(\d+)\]")
+
+
+def _relabel(
+    problem: str,
+    overridden: Mapping[str, tuple[PathPart, ...]],
+    appended: Mapping[str, int],
+    base_source: str,
+) -> str:
+    """Point a problem of the merged scenario at the line of the variant that caused it.
+
+    A value set by ``[overrides]`` is named by its override key; an appended shock or
+    contract by its index in the variant's own ``[[shocks]]``/``[[contracts]]``; an
+    inherited one says it comes from the base.
+    """
+    for key, loc in overridden.items():
+        where = format_path(loc)
+        if problem == where or problem.startswith((f"{where}:", f"{where}.", f"{where}[")):
+            label = format_path(("overrides", key))
+            rest = problem[len(where) :]
+            if rest.startswith(":"):
+                return f"{label}{rest}"
+            return f"{label}: {where}{rest}"
+    m = _LIST_ITEM.match(problem)
+    if m:
+        section, index = m.group(1), int(m.group(2))
+        n_base = appended[section]
+        if index >= n_base:
+            return f"{section}[{index - n_base}]{problem[m.end() :]}"
+        return f"{section}[{index}] (from {base_source}){problem[m.end() :]}"
+    return problem
+
+
+def _merge(file: Path, source: str, data: dict[str, Any], chain: tuple[Path, ...]) -> Scenario:
+    """Validate a scenario file with a ``base``: the base, then meta, overrides, appends."""
+    base_file = _base_file(file, data["base"], source)
+    key = base_file.resolve()
+    if key in chain:
+        loop = [*chain[chain.index(key) :], key]
+        raise ScenarioError(
+            source,
+            [
+                "base: cycle of bases: "
+                + " -> ".join(p.name for p in loop)
+                + "; a scenario cannot be its own base; remove one of these `base` keys"
+            ],
+        ) from None
+    base_source = os.fspath(base_file)
+    base = _load(base_file, base_source, (*chain, key))
+    merged: dict[str, Any] = _thaw(base.model_dump(mode="python"))
+    extra = [k for k in data if k not in VARIANT_KEYS]
+    if extra:
+        raise ScenarioError(
+            source,
+            [
+                f"{k}: a scenario with a base sets only {', '.join(VARIANT_KEYS)}; change "
+                f"{k} through [overrides] (e.g. "
+                + (
+                    f'"{k}[<name>].<field>"'
+                    if isinstance(merged.get(k), list)
+                    else f'"{k}.<field>"'
+                )
+                + " = value) or write a full scenario"
+                for k in extra
+            ],
+        ) from None
+    problems: list[str] = []
+    meta = data.get("meta", {})
+    if isinstance(meta, dict):
+        merged["meta"].update(meta)
+    else:
+        problems.append(f"meta: expected a table (got {type(meta).__name__} {_show(meta)})")
+    overrides = data.get("overrides", {})
+    if not isinstance(overrides, dict):
+        problems.append(
+            f"overrides: expected a table of dotted paths, e.g. "
+            f'"labs[OpenAI].training_growth" = 0.5 (got {type(overrides).__name__})'
+        )
+        overrides = {}
+    overridden: dict[str, tuple[PathPart, ...]] = {}
+    for path, value in _flatten_overrides(overrides).items():
+        label = format_path(("overrides", path))
+        overridden[path] = _set_path(merged, path, value, source, label)
+    appended: dict[str, int] = {}
+    for section in ("shocks", "contracts"):
+        appended[section] = len(merged[section])
+        items = data.get(section, [])
+        if isinstance(items, list):
+            merged[section] += items
+        else:
+            problems.append(
+                f"{section}: expected an array of tables ([[{section}]]) "
+                f"(got {type(items).__name__} {_show(items)})"
+            )
+    if problems:
+        raise ScenarioError(source, problems) from None
+    try:
+        return Scenario.model_validate(merged)
+    except ValidationError as exc:
+        raise ScenarioError(
+            source, [_relabel(p, overridden, appended, base_source) for p in _problems(exc)]
+        ) from None
+
+
+def _load(file: Path, source: str, chain: tuple[Path, ...]) -> Scenario:
+    data = read_toml(file)
+    if "base" in data:
+        return _merge(file, source, data, chain)
+    return validate_scenario(data, source)
+
+
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
-    """Read a scenario TOML file and validate it.
+    """Read a scenario TOML file (or a shipped scenario by name) and validate it.
+
+    A scenario may start with ``base = "baseline.toml"`` (a path relative to its own
+    file, or a shipped scenario's name such as ``"baseline"``) and then set only:
+    ``[meta]`` (merged over the base's), ``[overrides]`` (``"dotted.path" = value``,
+    the paths of :func:`with_overrides`) and ``[[shocks]]`` / ``[[contracts]]``
+    (appended to the base's). Bases may chain; a cycle is an error. The result is
+    the merged scenario (its hash is the merged scenario's).
 
     Parameters
     ----------
     path:
-        The ``.toml`` file. Messages name it as given.
+        The ``.toml`` file, or the name of a shipped scenario (``"baseline"``, see
+        :func:`shipped_scenarios`). Messages name it as given.
 
     Returns
     -------
@@ -342,9 +610,11 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     ------
     ScenarioError
         If the file cannot be read, is not valid TOML, or does not satisfy the
-        schema; the message names the file, the field and the fix.
+        schema; the message names the file that set the bad value, the field and the fix.
     """
-    return validate_scenario(read_toml(path), os.fspath(path))
+    file = resolve_scenario(path)
+    source = os.fspath(path) if file == Path(path) else os.fspath(file)
+    return _load(file, source, (file.resolve(),))
 
 
 # ----------------------------------------------------------------- hash, overrides
@@ -388,7 +658,7 @@ def _resolve(node: Any, part: PathPart | tuple[str, str]) -> tuple[PathPart | No
             return None, f"{type(node).__name__} is not a list"
         if not -len(node) <= part < len(node):
             return None, f"index [{part}] out of range (it has {len(node)} items)"
-        return part, ""
+        return part % len(node), ""
     if not isinstance(node, dict) or part not in node:
         keys = list(node) if isinstance(node, dict) else []
         close = difflib.get_close_matches(part, keys, n=1, cutoff=0.6)
@@ -396,24 +666,32 @@ def _resolve(node: Any, part: PathPart | tuple[str, str]) -> tuple[PathPart | No
     return part, ""
 
 
-def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
-    """Set ``value`` at dotted ``path`` in ``data``; every step must already exist."""
+def _set_path(
+    data: dict[str, Any], path: str, value: Any, source: str = "overrides", label: str = ""
+) -> tuple[PathPart, ...]:
+    """Set ``value`` at dotted ``path`` in ``data``; every step must already exist.
+
+    Returns the resolved location (names replaced by indices). Errors name ``source``
+    and ``label`` (default: the path itself).
+    """
+    label = label or path
     try:
         parts = parse_path(path)
     except ValueError as exc:
-        raise ScenarioError("overrides", [f"{path}: {exc}"]) from None
+        raise ScenarioError(source, [f"{label}: {exc}"]) from None
     node: Any = data
     walked: list[PathPart] = []
     for part in parts:
         step, why_not = _resolve(node, part)
         if step is None:
             here = format_path(walked) or "the scenario"
-            raise ScenarioError("overrides", [f"{path}: does not exist: {why_not} in {here}"])
+            raise ScenarioError(source, [f"{label}: does not exist: {why_not} in {here}"]) from None
         walked.append(step)
         if len(walked) == len(parts):
             node[step] = value
         else:
             node = node[step]
+    return tuple(walked)
 
 
 def with_overrides(scenario: Scenario, overrides: Mapping[str, Any]) -> Scenario:

@@ -12,29 +12,185 @@ quantities are per tick; money is US dollars; prices are $ per unit of the good
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import math
+import typing
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import annotated_types
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 
-NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Pos = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
-Ticks = Annotated[int, Field(ge=0)]
-LeadTime = Annotated[int, Field(ge=1, le=80)]
+# ------------------------------------------------------------------ numbers and bounds
+# Every number in a scenario is finite and bounded, so no accepted value can overflow
+# the tables or the clearing (1e300 is refused with its bound, not turned into NaN).
+# A field's description ends with its bounds (added from its type, see Strict).
+
+MAX_MONEY = 1e15
+"""Largest amount of money, $, in either sign (about ten times world GDP per year)."""
+MAX_QUANTITY = 1e12
+"""Largest quantity of a good, units (per tick for flows, or a stock)."""
+MAX_RATIO = 1e4
+"""Largest markup, multiplier or per-unit technical ratio (chips per wafer, GB per chip)."""
+MAX_GROWTH = 100.0
+"""Largest growth rate per year (+10,000%/yr)."""
+MAX_TICKS = 10_000
+"""Largest tick count (start, end, term): 2,500 years of quarters."""
+
+
+def _refuse_text_and_bool(error_type: str, expected: str) -> BeforeValidator:
+    """Strict numbers: TOML strings (``"1e5"``) and booleans (``true``) are not numbers.
+
+    Integers still pass where a float is expected (``capacity = 100``).
+    """
+
+    def check(value: Any) -> Any:
+        if isinstance(value, bool | str | bytes):
+            raise PydanticCustomError(error_type, expected)
+        return value
+
+    return BeforeValidator(check)
+
+
+_REAL = _refuse_text_and_bool("float_type", "expected a number")
+_WHOLE = _refuse_text_and_bool("int_type", "expected a whole number")
+
+
+def _quantity_or_unlimited(value: float) -> float:
+    """A capacity: a finite quantity up to MAX_QUANTITY, or inf for unlimited (not NaN)."""
+    if math.isnan(value):
+        raise PydanticCustomError("finite_number", "must be a number, not NaN")
+    if math.isfinite(value) and value > MAX_QUANTITY:
+        raise PydanticCustomError(
+            "quantity_limit", "must be at most 1e12 units per tick, or inf for unlimited"
+        )
+    return value
+
+
+Whole = Annotated[int, _WHOLE]
+"""A whole number (booleans and strings refused)."""
+NonNeg = Annotated[float, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False), _REAL]
+Pos = Annotated[float, Field(gt=0, le=MAX_MONEY, allow_inf_nan=False), _REAL]
+Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False), _REAL]
+Money = Annotated[float, Field(ge=-MAX_MONEY, le=MAX_MONEY, allow_inf_nan=False), _REAL]
+"""$ that may be negative (cash: debt)."""
+Quantity = Annotated[float, Field(ge=0, le=MAX_QUANTITY, allow_inf_nan=False), _REAL]
+"""Units of a good (per tick for flows)."""
+PosQuantity = Annotated[float, Field(gt=0, le=MAX_QUANTITY, allow_inf_nan=False), _REAL]
+Limit = Annotated[float, Field(gt=0), AfterValidator(_quantity_or_unlimited), _REAL]
+"""A capacity in units per tick, > 0, at most 1e12, or inf (unlimited)."""
+RouteLimit = Annotated[float, Field(ge=0), AfterValidator(_quantity_or_unlimited), _REAL]
+"""A route capacity in units per tick, >= 0 (0 closes it), at most 1e12, or inf."""
+Ratio = Annotated[float, Field(ge=0, le=MAX_RATIO, allow_inf_nan=False), _REAL]
+"""A markup, multiplier or other non-negative ratio."""
+PosRatio = Annotated[float, Field(gt=0, le=MAX_RATIO, allow_inf_nan=False), _REAL]
+LogStd = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False), _REAL]
+"""A standard deviation of a log shock per tick."""
+Growth = Annotated[float, Field(ge=-1, le=MAX_GROWTH, allow_inf_nan=False), _REAL]
+"""Growth per year (-1 = -100%)."""
+Ticks = Annotated[int, Field(ge=0, le=MAX_TICKS), _WHOLE]
+LeadTime = Annotated[int, Field(ge=1, le=80), _WHOLE]
+
+
+def _safe_name(value: str) -> str:
+    """A scenario name is used in output folder names: no folders, no leading dot."""
+    if not value.strip() or "/" in value or "\\" in value or value.startswith("."):
+        raise PydanticCustomError(
+            "scenario_name",
+            "must be a plain name (no '/' or '\\', not starting with '.'), e.g. taiwan_outage",
+        )
+    return value
+
+
+ScenarioName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_safe_name)]
+"""A scenario's name: part of output folder names, so it cannot name another folder."""
+Good = Literal["wafer", "hbm", "cowos", "accelerator", "power", "compute"]
+"""The goods (``market.goods.GOODS``)."""
+
+_BOUND_WORDS = (
+    (annotated_types.Ge, "ge", ">="),
+    (annotated_types.Gt, "gt", ">"),
+    (annotated_types.Le, "le", "<="),
+    (annotated_types.Lt, "lt", "<"),
+)
+
+
+def _bound_number(value: float) -> str:
+    if abs(value) >= 1e6:
+        return f"{value:g}".replace("e+", "e")
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _bounds(metadata: list[Any]) -> list[str]:
+    out = []
+    for kind, attr, word in _BOUND_WORDS:
+        values = {getattr(m, attr) for m in metadata if isinstance(m, kind)}
+        if len(values) > 1:
+            # pydantic enforces only the last one: a type alias's bound and a Field's clash.
+            raise TypeError(
+                f"two different '{word}' bounds {sorted(values)}; pydantic keeps only the "
+                "last, so give the field one type that carries the bound you want"
+            )
+        if values:
+            out.append(f"{word} {_bound_number(values.pop())}")
+    return out
+
+
+def bounds_text(field: FieldInfo) -> str:
+    """``"Bounds: >= 0, <= 1e12."`` from a field's type, or ``""`` if it has none.
+
+    For a ``dict[str, X]`` or ``tuple[X, ...]`` field, the bounds of its items.
+    """
+    found = _bounds(field.metadata)
+    if not found:
+        for arg in typing.get_args(field.annotation):
+            if typing.get_origin(arg) is Annotated:
+                for meta in typing.get_args(arg)[1:]:
+                    if isinstance(meta, FieldInfo):
+                        found += _bounds(meta.metadata)
+    return f"Bounds: {', '.join(found)}." if found else ""
 
 
 class Strict(BaseModel):
-    """Base: frozen, and an unknown key is an error (catches typos)."""
+    """Base: frozen, and an unknown key is an error (catches typos).
+
+    Every subclass's field descriptions end with the field's bounds (from its type),
+    so the schema reference states them.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        changed = False
+        for name, field in cls.model_fields.items():
+            try:
+                text = bounds_text(field)
+            except TypeError as exc:
+                raise TypeError(f"{cls.__name__}.{name}: {exc}") from None
+            if text and text not in (field.description or ""):
+                field.description = f"{field.description or ''} {text}".strip()
+                changed = True
+        if changed:
+            cls.model_rebuild(force=True)
+
 
 class Meta(Strict):
-    name: str = Field(description="Scenario name, used in outputs.")
+    name: ScenarioName = Field(description="Scenario name, used in outputs.")
     description: str = ""
-    start_year: int = Field(2025, description="Calendar year of tick 0.")
-    ticks_per_year: int = Field(4, ge=1, le=52, description="Ticks per year (4 = quarters).")
-    horizon: int = Field(40, ge=1, le=400, description="Ticks to run (40 = 2025-2034 by quarter).")
+    start_year: Whole = Field(2025, ge=1900, le=2200, description="Calendar year of tick 0.")
+    ticks_per_year: Whole = Field(4, ge=1, le=52, description="Ticks per year (4 = quarters).")
+    horizon: Whole = Field(
+        40, ge=1, le=400, description="Ticks to run (40 = 2025-2034 by quarter)."
+    )
 
 
 class Behaviour(Strict):
@@ -61,7 +217,7 @@ class Behaviour(Strict):
         description="How fast a supplier's markup over unit cost follows scarcity "
         "(added when sold out, removed when under-utilised), per tick.",
     )
-    max_markup: NonNeg = Field(3.0, description="Cap on a supplier's markup (3 = 300%).")
+    max_markup: Ratio = Field(3.0, description="Cap on a supplier's markup (3 = 300%).")
     contracting: bool = Field(
         True, description="Whether agents seek new contracts (False: only the scenario's own)."
     )
@@ -72,19 +228,19 @@ class Behaviour(Strict):
         0.3, description="Share of its expected need a buyer tries to contract at once."
     )
     contract_term: Ticks = Field(8, description="Term of contracts agents sign (ticks).")
-    contract_premium: NonNeg = Field(
+    contract_premium: Ratio = Field(
         0.1, description="Premium over the current price a buyer offers for a contract."
     )
-    shortfall_penalty: NonNeg = Field(
+    shortfall_penalty: Ratio = Field(
         0.5,
         description="Breach penalty a seller pays per unit short, as a share of contract price.",
     )
-    switching_cost: NonNeg = Field(
+    switching_cost: Ratio = Field(
         0.15,
         description="Extra cost of an accelerator from a designer absent from a buyer's "
         "fleet, as a share of the accelerator price; falls linearly to 0 at a 100% share.",
     )
-    debt_rate: NonNeg = Field(0.02, description="Interest per tick on negative cash (debt).")
+    debt_rate: Ratio = Field(0.02, description="Interest per tick on negative cash (debt).")
 
 
 class AgentSpec(Strict):
@@ -92,27 +248,30 @@ class AgentSpec(Strict):
 
     name: str = Field(description="Unique name; contracts, routes and shocks refer to it.")
     region: str = Field(description="Region code, e.g. TW, KR, US, CN, EU, JP.")
-    cluster: int = Field(
-        0, ge=0, description="Default routes link only agents of the same cluster (scaled worlds)."
+    cluster: Whole = Field(
+        0,
+        ge=0,
+        le=1_000_000,
+        description="Default routes link only agents of the same cluster (scaled worlds).",
     )
-    cash: float = Field(0.0, description="$ at tick 0.")
+    cash: Money = Field(0.0, description="$ at tick 0 (negative: debt).")
 
 
 class Supplier(AgentSpec):
     """Common fields of capacity-holding suppliers."""
 
-    capacity: Pos = Field(description="Units of the good per tick at tick 0.")
+    capacity: PosQuantity = Field(description="Units of the good per tick at tick 0.")
     unit_cost: NonNeg = Field(description="$ per unit of operating cost.")
     capex_per_unit: NonNeg = Field(description="$ per unit/tick of new capacity.")
     lead_time: LeadTime = Field(description="Ticks from ordering capacity to using it.")
-    markup: NonNeg = Field(0.2, description="Initial markup over unit cost in its ask.")
+    markup: Ratio = Field(0.2, description="Initial markup over unit cost in its ask.")
     depreciation: Share = Field(0.0, description="Share of capacity retired per tick.")
 
 
 class FabSpec(Supplier):
     """Leading-edge logic foundry: ``capacity`` in wafers per tick."""
 
-    cowos_capacity: NonNeg = Field(
+    cowos_capacity: Quantity = Field(
         0.0, description="CoWoS wafer-equivalents per tick, if it packages."
     )
     cowos_unit_cost: NonNeg = Field(0.0, description="$ per CoWoS wafer-equivalent.")
@@ -133,31 +292,33 @@ class PowerSpec(Supplier):
 class DesignerSpec(AgentSpec):
     """Chip designer: makes accelerators by recipe from wafers, HBM and CoWoS."""
 
-    chips_per_wafer: Pos = Field(description="Good dies per leading-edge wafer.")
-    hbm_per_chip: Pos = Field(description="GB of HBM per accelerator.")
-    chips_per_cowos_wafer: Pos = Field(description="Packages per CoWoS wafer-equivalent.")
-    h100e_per_chip: Pos = Field(1.0, description="H100-equivalents of compute per chip.")
+    chips_per_wafer: PosRatio = Field(description="Good dies per leading-edge wafer.")
+    hbm_per_chip: PosRatio = Field(description="GB of HBM per accelerator.")
+    chips_per_cowos_wafer: PosRatio = Field(description="Packages per CoWoS wafer-equivalent.")
+    h100e_per_chip: PosRatio = Field(1.0, description="H100-equivalents of compute per chip.")
     unit_cost: NonNeg = Field(description="$ per chip on top of the inputs (test, board).")
-    markup: NonNeg = Field(0.5, description="Initial markup over full unit cost.")
-    capacity: float = Field(float("inf"), gt=0, description="Chips per tick it can ship.")
+    markup: Ratio = Field(0.5, description="Initial markup over full unit cost.")
+    capacity: Limit = Field(
+        float("inf"), description="Chips per tick it can ship (inf = unlimited; at most 1e12)."
+    )
     captive_to: tuple[str, ...] = Field((), description="Hyperscalers it sells to; () = all.")
 
 
 class HyperscalerSpec(AgentSpec):
     """Cloud provider: buys accelerators and MW, rents compute from its fleet."""
 
-    fleet: dict[str, NonNeg] = Field(
+    fleet: dict[str, Quantity] = Field(
         default_factory=dict, description="Installed H100e at tick 0 by designer name."
     )
-    power_mw: NonNeg = Field(0.0, description="Energised MW at tick 0.")
+    power_mw: Quantity = Field(0.0, description="Energised MW at tick 0.")
     capex_budget: NonNeg = Field(
         description="$ per tick it may spend on accelerators and MW at tick 0."
     )
-    capex_growth: float = Field(
-        0.3, ge=-1, description="Growth of that budget per year (2024-26 guidance: +60-70%/yr)."
+    capex_growth: Growth = Field(
+        0.3, description="Growth of that budget per year (2024-26 guidance: +60-70%/yr)."
     )
     fleet_life: LeadTime = Field(22, description="Ticks an accelerator is used (5-6 years).")
-    mw_per_h100e: Pos = Field(0.0015, description="All-in facility MW per installed H100e.")
+    mw_per_h100e: PosRatio = Field(0.0015, description="All-in facility MW per installed H100e.")
     opex: NonNeg = Field(
         600.0, description="$ per H100e-quarter of operating cost (energy, staff)."
     )
@@ -169,14 +330,14 @@ class HyperscalerSpec(AgentSpec):
 class LabSpec(AgentSpec):
     """AI lab: rents compute for training and inference."""
 
-    training: NonNeg = Field(description="H100e-quarters of training demand at tick 0.")
-    inference: NonNeg = Field(description="H100e-quarters of inference demand at tick 0.")
-    training_growth: float = Field(0.6, ge=-1, description="Growth of training demand per year.")
-    inference_growth: float = Field(1.2, ge=-1, description="Growth of inference demand per year.")
-    growth_halflife: Pos = Field(
+    training: Quantity = Field(description="H100e-quarters of training demand at tick 0.")
+    inference: Quantity = Field(description="H100e-quarters of inference demand at tick 0.")
+    training_growth: Growth = Field(0.6, description="Growth of training demand per year.")
+    inference_growth: Growth = Field(1.2, description="Growth of inference demand per year.")
+    growth_halflife: PosRatio = Field(
         3.0, description="Years over which the growth rates halve (an S-shaped adoption path)."
     )
-    volatility: NonNeg = Field(0.1, description="Std. dev. of the adoption shock per tick (log).")
+    volatility: LogStd = Field(0.1, description="Std. dev. of the adoption shock per tick (log).")
     training_value: Pos = Field(description="$ per H100e-quarter it pays for training compute.")
     inference_value: Pos = Field(description="$ per H100e-quarter it pays for inference compute.")
 
@@ -187,11 +348,11 @@ class ContractSpec(Strict):
     kind: Literal["take_or_pay", "capacity_reservation", "equity_for_compute"]
     seller: str
     buyer: str
-    good: Literal["wafer", "hbm", "cowos", "accelerator", "power", "compute"]
-    quantity: Pos = Field(description="Units per tick.")
+    good: Good
+    quantity: PosQuantity = Field(description="Units per tick.")
     price: NonNeg = Field(description="$ per unit (equity_for_compute: value of a credit).")
     start: Ticks = 0
-    term: Annotated[int, Field(ge=1)] = Field(description="Ticks it lasts.")
+    term: Annotated[int, Field(ge=1, le=MAX_TICKS), _WHOLE] = Field(description="Ticks it lasts.")
     min_take: Share = Field(1.0, description="Take-or-pay: share of quantity paid if not taken.")
     prepayment: NonNeg = Field(0.0, description="$ paid at signing (capacity reservation).")
     equity_share: Share = Field(0.0, description="Equity-for-compute: share of the lab given.")
@@ -203,8 +364,10 @@ class RouteSpec(Strict):
 
     seller: str
     buyer: str
-    good: Literal["wafer", "hbm", "cowos", "accelerator", "power", "compute"]
-    capacity: float = Field(float("inf"), ge=0, description="Units per tick (inf = unlimited).")
+    good: Good
+    capacity: RouteLimit = Field(
+        float("inf"), description="Units per tick (inf = unlimited; at most 1e12)."
+    )
     cost: NonNeg = Field(0.0, description="$ per unit moved.")
 
 
@@ -224,7 +387,7 @@ class ShockSpec(Strict):
     start: Ticks
     end: Ticks
     target: str = Field("", description="Agent name or region code ('' = all).")
-    goods: tuple[str, ...] = ()
+    goods: tuple[Good, ...] = ()
     from_region: str = ""
     to_region: str = ""
     factor: NonNeg = 0.0
@@ -235,7 +398,7 @@ class Scenario(Strict):
 
     meta: Meta
     behaviour: Behaviour = Behaviour()
-    transport_cost: dict[str, NonNeg] = Field(
+    transport_cost: dict[Good, NonNeg] = Field(
         default_factory=dict, description="$ per unit moved between different regions, by good."
     )
     fabs: tuple[FabSpec, ...] = ()
@@ -325,4 +488,103 @@ class Scenario(Strict):
                 r = getattr(s, field)
                 if r and r not in regions:
                     raise ValueError(f"shocks[{i}].{field}: unknown region {r!r}")
+        check_shocks(self)
+        check_contract_routes(self)
         return self
+
+
+# ------------------------------------------------------------------ meaning checks
+
+CAPACITY_HOLDERS = ("fabs", "memory_makers", "packagers", "power_providers", "hyperscalers")
+"""Sections whose capacity and capex a shock can scale (the suppliers and hyperscalers)."""
+
+SHOCK_FIELDS: dict[str, tuple[str, ...]] = {
+    "outage": ("target", "factor"),
+    "capacity_drop": ("target", "factor"),
+    "power_shortage": ("target", "factor"),
+    "demand_bust": ("target", "factor"),
+    "subsidy": ("target", "factor"),
+    "export_control": ("from_region", "to_region", "goods", "factor"),
+    "tariff": ("from_region", "to_region", "goods", "factor"),
+    "contract_cap": ("factor",),
+}
+"""The fields each shock kind reads besides kind, start and end (``market.shocks.policy_at``)."""
+
+SHOCK_SECTIONS: dict[str, tuple[str, ...]] = {
+    "outage": CAPACITY_HOLDERS,
+    "capacity_drop": CAPACITY_HOLDERS,
+    "power_shortage": ("power_providers",),
+    "demand_bust": ("labs",),
+    "subsidy": CAPACITY_HOLDERS,
+}
+"""The sections whose agents a targeted shock kind can affect (others ignore it)."""
+
+SHARE_FACTOR = ("export_control", "contract_cap")
+"""Kinds whose factor is a share of capacity (0..1); tariff's is $ per unit; others multiply."""
+
+
+def check_shocks(scenario: Scenario) -> None:
+    """Every shock sets only the fields its kind reads, aims at agents it can affect, and
+    has a factor its kind can use. Raises ``ValueError`` naming the shock and field."""
+    specs = scenario.agent_specs()
+    for i, s in enumerate(scenario.shocks):
+        reads = SHOCK_FIELDS[s.kind]
+        for name in ("target", "goods", "from_region", "to_region"):
+            if name not in reads and getattr(s, name) != ShockSpec.model_fields[name].default:
+                raise ValueError(
+                    f"shocks[{i}].{name}: {s.kind} ignores {name}; it reads "
+                    f"{', '.join(reads)}; remove {name}"
+                )
+        if s.kind in SHARE_FACTOR and s.factor > 1:
+            raise ValueError(
+                f"shocks[{i}].factor: {s.kind}'s factor is a share of capacity, 0..1 "
+                f"(got {s.factor})"
+            )
+        if s.kind not in SHARE_FACTOR and s.kind != "tariff" and s.factor > MAX_RATIO:
+            raise ValueError(
+                f"shocks[{i}].factor: {s.kind}'s factor multiplies; it must be <= "
+                f"{_bound_number(MAX_RATIO)} (got {s.factor})"
+            )
+        sections = SHOCK_SECTIONS.get(s.kind)
+        if sections is None:
+            continue
+        hit = [
+            spec.name
+            for sec, spec in specs
+            if sec in sections and (not s.target or s.target in (spec.name, spec.region))
+        ]
+        if not hit:
+            own = [sec for sec, spec in specs if spec.name == s.target]
+            what = f"{s.target!r} is in {own[0]}" if own else f"region {s.target!r} has none"
+            if not s.target:
+                what = "the scenario has none"
+            raise ValueError(
+                f"shocks[{i}].target: {s.kind} affects only {', '.join(sections)}, and "
+                f"{what}; aim it at one of those agents or at a region where they are"
+            )
+
+
+def check_contract_routes(scenario: Scenario) -> None:
+    """Every contract has a route for its seller, buyer and good (the default routes of
+    ``market.network`` plus ``routes``); otherwise it could never deliver."""
+    if not scenario.contracts:
+        return
+    from market.network import build_network  # network imports this module
+
+    graph = build_network(scenario)
+    for i, c in enumerate(scenario.contracts):
+        if graph.has_edge(c.seller, c.buyer, key=c.good):
+            if graph.edges[c.seller, c.buyer, c.good]["capacity"] > 0:
+                continue
+            raise ValueError(
+                f"contracts[{i}]: the route for {c.good} from {c.seller!r} to {c.buyer!r} has "
+                "capacity 0 in [[routes]], so the contract could never deliver; raise that "
+                "route's capacity or remove the contract"
+            )
+        sells = sorted({good for _, _, good in graph.out_edges(c.seller, keys=True)})
+        raise ValueError(
+            f"contracts[{i}]: no route for {c.good} from {c.seller!r} to {c.buyer!r} "
+            f"({c.seller} sells {', '.join(sells) or 'nothing'} on its default routes, each "
+            "only within one cluster); fix seller, buyer or good, or add a [[routes]] entry "
+            "with this seller, buyer and good"
+        )

@@ -25,7 +25,13 @@ from pydantic import Field, model_validator
 
 from experiments.errors import StudyError
 from experiments.kpis import KPIS
-from experiments.scenarios import ScenarioError, read_toml, validate_model, with_overrides
+from experiments.scenarios import (
+    ScenarioError,
+    read_toml,
+    resolve_sweep_plan,
+    validate_model,
+    with_overrides,
+)
 from market.scenario import Strict
 
 MAX_SAMPLES = 1_000_000
@@ -172,6 +178,7 @@ def load_sweep(
     are whatever the runner returns. Raises ``ScenarioError`` naming the file (and
     the option) and field (unknown KPI, bad range, a path that does not exist, ...).
     """
+    path = resolve_sweep_plan(path)
     source = os.fspath(path)
     data = read_toml(path)
     plan = validate_model(SweepPlan, data, source)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from experiments.scenarios import (
+    VARIANT_KEYS,
     ScenarioError,
     format_path,
     load_scenario,
     parse_path,
+    read_toml,
     scenario_hash,
     with_overrides,
 )
@@ -62,14 +65,13 @@ def test_baseline_has_25_to_40_agents_and_a_40_quarter_horizon(baseline: Scenari
 
 
 @pytest.mark.parametrize("name", VARIANTS)
-def test_variants_differ_from_the_baseline_only_in_meta_and_shocks(
-    baseline: Scenario, name: str
-) -> None:
+def test_each_variant_is_a_short_file_on_the_baseline(baseline: Scenario, name: str) -> None:
+    data = read_toml(SCENARIOS / f"{name}.toml")
+    assert data["base"] == "baseline.toml"
+    assert set(data) <= set(VARIANT_KEYS)
     variant = load_scenario(SCENARIOS / f"{name}.toml")
-    strip = {"meta", "shocks"}
-    assert variant.model_dump(exclude=strip) == baseline.model_dump(exclude=strip)
+    assert variant.shocks and baseline.shocks == ()
     assert variant.meta.horizon == baseline.meta.horizon
-    assert variant.shocks
 
 
 @pytest.mark.parametrize(
@@ -524,3 +526,393 @@ def test_format_path_quotes_keys_with_spaces() -> None:
     loc = ("hyperscalers", 0, "fleet", "Other custom")
     assert format_path(loc) == 'hyperscalers[0].fleet["Other custom"]'
     assert tuple(parse_path(format_path(loc))) == loc
+
+
+# ------------------------------------------------------------- inheritance
+
+SHOCK = '\n[[shocks]]\nkind = "outage"\nstart = 2\nend = 4\ntarget = "TW"\nfactor = 0.5\n'
+DEMAND_BUST = (
+    '\n[[shocks]]\nkind = "demand_bust"\nstart = 1\nend = 8\ntarget = "OpenAI"\nfactor = 0.4\n'
+)
+CONTRACT = (
+    '\n[[contracts]]\nkind = "take_or_pay"\nseller = "Microsoft"\nbuyer = "OpenAI"\n'
+    'good = "compute"\nquantity = 10.0\nprice = 4000.0\nterm = 4\n'
+)
+
+
+def test_variant_with_base_overrides_and_appends_equals_the_hand_merged_scenario(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, MINIMAL + SHOCK, "base.toml")
+    variant = write(
+        tmp_path,
+        'base = "base.toml"\n\n[meta]\nname = "variant"\ndescription = "busted"\n\n'
+        '[overrides]\n"labs[OpenAI].training_growth" = 0.25\n'
+        '"hyperscalers[Microsoft].fleet.Nvidia" = 2000.0\n'
+        "behaviour.foresight = 0.5  # an unquoted dotted key means the same path\n"
+        + DEMAND_BUST
+        + CONTRACT,
+        "variant.toml",
+    )
+    by_hand = (
+        MINIMAL.replace('name = "mini"', 'name = "variant"\ndescription = "busted"')
+        .replace("training = 100.0", "training = 100.0\ntraining_growth = 0.25")
+        .replace("Nvidia = 1000.0", "Nvidia = 2000.0")
+        + "\n[behaviour]\nforesight = 0.5\n"
+        + SHOCK
+        + DEMAND_BUST
+        + CONTRACT
+    )
+    expected = load_scenario(write(tmp_path, by_hand, "by_hand.toml"))
+    merged = load_scenario(variant)
+    assert merged == expected
+    assert [s.kind for s in merged.shocks] == ["outage", "demand_bust"]
+    assert scenario_hash(merged) == scenario_hash(expected)
+    assert scenario_hash(merged) != scenario_hash(load_scenario(tmp_path / "base.toml"))
+
+
+def test_bases_chain_and_meta_merges_over_the_base(tmp_path: Path) -> None:
+    write(tmp_path, MINIMAL, "a.toml")
+    (tmp_path / "sub").mkdir()
+    write(tmp_path, 'base = "../a.toml"\n[meta]\nhorizon = 6\n' + SHOCK, "sub/b.toml")
+    bust = DEMAND_BUST.replace("end = 8", "end = 6")
+    c = load_scenario(write(tmp_path, 'base = "sub/b.toml"\n' + bust, "c.toml"))
+    assert c.meta.name == "mini" and c.meta.horizon == 6
+    assert [s.kind for s in c.shocks] == ["outage", "demand_bust"]
+
+
+def test_a_cycle_of_bases_is_a_named_error_listing_the_chain(tmp_path: Path) -> None:
+    write(tmp_path, 'base = "b.toml"\n', "a.toml")
+    write(tmp_path, 'base = "c.toml"\n', "b.toml")
+    write(tmp_path, 'base = "a.toml"\n', "c.toml")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(tmp_path / "a.toml")
+    assert str(info.value).startswith(f"{tmp_path / 'c.toml'}: base: cycle of bases: ")
+    assert "a.toml -> b.toml -> c.toml -> a.toml" in str(info.value)
+
+
+def test_a_scenario_cannot_be_its_own_base(tmp_path: Path) -> None:
+    path = write(tmp_path, 'base = "self.toml"\n', "self.toml")
+    assert "base: cycle of bases: self.toml -> self.toml" in error_of(path)
+
+
+def test_a_bad_override_path_names_the_variant_file_and_the_override_key(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, MINIMAL, "base.toml")
+    path = write(
+        tmp_path, 'base = "base.toml"\n[overrides]\n"labs[Nobody].training" = 1.0\n', "v.toml"
+    )
+    assert error_of(path) == (
+        f'{path}: overrides["labs[Nobody].training"]: does not exist: '
+        "no item named 'Nobody' (names: OpenAI) in labs"
+    )
+
+
+def test_a_bad_override_value_names_the_variant_file_and_the_override_key(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, MINIMAL, "base.toml")
+    path = write(
+        tmp_path,
+        'base = "base.toml"\n[overrides]\n"labs[OpenAI].training" = -1.0\n'
+        '"fabs[0].lead_time" = 0\n',
+        "v.toml",
+    )
+    assert error_of(path).splitlines() == [
+        f'{path}: overrides["fabs[0].lead_time"]: must be >= 1 (got 0)',
+        f'{path}: overrides["labs[OpenAI].training"]: must be >= 0 (got -1.0)',
+    ]
+
+
+def test_an_error_in_an_appended_shock_is_numbered_as_in_the_variant(tmp_path: Path) -> None:
+    write(tmp_path, MINIMAL + SHOCK, "base.toml")
+    bad = DEMAND_BUST.replace("end = 8", "end = 9")
+    path = write(
+        tmp_path, 'base = "base.toml"\n' + bad.replace("factor = 0.4", "factr = 0.4"), "v.toml"
+    )
+    message = error_of(path)
+    assert f"{path}: shocks[0].factr: unknown key (did you mean 'factor'?)" in message
+
+
+def test_an_error_in_the_base_names_the_base_file(tmp_path: Path) -> None:
+    base = write(tmp_path, MINIMAL.replace("capacity = 100.0", "capacity = -5.0"), "base.toml")
+    path = write(tmp_path, 'base = "base.toml"\n', "v.toml")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert str(info.value) == f"{base}: fabs[0].capacity: must be > 0 (got -5.0)"
+
+
+def test_a_variant_may_not_redefine_other_sections(tmp_path: Path) -> None:
+    write(tmp_path, MINIMAL, "base.toml")
+    path = write(tmp_path, 'base = "base.toml"\n[behaviour]\nforesight = 0.5\n', "v.toml")
+    message = error_of(path)
+    assert f"{path}: behaviour: a scenario with a base sets only base, meta, overrides" in message
+    assert "[overrides]" in message
+
+
+def test_a_missing_base_file_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, 'base = "../nowhere/base.toml"\n', "v.toml")
+    assert f"{path}: base: file not found" in error_of(path)
+
+
+def test_a_base_may_be_a_shipped_scenario_name(tmp_path: Path, baseline: Scenario) -> None:
+    path = write(tmp_path, 'base = "baseline"\n[meta]\nname = "mine"\n', "mine.toml")
+    mine = load_scenario(path)
+    assert mine.meta.name == "mine"
+    assert mine.model_dump(exclude={"meta"}) == baseline.model_dump(exclude={"meta"})
+
+
+def test_an_inherited_value_broken_by_the_variant_says_it_comes_from_the_base(
+    tmp_path: Path,
+) -> None:
+    base = write(tmp_path, MINIMAL + SHOCK, "base.toml")
+    path = write(tmp_path, 'base = "base.toml"\n[meta]\nhorizon = 3\n', "v.toml")
+    message = error_of(path)
+    assert f"{path}: shocks[0] (from {base}): window 2..4 is outside the horizon" in message
+
+
+# ------------------------------------------------------ meaning checked at load
+
+
+def shock(text: str) -> str:
+    return MINIMAL + "\n[[shocks]]\nstart = 1\nend = 4\n" + text
+
+
+def contract(seller: str, buyer: str, good: str) -> str:
+    return MINIMAL + (
+        f'\n[[contracts]]\nkind = "take_or_pay"\nseller = "{seller}"\nbuyer = "{buyer}"\n'
+        f'good = "{good}"\nquantity = 10.0\nprice = 4000.0\nterm = 4\n'
+    )
+
+
+@pytest.mark.parametrize(
+    ("seller", "buyer", "good"),
+    [
+        ("TSMC", "OpenAI", "wafer"),
+        ("Microsoft", "OpenAI", "accelerator"),
+        ("TSMC", "Nvidia", "hbm"),
+    ],
+)
+def test_a_contract_without_a_route_for_its_seller_buyer_and_good_is_refused(
+    tmp_path: Path, seller: str, buyer: str, good: str
+) -> None:
+    path = write(tmp_path, contract(seller, buyer, good))
+    message = error_of(path)
+    assert f"{path}: contracts[0]: no route for {good} from {seller!r} to {buyer!r}" in message
+    assert "[[routes]]" in message
+
+
+def test_a_contract_on_a_default_route_or_an_added_route_is_accepted(tmp_path: Path) -> None:
+    assert load_scenario(write(tmp_path, contract("TSMC", "Nvidia", "wafer"), "a.toml"))
+    added = contract("TSMC", "OpenAI", "wafer") + (
+        '\n[[routes]]\nseller = "TSMC"\nbuyer = "OpenAI"\ngood = "wafer"\n'
+    )
+    assert load_scenario(write(tmp_path, added, "b.toml")).contracts
+
+
+def test_a_contract_across_clusters_has_no_default_route(tmp_path: Path) -> None:
+    text = contract("Microsoft", "OpenAI", "compute").replace(
+        'name = "OpenAI"\nregion = "US"\n', 'name = "OpenAI"\nregion = "US"\ncluster = 1\n'
+    )
+    assert "contracts[0]: no route for compute" in error_of(write(tmp_path, text))
+
+
+def test_a_misspelt_good_in_a_shock_lists_the_goods(tmp_path: Path) -> None:
+    text = shock('kind = "export_control"\nfrom_region = "TW"\ngoods = ["acelerator"]\n')
+    message = error_of(write(tmp_path, text))
+    assert "shocks[0].goods[0]: must be one of 'wafer', 'hbm', 'cowos', 'accelerator'" in message
+    assert "did you mean 'accelerator'?" in message
+
+
+def test_a_misspelt_good_in_transport_cost_is_refused(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, MINIMAL + "\n[transport_cost]\nwafr = 1.0\n"))
+    assert "transport_cost.wafr: unknown key; keys must be one of wafer, hbm" in message
+    assert "did you mean 'wafer'?" in message
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "line"),
+    [
+        ("export_control", "target", 'target = "TW"\nfrom_region = "TW"'),
+        ("tariff", "target", 'target = "TSMC"\nfactor = 5.0'),
+        ("outage", "goods", 'target = "TW"\ngoods = ["wafer"]'),
+        ("demand_bust", "from_region", 'from_region = "US"\nfactor = 0.5'),
+        ("contract_cap", "target", 'target = "TSMC"\nfactor = 0.3'),
+        ("contract_cap", "to_region", 'to_region = "US"\nfactor = 0.3'),
+    ],
+)
+def test_a_shock_refuses_a_field_its_kind_ignores(
+    tmp_path: Path, kind: str, field: str, line: str
+) -> None:
+    path = write(tmp_path, shock(f'kind = "{kind}"\n{line}\n'))
+    message = error_of(path)
+    assert f"{path}: shocks[0].{field}: {kind} ignores {field}; it reads" in message
+    assert f"remove {field}" in message
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "why"),
+    [
+        ("power_shortage", "TSMC", "'TSMC' is in fabs"),
+        ("power_shortage", "US", "region 'US' has none"),
+        ("power_shortage", "", "the scenario has none"),
+        ("demand_bust", "Microsoft", "'Microsoft' is in hyperscalers"),
+        ("outage", "Nvidia", "'Nvidia' is in designers"),
+        ("outage", "OpenAI", "'OpenAI' is in labs"),
+        ("subsidy", "OpenAI", "'OpenAI' is in labs"),
+    ],
+)
+def test_a_shock_aimed_at_agents_it_cannot_affect_is_refused(
+    tmp_path: Path, kind: str, target: str, why: str
+) -> None:
+    path = write(tmp_path, shock(f'kind = "{kind}"\ntarget = "{target}"\nfactor = 0.5\n'))
+    message = error_of(path)
+    assert f"{path}: shocks[0].target: {kind} affects only" in message
+    assert why in message
+
+
+@pytest.mark.parametrize(
+    ("kind", "target"),
+    [("outage", "TW"), ("outage", "Microsoft"), ("demand_bust", "US"), ("subsidy", "TSMC")],
+)
+def test_a_shock_aimed_at_agents_it_affects_is_accepted(
+    tmp_path: Path, kind: str, target: str
+) -> None:
+    scenario = load_scenario(write(tmp_path, shock(f'kind = "{kind}"\ntarget = "{target}"\n')))
+    assert scenario.shocks[0].target == target
+
+
+@pytest.mark.parametrize("kind", ["contract_cap", "export_control"])
+def test_a_cap_factor_above_one_is_refused(tmp_path: Path, kind: str) -> None:
+    message = error_of(write(tmp_path, shock(f'kind = "{kind}"\nfactor = 1.5\n')))
+    assert f"shocks[0].factor: {kind}'s factor is a share of capacity, 0..1" in message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            'region = "TW"\n',
+            'region = "TW"\ncash = nan\n',
+            "fabs[0].cash: must be a finite number (got nan)",
+        ),
+        ('region = "TW"\n', 'region = "TW"\ncash = inf\n', "fabs[0].cash: must be a finite"),
+        ('region = "TW"\n', 'region = "TW"\ncash = -1e300\n', "fabs[0].cash: must be >= -1e15"),
+        ("capacity = 100.0", "capacity = 1e300", "fabs[0].capacity: must be <= 1e12"),
+        ("unit_cost = 18000.0", "unit_cost = 1e300", "fabs[0].unit_cost: must be <= 1e15"),
+        ("training = 100.0", "training = 1e13", "labs[0].training: must be <= 1e12"),
+        ("Nvidia = 1000.0", "Nvidia = 1e300", "hyperscalers[0].fleet.Nvidia: must be <= 1e12"),
+        (
+            "training = 100.0",
+            "training = 100.0\ntraining_growth = 1e300",
+            "labs[0].training_growth: must be <= 100",
+        ),
+        (
+            "training = 100.0",
+            "training = 100.0\nvolatility = 50.0",
+            "labs[0].volatility: must be <= 1",
+        ),
+        ("chips_per_wafer = 20", "chips_per_wafer = 1e300", "designers[0].chips_per_wafer: must"),
+        (
+            "unit_cost = 3900.0",
+            "unit_cost = 3900.0\ncapacity = 1e300",
+            "designers[0].capacity: must be at most 1e12 units per tick, or inf",
+        ),
+        (
+            "unit_cost = 3900.0",
+            "unit_cost = 3900.0\ncapacity = nan",
+            "designers[0].capacity: must be a number (got nan)",
+        ),
+        ('name = "mini"', 'name = "mini"\nstart_year = 99999', "meta.start_year: must be <= 2200"),
+        ('region = "TW"\n', 'region = "TW"\ncluster = 10000000\n', "fabs[0].cluster: must be <="),
+    ],
+)
+def test_numbers_must_be_finite_and_within_their_documented_bounds(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    assert old in MINIMAL
+    assert expected in error_of(write(tmp_path, MINIMAL.replace(old, new, 1)))
+
+
+def test_an_unlimited_designer_capacity_is_still_accepted(tmp_path: Path) -> None:
+    text = MINIMAL.replace("unit_cost = 3900.0", "unit_cost = 3900.0\ncapacity = inf")
+    assert load_scenario(write(tmp_path, text)).designers[0].capacity == float("inf")
+
+
+def test_a_huge_contract_term_or_shock_factor_is_refused(tmp_path: Path) -> None:
+    text = contract("Microsoft", "OpenAI", "compute").replace("term = 4", "term = 100000000")
+    assert "contracts[0].term: must be <= 10000" in error_of(write(tmp_path, text, "a.toml"))
+    text = shock('kind = "outage"\ntarget = "TW"\nfactor = 1e300\n')
+    assert "shocks[0].factor: must be <= 1e15" in error_of(write(tmp_path, text, "b.toml"))
+    text = shock('kind = "outage"\ntarget = "TW"\nfactor = 1e6\n')
+    assert "shocks[0].factor: outage's factor multiplies" in error_of(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("capacity = 100.0", 'capacity = "1e5"', "fabs[0].capacity: expected a number (got str"),
+        ("capacity = 100.0", "capacity = true", "fabs[0].capacity: expected a number (got bool"),
+        ("lead_time = 8", "lead_time = true", "fabs[0].lead_time: expected a whole number (got"),
+        ("horizon = 8", 'horizon = "8"', "meta.horizon: expected a whole number (got str"),
+        ("Nvidia = 1000.0", "Nvidia = true", "hyperscalers[0].fleet.Nvidia: expected a number"),
+        ('region = "TW"\n', 'region = "TW"\ncash = false\n', "fabs[0].cash: expected a number"),
+    ],
+)
+def test_strings_and_booleans_are_not_numbers(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    assert expected in error_of(write(tmp_path, MINIMAL.replace(old, new, 1)))
+
+
+def test_toml_integers_are_accepted_where_a_float_is_expected(tmp_path: Path) -> None:
+    text = MINIMAL.replace("capacity = 100.0", "capacity = 100").replace(
+        "unit_cost = 18000.0", "unit_cost = 18000"
+    )
+    fab = load_scenario(write(tmp_path, text)).fabs[0]
+    assert (fab.capacity, fab.unit_cost) == (100.0, 18000.0)
+    assert isinstance(fab.capacity, float)
+
+
+def test_every_bounded_field_states_its_bounds_in_its_description() -> None:
+    from market.scenario import LabSpec, Supplier
+
+    assert Supplier.model_fields["capacity"].description.endswith("Bounds: > 0, <= 1e12.")
+    assert LabSpec.model_fields["cash"].description.endswith("Bounds: >= -1e15, <= 1e15.")
+    schema = Scenario.model_json_schema()
+    fab = schema["$defs"]["FabSpec"]["properties"]["unit_cost"]
+    assert fab["maximum"] == 1e15 and "<= 1e15" in fab["description"]
+
+
+def test_a_field_with_two_different_bounds_is_refused_when_the_schema_is_defined() -> None:
+    from pydantic import Field
+
+    from market.scenario import Ratio, Strict
+
+    with pytest.raises(TypeError, match=r"Clash\.share: two different '<=' bounds"):
+
+        class Clash(Strict):  # the alias says <= 1e4, the Field <= 1: only one would hold
+            share: Ratio = Field(0.1, le=1)
+
+
+def test_a_contract_on_a_route_closed_to_zero_capacity_is_refused(tmp_path: Path) -> None:
+    text = contract("Microsoft", "OpenAI", "compute") + (
+        '\n[[routes]]\nseller = "Microsoft"\nbuyer = "OpenAI"\ngood = "compute"\ncapacity = 0.0\n'
+    )
+    message = error_of(write(tmp_path, text))
+    assert (
+        "contracts[0]: the route for compute from 'Microsoft' to 'OpenAI' has capacity 0" in message
+    )
+
+
+def test_a_named_pipe_is_refused_without_reading_it(tmp_path: Path) -> None:
+    pipe = tmp_path / "pipe.toml"
+    os.mkfifo(pipe)
+    assert f"{pipe}: is not a regular file (a pipe or a device)" in error_of(pipe)
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "runs/x", ".hidden", "a\\\\b", ""])
+def test_a_scenario_name_cannot_name_another_folder(tmp_path: Path, name: str) -> None:
+    text = MINIMAL.replace('name = "mini"', f'name = "{name}"')
+    assert "meta.name: " in error_of(write(tmp_path, text))
