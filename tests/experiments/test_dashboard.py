@@ -3,8 +3,9 @@
 The browser test starts the dashboard (``experiments.app.serve``) on a free port of
 localhost and drives it with Playwright in Debian's headless Chromium
 (``/usr/bin/chromium``, installed by ``.ci/run``; Playwright never downloads one):
-the page loads, *Step* advances the tick, the price chart changes, and a
-screenshot is saved (``runs/dashboard.png``, gitignored, and in ``tmp_path``).
+the page loads, *Step* advances the tick, the price chart changes (its PNG data,
+read atomically: never a screenshot of a node that may re-render), and a
+screenshot of the whole page is saved (``runs/dashboard.png``, gitignored, and in ``tmp_path``).
 """
 
 from __future__ import annotations
@@ -107,6 +108,40 @@ def _wait_for_server(proc: subprocess.Popen, port: int, log: Path, timeout: floa
     pytest.fail(f"dashboard server not listening after {timeout:.0f} s:\n{log.read_text()}")
 
 
+# The chart's data: a digest of the PNG bytes its <img> shows (an object URL), fetched in
+# one step in the page; null while the image is missing, loading or being replaced.
+CHART_DIGEST = """async (sel) => {
+  const img = document.querySelector(sel);
+  if (img === null || !img.complete || !img.src) return null;
+  try {
+    const bytes = await (await fetch(img.src)).arrayBuffer();
+    if (bytes.byteLength === 0) return null;
+    const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+    return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
+  } catch (e) { return null; }
+}"""
+CHART_CHANGED = (
+    f"async ([sel, old]) => {{ const d = await ({CHART_DIGEST})(sel);"
+    " return d !== null && d !== old; }"
+)
+
+
+def _chart_digest(page, name: str) -> str:
+    """A digest of the chart's PNG (waits until one is shown): its data, not its DOM node."""
+    handle = page.wait_for_function(
+        CHART_DIGEST, arg=f".aimarket-{name} img", polling=200, timeout=TIMEOUT_MS
+    )
+    return handle.json_value()
+
+
+def _wait_for_new_chart(page, name: str, old: str) -> str:
+    """The chart's digest once it differs from ``old`` (fails after the timeout)."""
+    page.wait_for_function(
+        CHART_CHANGED, arg=[f".aimarket-{name} img", old], polling=200, timeout=TIMEOUT_MS
+    )
+    return _chart_digest(page, name)
+
+
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -144,20 +179,16 @@ def test_dashboard_loads_steps_and_updates_charts_in_headless_chromium(tmp_path)
 
                 tick = page.locator(".aimarket-tick")
                 expect(tick).to_have_text("Tick 0", timeout=TIMEOUT_MS)
-                chart = page.locator(".aimarket-prices img")
-                expect(chart).to_be_visible()
+                expect(page.locator(".aimarket-prices img")).to_be_visible()
                 expect(page.locator(".aimarket-network img")).to_be_visible()
-                src_before = chart.get_attribute("src")
-                pixels_before = chart.screenshot()
+                # The chart's data (a digest of its PNG, read in one step), never a screenshot of
+                # an <img> that a re-render may replace while it is photographed.
+                before = _chart_digest(page, "prices")
 
                 page.get_by_role("button", name="Step").click()
                 expect(tick).to_have_text("Tick 1", timeout=TIMEOUT_MS)
-                page.wait_for_function(
-                    "([sel, old]) => { const img = document.querySelector(sel);"
-                    " return img !== null && img.complete && img.src !== old; }",
-                    arg=[".aimarket-prices img", src_before],
-                )
-                assert chart.screenshot() != pixels_before, "the price chart did not change"
+                after = _wait_for_new_chart(page, "prices", before)
+                assert after != before, "the price chart did not change"
 
                 page.get_by_role("button", name="Step").click()
                 expect(tick).to_have_text("Tick 2", timeout=TIMEOUT_MS)
