@@ -3,14 +3,18 @@
 The browser test starts the dashboard (``experiments.app.serve``) on a free port of
 localhost and drives it with Playwright in Debian's headless Chromium
 (``/usr/bin/chromium``, installed by ``.ci/run``; Playwright never downloads one):
-the page loads, *Step* advances the tick, the price chart changes (its PNG data,
-read atomically: never a screenshot of a node that may re-render), and a
-screenshot of the whole page is saved (``runs/dashboard.png``, gitignored, and in ``tmp_path``).
+the page loads with the scenario's title, *Step* advances the tick, the price chart
+changes (its PNG data, fetched in the page: never a screenshot of a node that may
+re-render) and its caption shows the model's prices; a slider shows its value and
+moving it changes nothing until *Apply*; *Reset levers* restores the scenario's
+values; a screenshot of the whole page is saved (``runs/dashboard.png``, gitignored,
+and in ``tmp_path``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -20,7 +24,15 @@ from pathlib import Path
 
 import pytest
 
-from experiments.app import DashboardModel, Levers, dashboard_scenario, model_params
+from experiments.app import (
+    DashboardModel,
+    Levers,
+    applied_levers,
+    dashboard_scenario,
+    latest_prices,
+    lever_defaults,
+    model_params,
+)
 from experiments.scenarios import load_scenario
 
 ROOT = Path(__file__).parents[2]
@@ -83,6 +95,30 @@ def test_sidebar_defaults_build_the_model_that_stops_at_the_horizon():
     assert model.world.shocks == base.shocks
     model.step()
     assert model.tick == 1 and model.running
+
+
+def test_applied_levers_name_what_differs_from_the_scenario():
+    base = load_scenario(BASELINE)
+    defaults = lever_defaults(model_params(base, str(BASELINE)))
+    assert applied_levers(DashboardModel(**defaults).levers, base) == "scenario values"
+    levers = Levers(foresight=base.behaviour.foresight, demand_growth=1.5, contract_cap=0.25)
+    text = applied_levers(levers, base)
+    assert text == "demand growth x1.5; contract cap 0.25"
+
+
+def test_latest_prices_are_the_last_ticks_prices_per_good():
+    model = DashboardModel(scenario_path=str(BASELINE))
+    assert latest_prices(model) == ""
+    model.step()
+    model.step()
+    table = model.tables()["prices"]
+    rows = [(g, p) for t, g, p in zip(table["tick"], table["good"], table["price"]) if t == 1]
+    text = latest_prices(model)
+    assert text.startswith("2025Q2: ")
+    shown = dict(part.split(" $") for part in text.removeprefix("2025Q2: ").split("; "))
+    assert set(shown) == {good for good, _ in rows}
+    for good, price in rows:
+        assert float(shown[good].replace(",", "")) == pytest.approx(price, rel=5e-3)
 
 
 # ---------------------------------------------------------------- the browser
@@ -152,7 +188,7 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=15)
 
 
-def test_dashboard_loads_steps_and_updates_charts_in_headless_chromium(tmp_path):
+def test_dashboard_steps_and_applies_levers_only_on_apply_in_headless_chromium(tmp_path):
     if not CHROMIUM.exists():
         pytest.fail(
             f"{CHROMIUM} not found: the dashboard test needs Debian's Chromium. "
@@ -160,6 +196,10 @@ def test_dashboard_loads_steps_and_updates_charts_in_headless_chromium(tmp_path)
         )
     from playwright.sync_api import expect, sync_playwright
 
+    base = load_scenario(BASELINE)
+    reference = DashboardModel(**lever_defaults(model_params(base, str(BASELINE))))
+    reference.step()
+    expected_prices = latest_prices(reference)
     port = _free_port()
     log = tmp_path / "server.log"
     env = {**os.environ, "AIMARKET_SCENARIO": str(BASELINE)}
@@ -179,6 +219,9 @@ def test_dashboard_loads_steps_and_updates_charts_in_headless_chromium(tmp_path)
 
                 tick = page.locator(".aimarket-tick")
                 expect(tick).to_have_text("Tick 0", timeout=TIMEOUT_MS)
+                # The title comes from the scenario file.
+                expect(page).to_have_title(re.compile(re.escape(base.meta.name)))
+                expect(page.locator(".v-toolbar__title")).to_contain_text(base.meta.description)
                 expect(page.locator(".aimarket-prices img")).to_be_visible()
                 expect(page.locator(".aimarket-network img")).to_be_visible()
                 # The chart's data (a digest of its PNG, read in one step), never a screenshot of
@@ -189,7 +232,38 @@ def test_dashboard_loads_steps_and_updates_charts_in_headless_chromium(tmp_path)
                 expect(tick).to_have_text("Tick 1", timeout=TIMEOUT_MS)
                 after = _wait_for_new_chart(page, "prices", before)
                 assert after != before, "the price chart did not change"
+                # What the chart shows is the model's own prices (an in-process run, same seed).
+                expect(page.locator(".aimarket-prices-data")).to_have_text(expected_prices)
 
+                # Slider values are shown; moving one changes the draft, not the running model.
+                growth = page.locator(".aimarket-lever-demand_growth")
+                expect(growth.locator(".aimarket-lever-value")).to_have_text("1.00")
+                applied = page.locator(".aimarket-applied")
+                expect(applied).to_contain_text("scenario values")
+                growth.locator("[role=slider]").focus()
+                page.keyboard.press("ArrowRight")
+                expect(growth.locator(".aimarket-lever-value")).to_have_text("1.10 (running: 1.00)")
+                expect(page.locator(".aimarket-pending")).to_contain_text("not applied")
+                expect(tick).to_have_text("Tick 1")
+                expect(applied).to_contain_text("scenario values")
+                expect(page.locator(".aimarket-prices-data")).to_have_text(expected_prices)
+
+                # Apply: a new model with the lever, back at tick 0.
+                page.get_by_role("button", name="Apply", exact=True).click()
+                expect(tick).to_have_text("Tick 0", timeout=TIMEOUT_MS)
+                expect(applied).to_contain_text("demand growth x1.1")
+                expect(growth.locator(".aimarket-lever-value")).to_have_text("1.10")
+                expect(page.get_by_role("button", name="Apply", exact=True)).to_be_disabled()
+
+                # Reset levers: the scenario's values again, in the sliders and the model.
+                page.get_by_role("button", name="Reset levers").click()
+                expect(growth.locator(".aimarket-lever-value")).to_have_text("1.00")
+                expect(applied).to_contain_text("scenario values")
+                expect(tick).to_have_text("Tick 0")
+
+                page.get_by_role("button", name="Step").click()
+                expect(tick).to_have_text("Tick 1", timeout=TIMEOUT_MS)
+                expect(page.locator(".aimarket-prices-data")).to_have_text(expected_prices)
                 page.get_by_role("button", name="Step").click()
                 expect(tick).to_have_text("Tick 2", timeout=TIMEOUT_MS)
                 expect(page.locator(".aimarket-date")).to_contain_text("2025Q2")
