@@ -1,6 +1,6 @@
 """A one-tick clearing demo: wafer + HBM + CoWoS -> accelerators -> hyperscalers.
 
-Numbers are rough 2025 quarterly figures from ``../shared/data/public-figures.md``
+Numbers are rough 2025 quarterly figures from ``docs/data-sources.md``
 (CoWoS ~165k TSMC + ~50k OSAT wafers per quarter, HBM ~0.28 bn GB split
 57/22/21, ~$15/GB, CoWoS ~$12k per wafer, ~12 effective packages per CoWoS
 wafer, accelerator prices $16-43k). It clears the book twice, as is and with
