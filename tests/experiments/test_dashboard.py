@@ -196,6 +196,9 @@ def test_dashboard_steps_and_applies_levers_only_on_apply_in_headless_chromium(t
         )
     from playwright.sync_api import expect, sync_playwright
 
+    # Every assertion retries for up to TIMEOUT_MS (Playwright's default is 5 s, too short
+    # for a server that shares a busy machine).
+    expect.set_options(timeout=TIMEOUT_MS)
     base = load_scenario(BASELINE)
     reference = DashboardModel(**lever_defaults(model_params(base, str(BASELINE))))
     reference.step()
