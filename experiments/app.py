@@ -1,15 +1,20 @@
-"""The dashboard: a Mesa SolaraViz page over one scenario file (``aimarket dashboard``).
+"""The dashboard: a Mesa-based Solara page over one scenario file (``aimarket dashboard``).
 
-The scenario file is the base; sliders and toggles in the sidebar change it
-(behaviour rules, demand growth, policies added as shocks) and take effect on
-*Reset*, which builds a new model. Step, play and reset are Mesa's controls.
+The scenario file is the base. The sidebar's *Levers* card changes a draft of it
+(behaviour rules, demand growth, policies added as shocks); every lever shows its
+value, and a lever whose draft differs from what the running model uses is marked.
+Nothing changes the model until *Apply*, which builds a new model from the draft
+(back at tick 0); *Reset levers* puts every lever back to the scenario's value and
+rebuilds the model from the file. Mesa's controls (*Reset*, play, *Step*) run the
+model with the applied levers: *Reset* restarts the run.
 
-The page shows the tick and date, the supply network with this tick's flows
-(edge width: units relative to the good's largest flow; colour: the buyer's
-nodal price relative to the good's mean), and live charts built from
-``model.tables()``: prices per good ($ per unit, log scale), labs' unmet demand
-(H100e-quarters per tick), and lock-in (mean contract coverage and the market
-HHI per good).
+The page (its title is the scenario's name) shows the tick and date, the applied
+levers, the supply network with this tick's flows (edge width: units relative to
+the good's largest flow; colour: the buyer's nodal price relative to the good's
+mean), and live charts built from ``model.tables()``: prices per good ($ per
+unit, log scale) with the latest prices as text, labs' unmet demand
+(H100e-quarters per tick), and lock-in (mean contract coverage and the market HHI
+per good). Each chart is drawn once per tick and model, never on a lever move.
 
 Run it with :func:`serve` (blocking), or with ``solara run experiments.app`` and
 the scenario path in the environment variable ``AIMARKET_SCENARIO``.
@@ -26,7 +31,7 @@ import matplotlib as mpl
 import numpy as np
 import solara
 from matplotlib.figure import Figure
-from mesa.visualization import SolaraViz
+from mesa.visualization.solara_viz import ComponentsView, ModelController
 
 from experiments.outputs.plots import draw_network
 from experiments.scenarios import load_scenario, validate_scenario, with_overrides
@@ -39,7 +44,10 @@ __all__ = [
     "DashboardModel",
     "Levers",
     "Page",
+    "applied_levers",
     "dashboard_scenario",
+    "latest_prices",
+    "lever_defaults",
     "model_params",
     "serve",
 ]
@@ -182,8 +190,10 @@ class DashboardModel(MarketModel):
             export_start=int(export_start),
             contract_cap=contract_cap,
         )
-        world = dashboard_scenario(load_scenario(scenario_path), levers)
+        base = load_scenario(scenario_path)
+        world = dashboard_scenario(base, levers)
         super().__init__(world, seed=int(seed))
+        self.base = base
         self.scenario_path = scenario_path
         self.levers = levers
 
@@ -195,7 +205,12 @@ class DashboardModel(MarketModel):
 
 
 def model_params(base: Scenario, path: str) -> dict[str, Any]:
-    """SolaraViz ``model_params``: the sidebar's inputs, defaults from the scenario ``base``."""
+    """The sidebar's inputs (Mesa's ``model_params`` format), defaults from the scenario ``base``.
+
+    ``scenario_path`` is fixed; every other entry is a lever: a dict with ``type``
+    (``SliderFloat``, ``SliderInt`` or ``Checkbox``), ``label``, ``value`` and, for
+    sliders, ``min``, ``max`` and ``step``.
+    """
     b = base.behaviour
     last = base.meta.horizon - 1
 
@@ -237,7 +252,51 @@ def model_params(base: Scenario, path: str) -> dict[str, Any]:
     }
 
 
+def lever_defaults(params: dict[str, Any]) -> dict[str, Any]:
+    """The ``DashboardModel`` keyword arguments of ``model_params``' defaults (scenario values)."""
+    return {k: v["value"] if isinstance(v, dict) else v for k, v in params.items()}
+
+
+def applied_levers(levers: Levers, base: Scenario) -> str:
+    """What ``levers`` change in ``base``, in words ("scenario values" if nothing)."""
+    out = []
+    b = base.behaviour
+    for name, label in (
+        ("foresight", "foresight"),
+        ("contract_share", "contract share"),
+        ("switching_cost", "switching cost"),
+    ):
+        value = getattr(levers, name)
+        if value is not None and not np.isclose(value, getattr(b, name)):
+            out.append(f"{label} {value:.2f}")
+    if not np.isclose(levers.demand_growth, 1.0):
+        out.append(f"demand growth x{levers.demand_growth:.1f}")
+    if levers.taiwan_outage:
+        out.append(f"Taiwan outage from tick {levers.outage_start} for {levers.outage_ticks}")
+    if levers.export_controls:
+        out.append(f"export controls to CN from tick {levers.export_start}")
+    if levers.contract_cap is not None and levers.contract_cap < 1.0:
+        out.append(f"contract cap {levers.contract_cap:.2f}")
+    return "; ".join(out) or "scenario values"
+
+
+def _lever_text(spec: dict[str, Any], value: Any) -> str:
+    """A lever's value as shown next to it."""
+    if spec["type"] == "Checkbox":
+        return "on" if value else "off"
+    if spec["type"] == "SliderInt":
+        return str(int(value))
+    return f"{float(value):.2f}"
+
+
 # ---------------------------------------------------------------- the pictures
+
+
+def _figure(width: float, height: float, **margins: float) -> Figure:
+    """A figure with fixed margins (a constrained layout doubles the drawing time)."""
+    fig = Figure(figsize=(width, height), dpi=80)
+    fig.subplots_adjust(**{"left": 0.1, "right": 0.97, "top": 0.9, "bottom": 0.15, **margins})
+    return fig
 
 
 def _no_data(ax, text: str = "no ticks yet: press Step") -> None:
@@ -257,7 +316,7 @@ def _column(table: dict[str, list], name: str) -> np.ndarray:
 
 def network_figure(model: MarketModel) -> Figure:
     """The supply network at the current tick (``experiments.plots.draw_network``)."""
-    fig = Figure(figsize=(7.5, 4.6), dpi=80, layout="constrained")
+    fig = _figure(7.5, 4.6, left=0.01, right=0.99, top=0.93, bottom=0.1)
     ax = fig.subplots()
     nodes = {n: (d["type"], d["region"]) for n, d in model.graph.nodes(data=True)}
     prices = model.clearing.prices if model.clearing is not None else {}
@@ -269,15 +328,16 @@ def network_figure(model: MarketModel) -> Figure:
 
 def prices_figure(model: MarketModel) -> Figure:
     """Price per good ($ per unit of the good, volume-weighted over spot trades; log scale)."""
-    fig = Figure(figsize=(6.0, 3.4), dpi=80, layout="constrained")
+    fig = _figure(6.0, 3.4, left=0.13)
     ax = fig.subplots()
     table = model.tables()["prices"]
     ticks, goods, price = (_column(table, c) for c in ("tick", "good", "price"))
     for good in GOODS:
         sel = (goods == good) & np.isfinite(price.astype(float)) & (price.astype(float) > 0)
         if sel.any():
-            ax.plot(ticks[sel], price[sel], marker=".", label=good)
+            ax.plot(ticks[sel], price[sel], label=good)
     ax.set_yscale("log")
+    ax.yaxis.set_minor_locator(mpl.ticker.NullLocator())
     _tick_axis(ax, model)
     ax.set_ylabel("$ per unit")
     ax.set_title("Prices per good", fontsize=10)
@@ -290,7 +350,7 @@ def prices_figure(model: MarketModel) -> Figure:
 
 def unmet_figure(model: MarketModel) -> Figure:
     """Labs' unmet demand (million H100e-quarters per tick), stacked by lab."""
-    fig = Figure(figsize=(6.0, 3.4), dpi=80, layout="constrained")
+    fig = _figure(6.0, 3.4, right=0.75)
     ax = fig.subplots()
     table = model.tables()["agents"]
     kind, agent, ticks, unmet = (_column(table, c) for c in ("type", "agent", "tick", "unmet"))
@@ -318,14 +378,14 @@ def unmet_figure(model: MarketModel) -> Figure:
 def lockin_figure(model: MarketModel) -> Figure:
     """Lock-in: mean contract coverage (share of units received under contract) and the
     market HHI of sellers per good (0-10,000)."""
-    fig = Figure(figsize=(6.0, 3.4), dpi=80, layout="constrained")
+    fig = _figure(6.0, 3.4, left=0.08, wspace=0.35)
     ax_cov, ax_hhi = fig.subplots(1, 2)
     tables = model.tables()
     cov = tables["coverage"]
     cov_ticks, coverage = _column(cov, "tick"), _column(cov, "coverage").astype(float)
     xs = np.unique(cov_ticks)
     if len(xs):
-        ax_cov.plot(xs, [np.nanmean(coverage[cov_ticks == t]) for t in xs], marker=".")
+        ax_cov.plot(xs, [np.nanmean(coverage[cov_ticks == t]) for t in xs])
     else:
         _no_data(ax_cov)
     ax_cov.set_ylim(0, 1)
@@ -352,14 +412,37 @@ def lockin_figure(model: MarketModel) -> Figure:
 # ---------------------------------------------------------------- the page
 
 
+def latest_prices(model: MarketModel) -> str:
+    """The last tick's price per good ($ per unit) as text, "" before the first tick.
+
+    E.g. "2025Q1: wafer $21,600; hbm $14.7; ...": the data the price chart shows.
+    """
+    table = model.tables()["prices"]
+    ticks, goods, price = (_column(table, c) for c in ("tick", "good", "price"))
+    if not len(ticks):
+        return ""
+    last = ticks.max()
+    parts = []
+    for good in GOODS:
+        sel = (ticks == last) & (goods == good)
+        if sel.any():
+            p = float(price[sel][0])
+            shown = "n/a" if not np.isfinite(p) else f"${p:,.0f}" if p >= 100 else f"${p:.3g}"
+            parts.append(f"{good} {shown}")
+    return f"{model.date(int(last))}: " + "; ".join(parts)
+
+
 def NetworkView(model: MarketModel):
-    """Ticks run, the date shown, active shocks and the network (a SolaraViz component).
+    """Ticks run, the date shown, the applied levers, active shocks and the network.
 
     "Tick N" counts the ticks run; the pictures show the last of them, tick N - 1.
     """
     meta = model.world.meta
     shown = f"showing {model.date(model.tick - 1)}" if model.tick > 0 else "not started"
     shocks = ", ".join(model.policy.active) if model.tick > 0 else ""
+    levers = getattr(model, "levers", None)
+    base = getattr(model, "base", model.world)
+    fig = solara.use_memo(lambda: network_figure(model), [model, model.tick])
     with solara.Column(classes=["aimarket-network"]) as main:
         with solara.Row():
             solara.Text(
@@ -370,15 +453,23 @@ def NetworkView(model: MarketModel):
             solara.Text(
                 f"{shown} · {meta.name} · horizon {meta.horizon} ticks", classes=["aimarket-date"]
             )
+        if levers is not None:
+            solara.Text(
+                f"Levers in this run: {applied_levers(levers, base)}",
+                classes=["aimarket-applied"],
+            )
         solara.Text(f"Active shocks: {shocks or 'none'}", classes=["aimarket-shocks"])
-        solara.FigureMatplotlib(network_figure(model), format="png")
+        solara.FigureMatplotlib(fig, dependencies=[model, model.tick], format="png")
     return main
 
 
-def _chart(name: str, make):
+def _chart(name: str, make, caption=None):
     def Chart(model: MarketModel):
+        fig = solara.use_memo(lambda: make(model), [model, model.tick])
         with solara.Column(classes=["aimarket-chart", f"aimarket-{name}"]) as main:
-            solara.FigureMatplotlib(make(model), format="png")
+            solara.FigureMatplotlib(fig, dependencies=[model, model.tick], format="png")
+            if caption is not None:
+                solara.Text(caption(model), classes=[f"aimarket-{name}-data"])
         return main
 
     Chart.__name__ = f"{name.title()}Chart"
@@ -387,25 +478,117 @@ def _chart(name: str, make):
 
 COMPONENTS = [
     (NetworkView, 0),
-    (_chart("prices", prices_figure), 0),
+    (_chart("prices", prices_figure, latest_prices), 0),
     (_chart("unmet", unmet_figure), 0),
     (_chart("lockin", lockin_figure), 0),
 ]
 
 
 @solara.component
+def LeverPanel(
+    params: dict[str, Any],
+    draft: solara.Reactive[dict[str, Any]],
+    applied: solara.Reactive[dict[str, Any]],
+    on_apply,
+    on_reset,
+    error: str | None,
+):
+    """The levers with their values, a note of unapplied changes, and Apply / Reset levers."""
+    pending = [k for k in draft.value if draft.value[k] != applied.value.get(k)]
+    for name, spec in params.items():
+        if not isinstance(spec, dict):
+            continue
+        value = draft.value[name]
+
+        def set_value(v, name=name):
+            draft.value = {**draft.value, name: v}
+
+        with solara.Column(classes=["aimarket-lever", f"aimarket-lever-{name}"], gap="0px"):
+            if spec["type"] == "Checkbox":
+                solara.Checkbox(label=spec["label"], value=bool(value), on_value=set_value)
+            else:
+                slider = solara.SliderFloat if spec["type"] == "SliderFloat" else solara.SliderInt
+                slider(
+                    spec["label"],
+                    value=value,
+                    min=spec["min"],
+                    max=spec["max"],
+                    step=spec["step"],
+                    on_value=set_value,
+                )
+            text = _lever_text(spec, value)
+            if name in pending:
+                text += f" (running: {_lever_text(spec, applied.value.get(name))})"
+            solara.Text(text, classes=["aimarket-lever-value"], style={"font-size": "0.85em"})
+    if pending:
+        solara.Text(
+            f"{len(pending)} change(s) not applied: Apply restarts the model at tick 0",
+            classes=["aimarket-pending"],
+            style={"color": "#b26a00"},
+        )
+    else:
+        solara.Text("The model runs with these values", classes=["aimarket-pending"])
+    with solara.Row(justify="space-between"):
+        solara.Button("Apply", color="primary", on_click=on_apply, disabled=not pending)
+        solara.Button("Reset levers", outlined=True, on_click=on_reset)
+    if error:
+        solara.Error(error)
+
+
+@solara.component
 def Page():
-    """The dashboard over ``$AIMARKET_SCENARIO`` (one model per browser session)."""
+    """The dashboard over ``$AIMARKET_SCENARIO`` (one model per browser session).
+
+    Levers change a draft; *Apply* builds the model from it, *Reset levers* from the
+    scenario file; Mesa's *Reset* restarts the run with the applied levers.
+    """
     path = scenario_path()
     base = solara.use_memo(lambda: load_scenario(path), [path])
-    model = solara.use_memo(lambda: DashboardModel(scenario_path=path), [path])
-    return SolaraViz(
-        model,
-        components=COMPONENTS,
-        model_params=model_params(base, path),
-        name=f"aimarket · {base.meta.name}",
-        play_interval=150,
-    )
+    params = solara.use_memo(lambda: model_params(base, path), [base, path])
+    defaults = lever_defaults(params)
+    draft = solara.use_reactive(solara.use_memo(lambda: dict(defaults), [path]))
+    applied = solara.use_reactive(solara.use_memo(lambda: dict(defaults), [path]))
+    model = solara.use_reactive(solara.use_memo(lambda: DashboardModel(**defaults), [path]))
+    error = solara.use_reactive(None)
+    play_interval = solara.use_reactive(150)
+    render_interval = solara.use_reactive(1)
+    use_threads = solara.use_reactive(False)
+
+    def build(kwargs: dict[str, Any]) -> None:
+        try:
+            new = DashboardModel(**kwargs)
+        except Exception as exc:  # an invalid combination of levers: say so, keep the model
+            error.value = f"Not applied: {exc}"
+            return
+        error.value = None
+        applied.value = dict(kwargs)
+        model.value = new
+
+    def on_apply() -> None:
+        build(draft.value)
+
+    def on_reset() -> None:
+        draft.value = dict(defaults)
+        build(defaults)
+
+    meta = base.meta
+    title = f"{meta.name}: {meta.description}" if meta.description else meta.name
+    solara.Title(f"{meta.name} · aimarket")
+    with solara.AppBar():
+        solara.AppBarTitle(title)
+    with solara.Sidebar(), solara.Column():
+        with solara.Card("Run"):
+            # Keyed by the model: a new model (Apply) gets fresh play/stop state.
+            ModelController(
+                model,
+                model_parameters=applied,
+                play_interval=play_interval,
+                render_interval=render_interval,
+                use_threads=use_threads,
+            ).key(f"controller-{id(model.value)}")
+        with solara.Card("Levers"):
+            LeverPanel(params, draft, applied, on_apply, on_reset, error.value)
+    ComponentsView(COMPONENTS, model.value)
 
 
 # ---------------------------------------------------------------- the server

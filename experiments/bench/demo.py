@@ -1,14 +1,12 @@
 """A one-tick clearing demo: wafer + HBM + CoWoS -> accelerators -> hyperscalers.
 
-Numbers are rough 2025 quarterly figures (CoWoS ~165k TSMC + ~50k OSAT wafers
-per quarter, TSMC's between its 32-40k wafers a month at end-2024 and 65-80k at
-end-2025: DigiTimes, TrendForce;
-HBM split 57/22/21 by revenue: Counterpoint Q3-2025; ~$15/GB implied by chip bills
-of materials: siliconanalysts.com; CoWoS ~$12k per wafer, ~12 effective packages
-per CoWoS wafer, accelerator prices $16-43k). They are illustrative. It clears
-the book twice, as is and with TSMC's CoWoS halved, and prints quantities and
-nodal prices, so the scarcity rent can be seen moving into the CoWoS price. The
-market model replaces this as the main job.
+Numbers are rough 2025 quarterly figures from ``docs/data-sources.md``
+(CoWoS ~165k TSMC + ~50k OSAT wafers per quarter, HBM ~0.28 bn GB split
+57/22/21, ~$15/GB, CoWoS ~$12k per wafer, ~12 effective packages per CoWoS
+wafer, accelerator prices $16-43k). It clears the book twice, as is and with
+TSMC's CoWoS halved, and prints quantities and nodal prices, so the scarcity
+rent can be seen moving into the CoWoS price. The market model replaces this
+as the main job.
 """
 
 from __future__ import annotations

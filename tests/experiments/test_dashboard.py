@@ -3,13 +3,18 @@
 The browser test starts the dashboard (``experiments.app.serve``) on a free port of
 localhost and drives it with Playwright in Debian's headless Chromium
 (``/usr/bin/chromium``, installed by ``.ci/run``; Playwright never downloads one):
-the page loads, *Step* advances the tick, the price chart changes, and a
-screenshot is saved (``runs/dashboard.png``, gitignored, and in ``tmp_path``).
+the page loads with the scenario's title, *Step* advances the tick, the price chart
+changes (its PNG data, fetched in the page: never a screenshot of a node that may
+re-render) and its caption shows the model's prices; a slider shows its value and
+moving it changes nothing until *Apply*; *Reset levers* restores the scenario's
+values; a screenshot of the whole page is saved (``runs/dashboard.png``, gitignored,
+and in ``tmp_path``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -19,7 +24,15 @@ from pathlib import Path
 
 import pytest
 
-from experiments.app import DashboardModel, Levers, dashboard_scenario, model_params
+from experiments.app import (
+    DashboardModel,
+    Levers,
+    applied_levers,
+    dashboard_scenario,
+    latest_prices,
+    lever_defaults,
+    model_params,
+)
 from experiments.scenarios import load_scenario
 
 ROOT = Path(__file__).parents[2]
@@ -84,6 +97,30 @@ def test_sidebar_defaults_build_the_model_that_stops_at_the_horizon():
     assert model.tick == 1 and model.running
 
 
+def test_applied_levers_name_what_differs_from_the_scenario():
+    base = load_scenario(BASELINE)
+    defaults = lever_defaults(model_params(base, str(BASELINE)))
+    assert applied_levers(DashboardModel(**defaults).levers, base) == "scenario values"
+    levers = Levers(foresight=base.behaviour.foresight, demand_growth=1.5, contract_cap=0.25)
+    text = applied_levers(levers, base)
+    assert text == "demand growth x1.5; contract cap 0.25"
+
+
+def test_latest_prices_are_the_last_ticks_prices_per_good():
+    model = DashboardModel(scenario_path=str(BASELINE))
+    assert latest_prices(model) == ""
+    model.step()
+    model.step()
+    table = model.tables()["prices"]
+    rows = [(g, p) for t, g, p in zip(table["tick"], table["good"], table["price"]) if t == 1]
+    text = latest_prices(model)
+    assert text.startswith("2025Q2: ")
+    shown = dict(part.split(" $") for part in text.removeprefix("2025Q2: ").split("; "))
+    assert set(shown) == {good for good, _ in rows}
+    for good, price in rows:
+        assert float(shown[good].replace(",", "")) == pytest.approx(price, rel=5e-3)
+
+
 # ---------------------------------------------------------------- the browser
 
 
@@ -107,6 +144,40 @@ def _wait_for_server(proc: subprocess.Popen, port: int, log: Path, timeout: floa
     pytest.fail(f"dashboard server not listening after {timeout:.0f} s:\n{log.read_text()}")
 
 
+# The chart's data: a digest of the PNG bytes its <img> shows (an object URL), fetched in
+# one step in the page; null while the image is missing, loading or being replaced.
+CHART_DIGEST = """async (sel) => {
+  const img = document.querySelector(sel);
+  if (img === null || !img.complete || !img.src) return null;
+  try {
+    const bytes = await (await fetch(img.src)).arrayBuffer();
+    if (bytes.byteLength === 0) return null;
+    const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+    return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
+  } catch (e) { return null; }
+}"""
+CHART_CHANGED = (
+    f"async ([sel, old]) => {{ const d = await ({CHART_DIGEST})(sel);"
+    " return d !== null && d !== old; }"
+)
+
+
+def _chart_digest(page, name: str) -> str:
+    """A digest of the chart's PNG (waits until one is shown): its data, not its DOM node."""
+    handle = page.wait_for_function(
+        CHART_DIGEST, arg=f".aimarket-{name} img", polling=200, timeout=TIMEOUT_MS
+    )
+    return handle.json_value()
+
+
+def _wait_for_new_chart(page, name: str, old: str) -> str:
+    """The chart's digest once it differs from ``old`` (fails after the timeout)."""
+    page.wait_for_function(
+        CHART_CHANGED, arg=[f".aimarket-{name} img", old], polling=200, timeout=TIMEOUT_MS
+    )
+    return _chart_digest(page, name)
+
+
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -117,7 +188,7 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=15)
 
 
-def test_dashboard_loads_steps_and_updates_charts_in_headless_chromium(tmp_path):
+def test_dashboard_steps_and_applies_levers_only_on_apply_in_headless_chromium(tmp_path):
     if not CHROMIUM.exists():
         pytest.fail(
             f"{CHROMIUM} not found: the dashboard test needs Debian's Chromium. "
@@ -125,6 +196,13 @@ def test_dashboard_loads_steps_and_updates_charts_in_headless_chromium(tmp_path)
         )
     from playwright.sync_api import expect, sync_playwright
 
+    # Every assertion retries for up to TIMEOUT_MS (Playwright's default is 5 s, too short
+    # for a server that shares a busy machine).
+    expect.set_options(timeout=TIMEOUT_MS)
+    base = load_scenario(BASELINE)
+    reference = DashboardModel(**lever_defaults(model_params(base, str(BASELINE))))
+    reference.step()
+    expected_prices = latest_prices(reference)
     port = _free_port()
     log = tmp_path / "server.log"
     env = {**os.environ, "AIMARKET_SCENARIO": str(BASELINE)}
@@ -144,21 +222,51 @@ def test_dashboard_loads_steps_and_updates_charts_in_headless_chromium(tmp_path)
 
                 tick = page.locator(".aimarket-tick")
                 expect(tick).to_have_text("Tick 0", timeout=TIMEOUT_MS)
-                chart = page.locator(".aimarket-prices img")
-                expect(chart).to_be_visible()
+                # The title comes from the scenario file.
+                expect(page).to_have_title(re.compile(re.escape(base.meta.name)))
+                expect(page.locator(".v-toolbar__title")).to_contain_text(base.meta.description)
+                expect(page.locator(".aimarket-prices img")).to_be_visible()
                 expect(page.locator(".aimarket-network img")).to_be_visible()
-                src_before = chart.get_attribute("src")
-                pixels_before = chart.screenshot()
+                # The chart's data (a digest of its PNG, read in one step), never a screenshot of
+                # an <img> that a re-render may replace while it is photographed.
+                before = _chart_digest(page, "prices")
 
                 page.get_by_role("button", name="Step").click()
                 expect(tick).to_have_text("Tick 1", timeout=TIMEOUT_MS)
-                page.wait_for_function(
-                    "([sel, old]) => { const img = document.querySelector(sel);"
-                    " return img !== null && img.complete && img.src !== old; }",
-                    arg=[".aimarket-prices img", src_before],
-                )
-                assert chart.screenshot() != pixels_before, "the price chart did not change"
+                after = _wait_for_new_chart(page, "prices", before)
+                assert after != before, "the price chart did not change"
+                # What the chart shows is the model's own prices (an in-process run, same seed).
+                expect(page.locator(".aimarket-prices-data")).to_have_text(expected_prices)
 
+                # Slider values are shown; moving one changes the draft, not the running model.
+                growth = page.locator(".aimarket-lever-demand_growth")
+                expect(growth.locator(".aimarket-lever-value")).to_have_text("1.00")
+                applied = page.locator(".aimarket-applied")
+                expect(applied).to_contain_text("scenario values")
+                growth.locator("[role=slider]").focus()
+                page.keyboard.press("ArrowRight")
+                expect(growth.locator(".aimarket-lever-value")).to_have_text("1.10 (running: 1.00)")
+                expect(page.locator(".aimarket-pending")).to_contain_text("not applied")
+                expect(tick).to_have_text("Tick 1")
+                expect(applied).to_contain_text("scenario values")
+                expect(page.locator(".aimarket-prices-data")).to_have_text(expected_prices)
+
+                # Apply: a new model with the lever, back at tick 0.
+                page.get_by_role("button", name="Apply", exact=True).click()
+                expect(tick).to_have_text("Tick 0", timeout=TIMEOUT_MS)
+                expect(applied).to_contain_text("demand growth x1.1")
+                expect(growth.locator(".aimarket-lever-value")).to_have_text("1.10")
+                expect(page.get_by_role("button", name="Apply", exact=True)).to_be_disabled()
+
+                # Reset levers: the scenario's values again, in the sliders and the model.
+                page.get_by_role("button", name="Reset levers").click()
+                expect(growth.locator(".aimarket-lever-value")).to_have_text("1.00")
+                expect(applied).to_contain_text("scenario values")
+                expect(tick).to_have_text("Tick 0")
+
+                page.get_by_role("button", name="Step").click()
+                expect(tick).to_have_text("Tick 1", timeout=TIMEOUT_MS)
+                expect(page.locator(".aimarket-prices-data")).to_have_text(expected_prices)
                 page.get_by_role("button", name="Step").click()
                 expect(tick).to_have_text("Tick 2", timeout=TIMEOUT_MS)
                 expect(page.locator(".aimarket-date")).to_contain_text("2025Q2")
