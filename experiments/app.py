@@ -315,7 +315,7 @@ def _column(table: dict[str, list], name: str) -> np.ndarray:
 
 
 def network_figure(model: MarketModel) -> Figure:
-    """The supply network at the current tick (``experiments.plots.draw_network``)."""
+    """The supply network at the current tick (``experiments.outputs.plots.draw_network``)."""
     fig = _figure(7.5, 4.6, left=0.01, right=0.99, top=0.93, bottom=0.1)
     ax = fig.subplots()
     nodes = {n: (d["type"], d["region"]) for n, d in model.graph.nodes(data=True)}
