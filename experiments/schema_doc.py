@@ -100,7 +100,8 @@ def _bounds(info: FieldInfo) -> str:
     for m in info.metadata:
         for attr, op in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
             if isinstance(m, annotated_types.BaseMetadata) and hasattr(m, attr):
-                out.append(f"{op} {_value(getattr(m, attr))}")
+                bound = getattr(m, attr)
+                out.append(f"{op} {bound:g}" if isinstance(bound, float) else f"{op} {bound}")
         if getattr(m, "allow_inf_nan", None) is False:
             finite = True
     if finite:
