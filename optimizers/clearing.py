@@ -40,6 +40,7 @@ from optimizers.options import SolverOptions
 from optimizers.prices import PriceRule
 from optimizers.reference import HighspyModel, InPlaceHighs, _changed
 from optimizers.result import Clearing, assemble
+from optimizers.ties import TieRule
 
 # Pyomo names of each column kind's variable, objective-coefficient Param and bound Params.
 VAR_NAMES = {
@@ -258,6 +259,7 @@ class Clearer:
         self._layout: Layout | None = None
         self._model: LPModel | None = None
         self._prices = PriceRule(self.options)
+        self._ties = TieRule(self.options)
         self.rebuilds = 0
 
     def clear(self, book: OrderBook) -> Clearing:
@@ -302,18 +304,25 @@ class Clearer:
         else:
             x = self._solve(model, "LP")
         t2 = time.perf_counter()
-        prices = self._prices.select(layout, data, x)
+        duals = self._prices.select_duals(layout, data, x)
         t3 = time.perf_counter()
+        tie_status = "off"
+        if self.options.split_ties:
+            x = self._ties.split(layout, data, x, duals)
+            tie_status = self._ties.last_status
+        t4 = time.perf_counter()
         return assemble(
             book,
             layout,
             data,
             x,
-            prices,
+            duals[: layout.num_balance],
             status="optimal",
             build_seconds=t1 - t0,
             solve_seconds=t2 - t1,
             price_seconds=t3 - t2,
+            tie_seconds=t4 - t3,
+            tie_status=tie_status,
             rebuilt=rebuilt,
         )
 

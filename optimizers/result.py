@@ -41,6 +41,8 @@ class Clearing:
     solve_seconds: float
     price_seconds: float
     rebuilt: bool
+    tie_seconds: float = 0.0  # time spent by the tie rule (ties.py)
+    tie_status: str = "off"  # "none" (no tie), "split", or why the LP's vertex was kept
 
     def price(self, agent: AgentId, good: Good) -> float:
         """$ per unit of ``good`` at ``agent`` (KeyError if the book has no such node)."""
@@ -65,6 +67,8 @@ def assemble(
     solve_seconds: float,
     price_seconds: float,
     rebuilt: bool,
+    tie_seconds: float = 0.0,
+    tie_status: str = "off",
 ) -> Clearing:
     """Turn a solved column vector ``x`` and node prices into a :class:`Clearing`."""
     cols = layout.cols
@@ -101,4 +105,6 @@ def assemble(
         solve_seconds=solve_seconds,
         price_seconds=price_seconds,
         rebuilt=rebuilt,
+        tie_seconds=tie_seconds,
+        tie_status=tie_status,
     )
