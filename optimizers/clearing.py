@@ -37,7 +37,7 @@ from optimizers.book import OrderBook, validate
 from optimizers.errors import ClearingError
 from optimizers.form import KINDS, Data, Layout, build_data, build_layout, shape_key
 from optimizers.options import SolverOptions
-from optimizers.prices import PriceRule
+from optimizers.prices import DualPriceRule
 from optimizers.reference import HighspyModel, InPlaceHighs, _changed
 from optimizers.result import Clearing, assemble
 from optimizers.ties import TieRule
@@ -258,7 +258,7 @@ class Clearer:
         self._key: tuple | None = None
         self._layout: Layout | None = None
         self._model: LPModel | None = None
-        self._prices = PriceRule(self.options)
+        self._prices = DualPriceRule(self.options)
         self._ties = TieRule(self.options)
         self.rebuilds = 0
 

@@ -218,3 +218,84 @@ class PriceRule:
             f"bound_tolerance={self.options.bound_tolerance}; try a tighter "
             "primal_tolerance/dual_tolerance or a larger bound_tolerance in SolverOptions."
         )
+
+
+class DualPriceRule(PriceRule):
+    """The same rule, computed by solving the price LP's dual (the default).
+
+    The price LP has one row per primal column (50k at 50k columns) and a few
+    thousand variables; its LP dual has the clearing LP's own matrix, one row
+    per node or capacity row, and one variable ``mu_j`` per primal column:
+
+        maximise    sum_j c_j mu_j
+        subject to  -w_n <= (A mu)_n <= w_n        for each node n
+                    (A mu)_i <= 0, >= 0, = 0 or free for each other row i
+                    mu_j free (column j interior), >= 0 (at its lower bound),
+                    <= 0 (at its upper bound), = 0 (fixed)
+
+    (the clearing LP's directions of change, with free supply and disposal at
+    each node at price ``w_n``). Its basis is as small as the clearing LP's, so
+    a warm solve costs about as much as the clearing LP's own, and the row duals
+    of its optimum are the price LP's optimum: the same price vector, with the
+    same definition. ``PriceRule`` (the direct form) is kept as its test oracle.
+    """
+
+    def _build(self, layout: Layout) -> None:
+        nb = layout.num_balance
+        w = price_weights(layout.nodes)
+        lp = highspy.HighsLp()
+        lp.num_col_ = layout.num_cols
+        lp.num_row_ = layout.num_rows
+        lp.col_cost_ = np.zeros(layout.num_cols)
+        lp.col_lower_ = np.zeros(layout.num_cols)
+        lp.col_upper_ = np.zeros(layout.num_cols)
+        lp.row_lower_ = np.concatenate([-w, np.zeros(layout.num_rows - nb)])
+        lp.row_upper_ = np.concatenate([w, np.zeros(layout.num_rows - nb)])
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = layout.start
+        lp.a_matrix_.index_ = layout.index
+        lp.a_matrix_.value_ = layout.value
+        lp.sense_ = highspy.ObjSense.kMaximize
+        h = new_highs(self.options)
+        h.setOptionValue("solver", "simplex")
+        h.passModel(lp)
+        self._h = h
+        self._layout = layout
+        self._cost = np.zeros(layout.num_cols)
+
+    def select_duals(self, layout: Layout, data: Data, x: np.ndarray) -> np.ndarray:
+        if self._layout is not layout:
+            self._build(layout)
+        h = self._h
+        assert h is not None
+        nb, n, m = layout.num_balance, layout.num_cols, layout.num_rows
+        tol = self.options.bound_tolerance
+        cols = np.arange(n, dtype=np.int32)
+        for attempt in range(2):
+            row_lo, row_hi, y_lo, y_hi = self._bounds(layout, data, x, tol)
+            # mu = mu+ - mu-: mu+ exists where the price-LP row has a finite lower
+            # side, mu- where it has a finite upper side.
+            mu_lo = np.where(np.isfinite(row_hi), -np.inf, 0.0)
+            mu_hi = np.where(np.isfinite(row_lo), np.inf, 0.0)
+            h.changeColsBounds(n, cols, mu_lo, mu_hi)
+            changed = np.flatnonzero(data.c != self._cost)
+            if len(changed):
+                h.changeColsCost(len(changed), changed.astype(np.int32), data.c[changed])
+                self._cost = data.c.copy()
+            if m > nb:
+                # A dual y_i >= 0 allowed -> (A mu)_i <= 0 needs no lower side, etc.
+                r_lo = np.where(np.isfinite(y_lo), -np.inf, 0.0)
+                r_hi = np.where(np.isfinite(y_hi), np.inf, 0.0)
+                h.changeRowsBounds(m - nb, np.arange(nb, m, dtype=np.int32), r_lo, r_hi)
+            if not self.options.warm_start or attempt:
+                h.clearSolver()
+            h.run()
+            if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+                return np.asarray(h.getSolution().row_dual)
+            tol *= 100.0
+        raise ClearingError(
+            f"the price rule's LP over the optimal dual face ended with HiGHS status "
+            f"'{status_name(h)}'. The cleared quantities are not a clean optimum at "
+            f"bound_tolerance={self.options.bound_tolerance}; try a tighter "
+            "primal_tolerance/dual_tolerance or a larger bound_tolerance in SolverOptions."
+        )
