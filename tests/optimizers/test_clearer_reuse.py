@@ -29,7 +29,6 @@ from optimizers import (
     Route,
     SolverOptions,
 )
-from optimizers.ties import WELFARE_RTOL
 
 AGENTS = ("fab", "hubA", "hubB", "designer", "memco", "lab", "cloud", "spot")
 GOODS = ("wafer", "hbm", "chip")
@@ -142,11 +141,11 @@ def test_persistent_clearer_matches_cold_builds(backend):
         assert r.rebuilt is False
         cold = Clearer(SolverOptions(warm_start=False), backend=backend).clear(book)
         assert cold.rebuilt
-        assert close(r.welfare, cold.welfare, WELFARE_RTOL), (tick, r.welfare, cold.welfare)
+        assert close(r.welfare, cold.welfare, 1e-9), (tick, r.welfare, cold.welfare)
         assert_same_prices(r, cold, f"tick {tick} warm vs cold")
 
         face = Face(book, r.shortfall_penalty)
-        assert close(r.welfare, face.welfare, WELFARE_RTOL), (tick, r.welfare, face.welfare)
+        assert close(r.welfare, face.welfare, 1e-9), (tick, r.welfare, face.welfare)
         unique = assert_fills_on_face(face, {"warm": r, "cold": cold}, tick)
         unique_seen += int(unique.sum())
         varying_seen += int((~unique).sum())

@@ -26,6 +26,8 @@ from optimizers import Ask, Bid, Clearer, Clearing, OrderBook, Recipe, Route, So
 from optimizers.prices import node_weight, price_weights
 from optimizers.ties import WELFARE_RTOL
 
+TIES = SolverOptions(split_ties=True)
+PLAIN = SolverOptions(split_ties=False)
 SECTIONS = ("bids", "asks", "recipes", "routes", "commitments", "blocks", "agents", "goods")
 FILLS = (
     ("bids", "bid_fills"),
@@ -78,10 +80,10 @@ def assert_same_clearing(a: Clearing, b: Clearing, perms: dict, tag: object) -> 
 def test_permuting_every_list_gives_the_same_clearing(kind, seed):
     rng = np.random.default_rng(seed)
     book = GENERATORS[kind](rng)
-    base = Clearer().clear(book)
+    base = Clearer(TIES).clear(book)
     for k in range(2):
         shuffled, perms = permuted(book, rng)
-        r = Clearer(backend="highspy" if k else "pyomo").clear(shuffled)
+        r = Clearer(TIES, backend="highspy" if k else "pyomo").clear(shuffled)
         assert_same_clearing(base, r, perms, (kind, seed, k))
 
 
@@ -90,10 +92,10 @@ def test_permuting_the_synthetic_supply_chain_gives_the_same_clearing():
 
     rng = np.random.default_rng(3)
     book = synthetic_book(3, rng)
-    base = Clearer(backend="highspy").clear(book)
+    base = Clearer(TIES, backend="highspy").clear(book)
     assert base.tie_status in ("split", "none")
     shuffled, perms = permuted(book, rng)
-    assert_same_clearing(base, Clearer(backend="highspy").clear(shuffled), perms, "synthetic")
+    assert_same_clearing(base, Clearer(TIES, backend="highspy").clear(shuffled), perms, "synthetic")
 
 
 def two_sellers(q1: float, q2: float, demand: float, scale: float = 1.0) -> OrderBook:
@@ -107,7 +109,7 @@ def two_sellers(q1: float, q2: float, demand: float, scale: float = 1.0) -> Orde
 @pytest.mark.parametrize("scale", [1e-3, 1.0, 1e9])
 @pytest.mark.parametrize("backend", ["pyomo", "highspy"])
 def test_two_identical_sellers_split_equally(backend, scale):
-    r = Clearer(backend=backend).clear(two_sellers(3.0, 3.0, 2.0, scale))
+    r = Clearer(TIES, backend=backend).clear(two_sellers(3.0, 3.0, 2.0, scale))
     np.testing.assert_allclose(r.ask_fills, [1.0 * scale, 1.0 * scale], rtol=1e-6)
     np.testing.assert_allclose(r.route_flows, r.ask_fills, rtol=1e-6)
 
@@ -115,13 +117,13 @@ def test_two_identical_sellers_split_equally(backend, scale):
 @pytest.mark.parametrize("backend", ["pyomo", "highspy"])
 def test_tied_sellers_sell_pro_rata_to_their_quantity(backend):
     # 3 and 1 units at the same ask, demand 2: each sells half its quantity.
-    r = Clearer(backend=backend).clear(two_sellers(3.0, 1.0, 2.0))
+    r = Clearer(TIES, backend=backend).clear(two_sellers(3.0, 1.0, 2.0))
     np.testing.assert_allclose(r.ask_fills, [1.5, 0.5], rtol=1e-6)
     assert r.tie_status == "split"
     # Listing the sellers the other way round changes nothing.
     b = two_sellers(3.0, 1.0, 2.0)
     flipped = OrderBook(asks=b.asks[::-1], bids=b.bids, routes=b.routes[::-1])
-    r2 = Clearer(backend=backend).clear(flipped)
+    r2 = Clearer(TIES, backend=backend).clear(flipped)
     np.testing.assert_allclose(r2.ask_fills, [0.5, 1.5], rtol=1e-6)
 
 
@@ -140,7 +142,7 @@ def test_tied_designers_produce_pro_rata_to_capacity():
         ),
         bids=(Bid("lab", "chip", 8.0, 10.0),),
     )
-    r = Clearer().clear(book)
+    r = Clearer(TIES).clear(book)
     np.testing.assert_allclose(r.recipe_activity, [2.0, 6.0], rtol=1e-6)
 
 
@@ -148,8 +150,8 @@ def test_tied_designers_produce_pro_rata_to_capacity():
 @pytest.mark.parametrize("seed", range(15))
 def test_tie_rule_keeps_the_lp_optimum_and_conserves_flow(kind, seed):
     book = GENERATORS[kind](np.random.default_rng(500 + seed))
-    plain = Clearer(SolverOptions(split_ties=False)).clear(book)
-    split = Clearer().clear(book)
+    plain = Clearer(PLAIN).clear(book)
+    split = Clearer(TIES).clear(book)
     assert abs(split.welfare - plain.welfare) <= WELFARE_RTOL * max(1.0, abs(plain.welfare))
     # Every node balances: fills into a node equal fills out of it.
     net: dict = {}
