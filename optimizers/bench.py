@@ -35,8 +35,8 @@ def _run_backend(backend: str, books: list, options: SolverOptions) -> dict:
     first = clearer.clear(books[0])
     warm = [clearer.clear(b) for b in books[1:]]
     out = {
-        "columns": clearer._layout.num_cols,
-        "rows": clearer._layout.num_rows,
+        "columns": clearer.layout.num_cols,
+        "rows": clearer.layout.num_rows,
         "first_build_s": first.build_seconds,
         "first_solve_s": first.solve_seconds,
         "first_price_s": first.price_seconds,

@@ -36,9 +36,16 @@ from pyomo.contrib.solver.solvers.highs import Highs
 from optimizers.book import OrderBook, validate
 from optimizers.errors import ClearingError
 from optimizers.form import KINDS, Data, Layout, build_data, build_layout, shape_key
+from optimizers.inplace import InPlaceHighs, changed_indices
 from optimizers.options import SolverOptions
 from optimizers.prices import DualPriceRule
-from optimizers.reference import HighspyModel, InPlaceHighs, _changed
+from optimizers.pyomo_adapter import (
+    highs_columns,
+    highs_instance,
+    highs_rows,
+    set_param_values,
+)
+from optimizers.reference import HighspyModel
 from optimizers.result import Clearing, assemble
 from optimizers.ties import TieRule
 
@@ -83,15 +90,6 @@ class LPModel(Protocol):
     def set_integral(self, integral: bool) -> None: ...
 
     def solve(self) -> tuple[str, np.ndarray]: ...
-
-
-def _set_params(params: list, values: np.ndarray, idx: np.ndarray) -> None:
-    # ParamData._value is Pyomo's storage for a mutable Param's value; writing it
-    # directly is ~20x faster than set_value(), which re-validates each number.
-    # tests/optimizers/test_clearer_reuse.py checks the Params track the book.
-    vals = values[idx].tolist()
-    for i, v in zip(idx.tolist(), vals):
-        params[i]._value = v
 
 
 class PyomoModel(InPlaceHighs):
@@ -194,14 +192,12 @@ class PyomoModel(InPlaceHighs):
             "update_objective",
         ):
             setattr(auto, flag, False)
-        var_map = self.solver._pyomo_var_to_solver_var_map
-        con_map = self.solver._pyomo_con_to_solver_con_map
         # The HiGHS column of each layout column and the HiGHS row of each layout row.
-        self.col_of = np.array([var_map[id(v)] for v in columns], dtype=np.int32)
+        self.col_of = highs_columns(self.solver, columns)
         rows = [m.balance[n] for n in range(nb)] + [m.route_capacity[k] for k in range(ns)]
         rows += [m.block_link[b, s] for b in range(nk) for s in (0, 1)]
-        self.row_of = np.array([con_map[c] for c in rows], dtype=np.int32)
-        self.h = self.solver._solver_model
+        self.row_of = highs_rows(self.solver, rows)
+        self.h = highs_instance(self.solver)
         self._data = data
         self._integer_cols = self.col_of[layout.integer]
 
@@ -215,9 +211,9 @@ class PyomoModel(InPlaceHighs):
               for k, p in self.upper_params.items()),
             (self._shared_params, data.row_hi[self._shared], old.row_hi[self._shared]),
         ):  # fmt: skip
-            idx = _changed(new, prev)
+            idx = changed_indices(new, prev)
             if len(idx):
-                _set_params(params, new, idx)
+                set_param_values(params, new, idx)
         super().update(data)
 
     def solve(self) -> tuple[str, np.ndarray]:
@@ -261,6 +257,11 @@ class Clearer:
         self._prices = DualPriceRule(self.options)
         self._ties = TieRule(self.options)
         self.rebuilds = 0
+
+    @property
+    def layout(self) -> Layout | None:
+        """The LP's layout for the last book's shape (columns, rows, node order), or None."""
+        return self._layout
 
     def clear(self, book: OrderBook) -> Clearing:
         """Clear one tick's book; raises OrderBookError or ClearingError, never a partial result."""

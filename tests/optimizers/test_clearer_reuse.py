@@ -15,7 +15,6 @@ import math
 
 import numpy as np
 import pytest
-from oracle import Face, assert_fills_on_face, close
 
 from optimizers import (
     Ask,
@@ -29,6 +28,7 @@ from optimizers import (
     Route,
     SolverOptions,
 )
+from optimizers.testing import Face, assert_fills_on_face, close
 
 AGENTS = ("fab", "hubA", "hubB", "designer", "memco", "lab", "cloud", "spot")
 GOODS = ("wafer", "hbm", "chip")
