@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimizers.book import AgentId, Good, OrderBook
-from optimizers.form import Data, Layout
+from optimizers.form import Data, Layout, natural
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +72,15 @@ def assemble(
 ) -> Clearing:
     """Turn a solved column vector ``x`` and node prices into a :class:`Clearing`."""
     cols = layout.cols
-    # Clip solver noise so fills never leave [lower, upper].
-    x = np.clip(x, data.col_lo, data.col_hi)
+    # Clip solver noise so fills never leave [lower, upper], then back to the book's units.
+    x_lp = np.clip(x, data.col_lo, data.col_hi)
+    x = natural(layout, x_lp)
     quantities = np.fromiter(
         (c.quantity for c in book.commitments), dtype=np.float64, count=len(book.commitments)
     )
     deliveries = x[cols["delivery"]]
     ratios = x[cols["ratio"]]
-    welfare = float(data.c @ x - data.offset)
+    welfare = float(layout.scale * (data.c @ x_lp) - data.offset)
     price_array = _frozen(prices)
     return Clearing(
         status=status,
