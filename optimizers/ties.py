@@ -216,44 +216,56 @@ def _polish(
     clo: np.ndarray,
     chi: np.ndarray,
     delta: float = 1e-7,
+    rounds: int = 12,
 ) -> np.ndarray:
     """Solve the QP exactly on the active set the interior-point solution ``z`` shows.
 
     Columns within ``delta`` of a bound go onto it, rows within ``delta`` of a
     side hold with equality, and min 1/2 z'Pz over the rest is a linear (KKT)
-    system, solved by sparse LU with iterative refinement. Returns ``z`` unchanged
-    if the polished point leaves a bound or a row (the active set was wrong).
+    system, solved by sparse LU with iterative refinement. A column the solution
+    pushes past a bound joins the active set and the system is solved again (at
+    most ``rounds`` times). Returns ``z`` unchanged if no round gives a point
+    inside every bound and row.
     """
     at_lo, at_hi = z - clo <= delta, chi - z <= delta
-    zb = np.where(at_lo, clo, np.where(at_hi, chi, z))
-    inner = ~(at_lo | at_hi)
-    if not inner.any():
-        return zb
     act = a @ z
     eq = rlo == rhi
     top = ~eq & (rhi - act <= delta)
     bottom = ~eq & (act - rlo <= delta)
-    tight = eq | top | bottom
-    target = np.where(bottom, rlo, rhi)[tight]
-    a_t = a[tight]
-    a_in = a_t[:, inner]
-    r = target - a_t[:, ~inner] @ zb[~inner]
-    inv_p = 1.0 / p[inner]
-    m = (a_in @ sp.diags(inv_p) @ a_in.T).tocsc()
-    reg = 1e-13 * max(1.0, float(np.abs(m.diagonal()).max(initial=0.0)))
-    try:
-        lu = spla.splu((m + reg * sp.identity(m.shape[0], format="csc")).tocsc())
-    except RuntimeError:
-        return z
-    lam = lu.solve(r)
-    for _ in range(3):
-        lam = lam + lu.solve(r - m @ lam)
-    out = zb.copy()
-    out[inner] = inv_p * (a_in.T @ lam)
-    ok = np.all(out >= clo - delta) and np.all(out <= chi + delta)
-    act = a @ out
-    ok = ok and np.all(act <= rhi + delta) and np.all(act >= rlo - delta)
-    return np.clip(out, clo, chi) if ok else z
+    for _ in range(rounds):
+        zb = np.where(at_lo, clo, np.where(at_hi, chi, z))
+        inner = ~(at_lo | at_hi)
+        if not inner.any():
+            return zb
+        tight = eq | top | bottom
+        target = np.where(bottom, rlo, rhi)[tight]
+        a_t = a[tight]
+        a_in = a_t[:, inner]
+        r = target - a_t[:, ~inner] @ zb[~inner]
+        inv_p = 1.0 / p[inner]
+        m = (a_in @ sp.diags(inv_p) @ a_in.T).tocsc()
+        reg = 1e-13 * max(1.0, float(np.abs(m.diagonal()).max(initial=0.0)))
+        try:
+            lu = spla.splu((m + reg * sp.identity(m.shape[0], format="csc")).tocsc())
+        except RuntimeError:
+            return z
+        lam = lu.solve(r)
+        for _ in range(3):
+            lam = lam + lu.solve(r - m @ lam)
+        out = zb.copy()
+        out[inner] = inv_p * (a_in.T @ lam)
+        act = a @ out
+        below, above = out < clo - delta, out > chi + delta
+        over, under = ~tight & (act > rhi + delta), ~tight & (act < rlo - delta)
+        if not (below.any() or above.any() or over.any() or under.any()):
+            if np.abs(a_t @ out - target).max(initial=0.0) > delta:
+                return z  # rows inconsistent on this active set
+            return np.clip(out, clo, chi)
+        at_lo |= below
+        at_hi |= above
+        top |= over
+        bottom |= under
+    return z
 
 
 def _snap(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, u: np.ndarray) -> np.ndarray:
