@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -95,11 +96,16 @@ def bench_size(target: int, ticks: int, seed: int = 0) -> dict:
     options = SolverOptions()
     res = {b: _run_backend(b, books, options) for b in ("pyomo", "highspy")}
     py, hs = res["pyomo"], res["highspy"]
+    # The tie rule (off by default) on the same ticks, through the highspy backend.
+    ties = _run_backend("highspy", books, replace(options, split_ties=True))
     welfare_gap = max(abs(a - b) / max(1.0, abs(b)) for a, b in zip(py["welfare"], hs["welfare"]))
     price_gap = max(
         float(np.max(np.abs(a - b), initial=0.0)) for a, b in zip(py["prices"], hs["prices"])
     )
-    for r in res.values():
+    tie_welfare_gap = max(
+        abs(a - b) / max(1.0, abs(b)) for a, b in zip(ties["welfare"], hs["welfare"])
+    )
+    for r in (*res.values(), ties):
         del r["welfare"], r["prices"]
     return {
         "target_columns": target,
@@ -116,6 +122,9 @@ def bench_size(target: int, ticks: int, seed: int = 0) -> dict:
         "ratio_first_total": py["first_total_s"] / hs["first_total_s"],
         "max_rel_welfare_gap": welfare_gap,
         "max_abs_price_gap": price_gap,
+        "ties_first_s": ties["first_tie_s"],
+        "ties_warm_s": ties["warm_tie_s"],
+        "ties_max_rel_welfare_gap": tie_welfare_gap,
     }
 
 
@@ -156,6 +165,11 @@ def _print(r: dict) -> None:
         f"cold LP solve (highspy): simplex {r['cold_simplex_s']:.4f} s, ipm+crossover "
         f"{r['cold_ipm_s']:.4f} s; Pyomo update_parameters() would add "
         f"{py['pyomo_update_parameters_s']:.4f} s per tick"
+    )
+    print(
+        f"tie rule (SolverOptions(split_ties=True), highspy): first {r['ties_first_s']:.4f} s, "
+        f"warm {r['ties_warm_s']:.4f} s per tick; welfare vs the LP vertex "
+        f"{r['ties_max_rel_welfare_gap']:.1e} rel"
     )
     print(
         f"agreement pyomo vs highspy: welfare {r['max_rel_welfare_gap']:.1e} rel, "
