@@ -20,6 +20,10 @@ Pyomo model), the LP is re-solved, and its optimum is what the price rule
 prices (as European power exchanges do). Acceptance maximises welfare, so a
 block may be accepted although the resulting price is above its bid (a
 "paradoxically accepted block"); a rejected block sets no price constraint.
+
+The LP works in units scaled by ``Layout.scale`` (a power of two near the
+book's median quantity), so HiGHS's absolute tolerances suit books of 1e-9 or
+1e9 units alike; ``Clearing`` reports fills in the book's units.
 """
 
 from __future__ import annotations

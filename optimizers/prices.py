@@ -30,8 +30,13 @@ quantities ``x``: each column strictly between its bounds has zero reduced
 cost, a column at its lower (upper) bound has reduced cost <= 0 (>= 0), and
 each non-balance row's dual is signed by which side of the row is tight. That
 set of duals is the same for every optimal ``x``, so the rule does not depend
-on which optimal allocation the solver returned. A second, small LP over the
-prices selects the point; it is kept between ticks and warm-started.
+on which optimal allocation the solver returned. A second LP selects the point;
+``Clearer`` solves it through its LP dual (``DualPriceRule``: the clearing LP's
+own matrix, so a warm solve costs about as much as the clearing LP's), kept
+between ticks and warm-started; ``PriceRule`` writes the price LP directly and
+serves as its test oracle. When several allocations are optimal, ``ties.py``
+(``SolverOptions(split_ties=True)``) picks one that does not depend on the
+book's order; prices do not change.
 """
 
 from __future__ import annotations
