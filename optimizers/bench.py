@@ -17,11 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 
 import numpy as np
 
 from optimizers.clearing import Clearer
+from optimizers.form import build_data, build_layout
 from optimizers.options import SolverOptions
+from optimizers.reference import HighspyModel
 from optimizers.synthetic import perturb, scale_for, synthetic_book
 
 TARGET_WARM = {10_000: 3.0, 50_000: 2.0}
@@ -33,25 +36,50 @@ def _run_backend(backend: str, books: list, options: SolverOptions) -> dict:
     first = clearer.clear(books[0])
     warm = [clearer.clear(b) for b in books[1:]]
     out = {
-        "columns": clearer._layout.num_cols,
-        "rows": clearer._layout.num_rows,
+        "columns": clearer.layout.num_cols,
+        "rows": clearer.layout.num_rows,
         "first_build_s": first.build_seconds,
         "first_solve_s": first.solve_seconds,
         "first_price_s": first.price_seconds,
         "warm_update_s": float(np.mean([c.build_seconds for c in warm])),
         "warm_solve_s": float(np.mean([c.solve_seconds for c in warm])),
         "warm_price_s": float(np.mean([c.price_seconds for c in warm])),
+        "warm_tie_s": float(np.mean([c.tie_seconds for c in warm])),
+        "first_tie_s": first.tie_seconds,
         "welfare": [first.welfare] + [c.welfare for c in warm],
         "prices": [first.price_array] + [c.price_array for c in warm],
     }
-    out["warm_tick_s"] = out["warm_update_s"] + out["warm_solve_s"] + out["warm_price_s"]
-    out["first_total_s"] = out["first_build_s"] + out["first_solve_s"] + out["first_price_s"]
+    out["warm_tick_s"] = (
+        out["warm_update_s"] + out["warm_solve_s"] + out["warm_price_s"] + out["warm_tie_s"]
+    )
+    out["first_total_s"] = (
+        out["first_build_s"] + out["first_solve_s"] + out["first_price_s"] + out["first_tie_s"]
+    )
     if backend == "pyomo":
         # What Pyomo's own per-parameter update loop costs for the same change.
         t = time.perf_counter()
         clearer._model.solver.update_parameters()
         out["pyomo_update_parameters_s"] = time.perf_counter() - t
     return out
+
+
+def _raw_warm_resolve(books: list, options: SolverOptions) -> float:
+    """Mean seconds of a bare highspy warm re-solve: push the new numbers, run simplex.
+
+    The floor a clearing tick is measured against: no validation, no price rule,
+    no tie rule, the book's arrays already compiled.
+    """
+    layout = build_layout(books[0])
+    datas = [build_data(b, layout, options.shortfall_penalty) for b in books]
+    model = HighspyModel(layout, datas[0], options)
+    model.solve()
+    times = []
+    for data in datas[1:]:
+        t = time.perf_counter()
+        model.update(data)
+        model.solve()
+        times.append(time.perf_counter() - t)
+    return float(np.mean(times))
 
 
 def _cold_solve(book, algorithm: str) -> float:
@@ -68,17 +96,25 @@ def bench_size(target: int, ticks: int, seed: int = 0) -> dict:
     options = SolverOptions()
     res = {b: _run_backend(b, books, options) for b in ("pyomo", "highspy")}
     py, hs = res["pyomo"], res["highspy"]
+    # The tie rule (off by default) on the same ticks, through the highspy backend.
+    ties = _run_backend("highspy", books, replace(options, split_ties=True))
     welfare_gap = max(abs(a - b) / max(1.0, abs(b)) for a, b in zip(py["welfare"], hs["welfare"]))
     price_gap = max(
         float(np.max(np.abs(a - b), initial=0.0)) for a, b in zip(py["prices"], hs["prices"])
     )
-    for r in res.values():
+    tie_welfare_gap = max(
+        abs(a - b) / max(1.0, abs(b)) for a, b in zip(ties["welfare"], hs["welfare"])
+    )
+    for r in (*res.values(), ties):
         del r["welfare"], r["prices"]
     return {
         "target_columns": target,
         "k": k,
         "pyomo": py,
         "highspy": hs,
+        "raw_warm_resolve_s": (raw := _raw_warm_resolve(books, options)),
+        "ratio_warm_tick_to_raw": py["warm_tick_s"] / raw,
+        "ratio_highspy_tick_to_raw": hs["warm_tick_s"] / raw,
         "cold_simplex_s": _cold_solve(base, "simplex"),
         "cold_ipm_s": _cold_solve(base, "ipm"),
         "ratio_warm_tick": py["warm_tick_s"] / hs["warm_tick_s"],
@@ -86,6 +122,9 @@ def bench_size(target: int, ticks: int, seed: int = 0) -> dict:
         "ratio_first_total": py["first_total_s"] / hs["first_total_s"],
         "max_rel_welfare_gap": welfare_gap,
         "max_abs_price_gap": price_gap,
+        "ties_first_s": ties["first_tie_s"],
+        "ties_warm_s": ties["warm_tie_s"],
+        "ties_max_rel_welfare_gap": tie_welfare_gap,
     }
 
 
@@ -100,10 +139,12 @@ def _print(r: dict) -> None:
         ("first build (compile+model)", "first_build_s"),
         ("first solve (LP)", "first_solve_s"),
         ("first price rule", "first_price_s"),
+        ("first tie rule", "first_tie_s"),
         ("first total", "first_total_s"),
         ("warm update (in place)", "warm_update_s"),
         ("warm solve (LP)", "warm_solve_s"),
         ("warm price rule", "warm_price_s"),
+        ("warm tie rule", "warm_tie_s"),
         ("warm tick total", "warm_tick_s"),
     ):
         print(f"{label:32}{py[key]:10.4f}{hs[key]:10.4f}{py[key] / hs[key]:8.2f}")
@@ -115,9 +156,20 @@ def _print(r: dict) -> None:
         f"{r['ratio_first_total']:.2f} (target <= {TARGET_FIRST})"
     )
     print(
+        f"raw highspy warm re-solve (update + simplex, no price or tie rule) "
+        f"{r['raw_warm_resolve_s']:.4f} s; warm tick / raw: pyomo "
+        f"{r['ratio_warm_tick_to_raw']:.2f}, highspy {r['ratio_highspy_tick_to_raw']:.2f} "
+        "(target <= 2)"
+    )
+    print(
         f"cold LP solve (highspy): simplex {r['cold_simplex_s']:.4f} s, ipm+crossover "
         f"{r['cold_ipm_s']:.4f} s; Pyomo update_parameters() would add "
         f"{py['pyomo_update_parameters_s']:.4f} s per tick"
+    )
+    print(
+        f"tie rule (SolverOptions(split_ties=True), highspy): first {r['ties_first_s']:.4f} s, "
+        f"warm {r['ties_warm_s']:.4f} s per tick; welfare vs the LP vertex "
+        f"{r['ties_max_rel_welfare_gap']:.1e} rel"
     )
     print(
         f"agreement pyomo vs highspy: welfare {r['max_rel_welfare_gap']:.1e} rel, "

@@ -20,6 +20,8 @@ from optimizers.errors import OrderBookError
 
 AgentId = Hashable
 Good = str
+# HiGHS treats any bound or cost of this size or more as infinite.
+SOLVER_INFINITY = 1e20
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +168,13 @@ def _check_number(
     ok = isinstance(value, Real) and not isinstance(value, bool) and not math.isnan(value)
     if ok and math.isinf(value) and not (allow_inf and value > 0):
         ok = False
+    if ok and math.isfinite(value) and abs(value) >= SOLVER_INFINITY:
+        unlimited = " (use math.inf for unlimited)" if allow_inf else ""
+        raise OrderBookError(
+            f"{_where(section, index, entry)}: field '{name}' is {value!r}, at or above "
+            f"{SOLVER_INFINITY:.0e}, which HiGHS reads as infinite{unlimited}; rescale the "
+            "units of this good so its numbers stay below that."
+        )
     if ok and (value <= 0 if positive else value < 0):
         ok = False
     if not ok:
@@ -233,6 +242,7 @@ def _all_valid(values: Iterable[Any], allow_inf: bool = False) -> bool:
     ok = a >= 0  # False for NaN
     if not allow_inf:
         ok &= np.isfinite(a)
+    ok &= ~np.isfinite(a) | (a < SOLVER_INFINITY)
     return bool(ok.all())
 
 
@@ -332,7 +342,7 @@ def validate(book: OrderBook) -> None:
         if not b.bids and not b.asks:
             raise OrderBookError(f"{where}: fields 'bids' and 'asks' are both empty.")
         mr = b.min_ratio
-        if not isinstance(mr, int | float) or math.isnan(mr) or not 0 < mr <= 1:
+        if not isinstance(mr, Real) or isinstance(mr, bool) or math.isnan(mr) or not 0 < mr <= 1:
             raise OrderBookError(f"{where}: field 'min_ratio' is {mr!r}; it must be in (0, 1].")
         for section, orders in (("bids", b.bids), ("asks", b.asks)):
             for j, o in enumerate(orders):

@@ -20,6 +20,10 @@ Pyomo model), the LP is re-solved, and its optimum is what the price rule
 prices (as European power exchanges do). Acceptance maximises welfare, so a
 block may be accepted although the resulting price is above its bid (a
 "paradoxically accepted block"); a rejected block sets no price constraint.
+
+The LP works in units scaled by ``Layout.scale`` (a power of two near the
+book's median quantity), so HiGHS's absolute tolerances suit books of 1e-9 or
+1e9 units alike; ``Clearing`` reports fills in the book's units.
 """
 
 from __future__ import annotations
@@ -36,10 +40,18 @@ from pyomo.contrib.solver.solvers.highs import Highs
 from optimizers.book import OrderBook, validate
 from optimizers.errors import ClearingError
 from optimizers.form import KINDS, Data, Layout, build_data, build_layout, shape_key
+from optimizers.inplace import InPlaceHighs, changed_indices
 from optimizers.options import SolverOptions
-from optimizers.prices import PriceRule
-from optimizers.reference import HighspyModel, InPlaceHighs, _changed
+from optimizers.prices import DualPriceRule
+from optimizers.pyomo_adapter import (
+    highs_columns,
+    highs_instance,
+    highs_rows,
+    set_param_values,
+)
+from optimizers.reference import HighspyModel
 from optimizers.result import Clearing, assemble
+from optimizers.ties import TieRule
 
 # Pyomo names of each column kind's variable, objective-coefficient Param and bound Params.
 VAR_NAMES = {
@@ -82,15 +94,6 @@ class LPModel(Protocol):
     def set_integral(self, integral: bool) -> None: ...
 
     def solve(self) -> tuple[str, np.ndarray]: ...
-
-
-def _set_params(params: list, values: np.ndarray, idx: np.ndarray) -> None:
-    # ParamData._value is Pyomo's storage for a mutable Param's value; writing it
-    # directly is ~20x faster than set_value(), which re-validates each number.
-    # tests/optimizers/test_clearer_reuse.py checks the Params track the book.
-    vals = values[idx].tolist()
-    for i, v in zip(idx.tolist(), vals):
-        params[i]._value = v
 
 
 class PyomoModel(InPlaceHighs):
@@ -193,14 +196,12 @@ class PyomoModel(InPlaceHighs):
             "update_objective",
         ):
             setattr(auto, flag, False)
-        var_map = self.solver._pyomo_var_to_solver_var_map
-        con_map = self.solver._pyomo_con_to_solver_con_map
         # The HiGHS column of each layout column and the HiGHS row of each layout row.
-        self.col_of = np.array([var_map[id(v)] for v in columns], dtype=np.int32)
+        self.col_of = highs_columns(self.solver, columns)
         rows = [m.balance[n] for n in range(nb)] + [m.route_capacity[k] for k in range(ns)]
         rows += [m.block_link[b, s] for b in range(nk) for s in (0, 1)]
-        self.row_of = np.array([con_map[c] for c in rows], dtype=np.int32)
-        self.h = self.solver._solver_model
+        self.row_of = highs_rows(self.solver, rows)
+        self.h = highs_instance(self.solver)
         self._data = data
         self._integer_cols = self.col_of[layout.integer]
 
@@ -214,9 +215,9 @@ class PyomoModel(InPlaceHighs):
               for k, p in self.upper_params.items()),
             (self._shared_params, data.row_hi[self._shared], old.row_hi[self._shared]),
         ):  # fmt: skip
-            idx = _changed(new, prev)
+            idx = changed_indices(new, prev)
             if len(idx):
-                _set_params(params, new, idx)
+                set_param_values(params, new, idx)
         super().update(data)
 
     def solve(self) -> tuple[str, np.ndarray]:
@@ -257,8 +258,14 @@ class Clearer:
         self._key: tuple | None = None
         self._layout: Layout | None = None
         self._model: LPModel | None = None
-        self._prices = PriceRule(self.options)
+        self._prices = DualPriceRule(self.options)
+        self._ties = TieRule(self.options)
         self.rebuilds = 0
+
+    @property
+    def layout(self) -> Layout | None:
+        """The LP's layout for the last book's shape (columns, rows, node order), or None."""
+        return self._layout
 
     def clear(self, book: OrderBook) -> Clearing:
         """Clear one tick's book; raises OrderBookError or ClearingError, never a partial result."""
@@ -302,18 +309,25 @@ class Clearer:
         else:
             x = self._solve(model, "LP")
         t2 = time.perf_counter()
-        prices = self._prices.select(layout, data, x)
+        duals = self._prices.select_duals(layout, data, x)
         t3 = time.perf_counter()
+        tie_status = "off"
+        if self.options.split_ties:
+            x = self._ties.split(layout, data, x, duals)
+            tie_status = self._ties.last_status
+        t4 = time.perf_counter()
         return assemble(
             book,
             layout,
             data,
             x,
-            prices,
+            duals[: layout.num_balance],
             status="optimal",
             build_seconds=t1 - t0,
             solve_seconds=t2 - t1,
             price_seconds=t3 - t2,
+            tie_seconds=t4 - t3,
+            tie_status=tie_status,
             rebuilt=rebuilt,
         )
 

@@ -81,6 +81,11 @@ class Layout:
     value: np.ndarray
     nz_col: np.ndarray  # column of each non-zero (the CSC starts, expanded)
     integer: np.ndarray  # bool per column
+    # Units of the book per LP unit: every quantity column, bound and capacity is
+    # divided by it (a power of two, so exactly), so HiGHS's absolute tolerances
+    # meet numbers near 1 whether the book trades 1e-9 or 1e9 units. Prices are
+    # unchanged by it (the objective and the rows scale together).
+    scale: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,12 +97,34 @@ class Data:
     col_hi: np.ndarray
     row_lo: np.ndarray
     row_hi: np.ndarray
-    offset: float  # subtract from c @ x to get welfare ($): penalty * committed quantity
+    offset: float  # welfare ($) = scale * (c @ x) - offset; offset = penalty * committed units
     penalty: float  # $ per unit of commitment shortfall
+
+
+def quantity_scale(book: OrderBook) -> float:
+    """The power of two nearest the median positive finite quantity of the book (units)."""
+    values = [o.quantity for o in (*book.bids, *book.asks)]
+    values += [o.quantity for b in book.blocks for o in (*b.bids, *b.asks)]
+    values += [r.capacity for r in book.recipes] + [r.capacity for r in book.routes]
+    values += [c.quantity for c in book.commitments]
+    a = np.asarray(values, dtype=np.float64)
+    a = a[np.isfinite(a) & (a > 0)]
+    if len(a) == 0:
+        return 1.0
+    return float(2.0 ** np.round(np.log2(np.median(a))))
+
+
+def natural(layout: Layout, x: np.ndarray) -> np.ndarray:
+    """LP column values in the book's units (block ratios and switches are unitless)."""
+    out = x * layout.scale
+    for kind in ("ratio", "accept"):
+        out[layout.cols[kind]] = x[layout.cols[kind]]
+    return out
 
 
 def build_layout(book: OrderBook) -> Layout:
     """Index maps and the sparse matrix of a book's LP (book assumed validated)."""
+    q = quantity_scale(book)
     node_index: dict = {}
     for node in iter_nodes(book):
         if node not in node_index:
@@ -167,9 +194,9 @@ def build_layout(book: OrderBook) -> Layout:
     c0r, c0a = cols["ratio"].start, cols["accept"].start
     for i, b in enumerate(book.blocks):
         for o in b.bids:
-            put(c0r + i, node_index[(o.agent, o.good)], float(o.quantity))
+            put(c0r + i, node_index[(o.agent, o.good)], float(o.quantity) / q)
         for o in b.asks:
-            put(c0r + i, node_index[(o.agent, o.good)], -float(o.quantity))
+            put(c0r + i, node_index[(o.agent, o.good)], -float(o.quantity) / q)
         put(c0r + i, link0 + 2 * i, 1.0)  # ratio - accept <= 0
         put(c0r + i, link0 + 2 * i + 1, 1.0)  # ratio - min_ratio * accept >= 0
         put(c0a + i, link0 + 2 * i, -1.0)
@@ -203,6 +230,7 @@ def build_layout(book: OrderBook) -> Layout:
         value=val_arr,
         nz_col=col_arr.astype(np.int64),
         integer=integer,
+        scale=q,
     )
 
 
@@ -331,6 +359,14 @@ def build_data(book: OrderBook, layout: Layout, penalty: float | None = None) ->
     row_lo[link::2] = -np.inf  # ratio - accept <= 0
     row_hi[link + 1 :: 2] = np.inf  # ratio - min_ratio * accept >= 0
     offset = float(penalty * qty.sum()) if nc else 0.0
+    # To LP units (see Layout.scale): quantities / q; a block's value per unit ratio / q.
+    q = layout.scale
+    if q != 1.0:
+        blocks = np.zeros(n, dtype=bool)
+        blocks[cols["ratio"]] = blocks[cols["accept"]] = True
+        hi = np.where(blocks, hi, hi / q)
+        c[cols["ratio"]] /= q
+        row_hi[nbal : nbal + ns] /= q
     return Data(
         c=c,
         col_lo=lo,

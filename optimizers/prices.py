@@ -7,9 +7,12 @@ each return a different valid dual. So the price is not "whatever HiGHS
 returned" but a rule:
 
     **The price vector is the point of the optimal dual face that is closest to
-    zero in the weighted L1 norm sum_n w_n |p_n|, with w_n = 1 + frac(n * phi) / 4
-    (n = the node's position in the book's order of first appearance, phi the
-    golden ratio).**
+    zero in the weighted L1 norm sum_n w_n |p_n|, with w_n = 1 + h(n) / 4, where
+    h(n) in [0, 1) is a stable hash of node n's identity (the BLAKE2b digest of
+    its (agent, good) key, read as a fraction; see ``node_weight``).**
+
+The weights depend on what a node is, never on where the book lists it, so
+listing orders, routes or agents in another order gives the same prices.
 
 Consequences a user can rely on:
 
@@ -27,13 +30,20 @@ quantities ``x``: each column strictly between its bounds has zero reduced
 cost, a column at its lower (upper) bound has reduced cost <= 0 (>= 0), and
 each non-balance row's dual is signed by which side of the row is tight. That
 set of duals is the same for every optimal ``x``, so the rule does not depend
-on which optimal allocation the solver returned. A second, small LP over the
-prices selects the point; it is kept between ticks and warm-started.
+on which optimal allocation the solver returned. A second LP selects the point;
+``Clearer`` solves it through its LP dual (``DualPriceRule``: the clearing LP's
+own matrix, so a warm solve costs about as much as the clearing LP's), kept
+between ticks and warm-started; ``PriceRule`` writes the price LP directly and
+serves as its test oracle. When several allocations are optimal, ``ties.py``
+(``SolverOptions(split_ties=True)``) picks one that does not depend on the
+book's order; prices do not change.
 """
 
 from __future__ import annotations
 
-import math
+import hashlib
+from collections.abc import Hashable, Iterable
+from numbers import Integral
 
 import highspy
 import numpy as np
@@ -42,13 +52,32 @@ from optimizers.errors import ClearingError
 from optimizers.form import Data, Layout, row_activity
 from optimizers.options import SolverOptions
 
-PHI = (1 + math.sqrt(5)) / 2
+
+def _identity(key: Hashable) -> str:
+    """A text form of an agent id or good that is the same in every process.
+
+    Python's ``hash`` is salted per process and ``repr`` of a numpy integer
+    differs from that of the equal ``int``, so integers, strings and tuples are
+    spelled out; anything else falls back to ``repr``.
+    """
+    if isinstance(key, str):
+        return "s" + key
+    if isinstance(key, Integral) and not isinstance(key, bool):
+        return "i" + str(int(key))
+    if isinstance(key, tuple):
+        return "t(" + ",".join(_identity(k) for k in key) + ")"
+    return "r" + repr(key)
 
 
-def price_weights(n: int) -> np.ndarray:
-    """Weights w_k = 1 + frac(k * phi) / 4 of the price rule, k = 1..n."""
-    k = np.arange(1, n + 1, dtype=np.float64)
-    return 1.0 + np.mod(k * PHI, 1.0) / 4.0
+def node_weight(node: Hashable) -> float:
+    """The price rule's weight of a node, 1 + h / 4 with h in [0, 1) from BLAKE2b."""
+    digest = hashlib.blake2b(_identity(node).encode(), digest_size=8).digest()
+    return 1.0 + int.from_bytes(digest, "big") / 2.0**64 / 4.0
+
+
+def price_weights(nodes: Iterable[Hashable]) -> np.ndarray:
+    """The price rule's weights of ``nodes`` (each an (agent, good) key), in their order."""
+    return np.fromiter((node_weight(n) for n in nodes), dtype=np.float64)
 
 
 def new_highs(options: SolverOptions) -> highspy.Highs:
@@ -62,6 +91,23 @@ def new_highs(options: SolverOptions) -> highspy.Highs:
 
 def status_name(h: highspy.Highs) -> str:
     return h.modelStatusToString(h.getModelStatus())
+
+
+def reference_quantity(data: Data, nb: int) -> float:
+    """The largest finite upper bound of any column or capacity row (units), or 1."""
+    finite = data.col_hi[np.isfinite(data.col_hi) & (data.col_hi > 0)]
+    rows = data.row_hi[nb:]
+    rows = rows[np.isfinite(rows) & (rows > 0)]
+    top = max(finite.max(initial=0.0), rows.max(initial=0.0))
+    return float(top) if top > 0 else 1.0
+
+
+def column_scale(data: Data, nb: int) -> np.ndarray:
+    """Each column's own quantity scale: its range, or the reference quantity if unbounded."""
+    hi, lo = data.col_hi, data.col_lo
+    with np.errstate(invalid="ignore"):
+        width = np.where(np.isfinite(hi), hi - lo, reference_quantity(data, nb))
+    return np.where(width > 0, width, np.maximum(np.abs(lo), 1e-300))
 
 
 class PriceRule:
@@ -92,7 +138,7 @@ class PriceRule:
         cols_all, rows_all, vals_all = cols_all[order], rows_all[order], vals_all[order]
         nvar = 2 * nb + (nrows - nb)
         start = np.searchsorted(cols_all, np.arange(nvar + 1))
-        w = price_weights(nb)
+        w = price_weights(layout.nodes)
         lp = highspy.HighsLp()
         lp.num_col_ = nvar
         lp.num_row_ = ncols
@@ -117,9 +163,13 @@ class PriceRule:
     ) -> tuple[np.ndarray, ...]:
         """Row bounds (per primal column) and dual-variable bounds (per non-balance row)."""
         lo, hi, c = data.col_lo, data.col_hi, data.c
-        at_lo = x - lo <= tol * np.maximum(1.0, np.abs(lo))
+        # "At a bound" is relative to the column's own bound (its range, or for an
+        # unbounded column the book's largest finite bound), never absolute, so a
+        # book scaled by 1e-9 or 1e9 prices the same.
+        span = tol * column_scale(data, layout.num_balance)
+        at_lo = x - lo <= span
         with np.errstate(invalid="ignore"):
-            at_hi = np.isfinite(hi) & (hi - x <= tol * np.maximum(1.0, np.abs(hi)))
+            at_hi = np.isfinite(hi) & (hi - x <= span)
         # Reduced cost d = c - A^T y: interior -> d = 0; at lower -> d <= 0; at upper -> d >= 0.
         row_lo = np.where(at_lo & ~at_hi, c, np.where(at_hi & ~at_lo, -np.inf, c))
         row_hi = np.where(at_hi & ~at_lo, c, np.where(at_lo & ~at_hi, np.inf, c))
@@ -129,8 +179,10 @@ class PriceRule:
         nb = layout.num_balance
         act = row_activity(layout, x)[nb:]
         rlo, rhi = data.row_lo[nb:], data.row_hi[nb:]
-        tight_hi = np.isfinite(rhi) & (rhi - act <= tol * np.maximum(1.0, np.abs(rhi)))
-        tight_lo = np.isfinite(rlo) & (act - rlo <= tol * np.maximum(1.0, np.abs(rlo)))
+        # Capacity rows against their own bound; block link rows (bound 0) against 1.
+        rscale = np.where(np.isfinite(rhi) & (rhi != 0), np.abs(rhi), 1.0)
+        tight_hi = np.isfinite(rhi) & (rhi - act <= tol * rscale)
+        tight_lo = np.isfinite(rlo) & (act - rlo <= tol * rscale)
         # Row a.x <= hi tight -> dual >= 0; a.x >= lo tight -> dual <= 0; slack -> 0.
         y_lo = np.where(tight_lo, -np.inf, 0.0)
         y_hi = np.where(tight_hi, np.inf, 0.0)
@@ -141,6 +193,11 @@ class PriceRule:
 
         ``data`` must hold the bounds ``x`` was solved under (integer columns fixed).
         """
+        return self.select_duals(layout, data, x)[: layout.num_balance]
+
+    def select_duals(self, layout: Layout, data: Data, x: np.ndarray) -> np.ndarray:
+        """The rule's dual of every row of ``layout``: node prices, then the duals of
+        the capacity and block rows ($/unit of each row)."""
         if self._layout is not layout:
             self._build(layout)
         h = self._h
@@ -158,7 +215,88 @@ class PriceRule:
             h.run()
             if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
                 v = np.asarray(h.getSolution().col_value)
-                return v[:nb] - v[nb : 2 * nb]
+                return np.concatenate([v[:nb] - v[nb : 2 * nb], v[2 * nb :]])
+            tol *= 100.0
+        raise ClearingError(
+            f"the price rule's LP over the optimal dual face ended with HiGHS status "
+            f"'{status_name(h)}'. The cleared quantities are not a clean optimum at "
+            f"bound_tolerance={self.options.bound_tolerance}; try a tighter "
+            "primal_tolerance/dual_tolerance or a larger bound_tolerance in SolverOptions."
+        )
+
+
+class DualPriceRule(PriceRule):
+    """The same rule, computed by solving the price LP's dual (the default).
+
+    The price LP has one row per primal column (50k at 50k columns) and a few
+    thousand variables; its LP dual has the clearing LP's own matrix, one row
+    per node or capacity row, and one variable ``mu_j`` per primal column:
+
+        maximise    sum_j c_j mu_j
+        subject to  -w_n <= (A mu)_n <= w_n        for each node n
+                    (A mu)_i <= 0, >= 0, = 0 or free for each other row i
+                    mu_j free (column j interior), >= 0 (at its lower bound),
+                    <= 0 (at its upper bound), = 0 (fixed)
+
+    (the clearing LP's directions of change, with free supply and disposal at
+    each node at price ``w_n``). Its basis is as small as the clearing LP's, so
+    a warm solve costs about as much as the clearing LP's own, and the row duals
+    of its optimum are the price LP's optimum: the same price vector, with the
+    same definition. ``PriceRule`` (the direct form) is kept as its test oracle.
+    """
+
+    def _build(self, layout: Layout) -> None:
+        nb = layout.num_balance
+        w = price_weights(layout.nodes)
+        lp = highspy.HighsLp()
+        lp.num_col_ = layout.num_cols
+        lp.num_row_ = layout.num_rows
+        lp.col_cost_ = np.zeros(layout.num_cols)
+        lp.col_lower_ = np.zeros(layout.num_cols)
+        lp.col_upper_ = np.zeros(layout.num_cols)
+        lp.row_lower_ = np.concatenate([-w, np.zeros(layout.num_rows - nb)])
+        lp.row_upper_ = np.concatenate([w, np.zeros(layout.num_rows - nb)])
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = layout.start
+        lp.a_matrix_.index_ = layout.index
+        lp.a_matrix_.value_ = layout.value
+        lp.sense_ = highspy.ObjSense.kMaximize
+        h = new_highs(self.options)
+        h.setOptionValue("solver", "simplex")
+        h.passModel(lp)
+        self._h = h
+        self._layout = layout
+        self._cost = np.zeros(layout.num_cols)
+
+    def select_duals(self, layout: Layout, data: Data, x: np.ndarray) -> np.ndarray:
+        if self._layout is not layout:
+            self._build(layout)
+        h = self._h
+        assert h is not None
+        nb, n, m = layout.num_balance, layout.num_cols, layout.num_rows
+        tol = self.options.bound_tolerance
+        cols = np.arange(n, dtype=np.int32)
+        for attempt in range(2):
+            row_lo, row_hi, y_lo, y_hi = self._bounds(layout, data, x, tol)
+            # mu = mu+ - mu-: mu+ exists where the price-LP row has a finite lower
+            # side, mu- where it has a finite upper side.
+            mu_lo = np.where(np.isfinite(row_hi), -np.inf, 0.0)
+            mu_hi = np.where(np.isfinite(row_lo), np.inf, 0.0)
+            h.changeColsBounds(n, cols, mu_lo, mu_hi)
+            changed = np.flatnonzero(data.c != self._cost)
+            if len(changed):
+                h.changeColsCost(len(changed), changed.astype(np.int32), data.c[changed])
+                self._cost = data.c.copy()
+            if m > nb:
+                # A dual y_i >= 0 allowed -> (A mu)_i <= 0 needs no lower side, etc.
+                r_lo = np.where(np.isfinite(y_lo), -np.inf, 0.0)
+                r_hi = np.where(np.isfinite(y_hi), np.inf, 0.0)
+                h.changeRowsBounds(m - nb, np.arange(nb, m, dtype=np.int32), r_lo, r_hi)
+            if not self.options.warm_start or attempt:
+                h.clearSolver()
+            h.run()
+            if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+                return np.asarray(h.getSolution().row_dual)
             tol *= 100.0
         raise ClearingError(
             f"the price rule's LP over the optimal dual face ended with HiGHS status "

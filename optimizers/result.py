@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimizers.book import AgentId, Good, OrderBook
-from optimizers.form import Data, Layout
+from optimizers.form import Data, Layout, natural
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,8 @@ class Clearing:
     solve_seconds: float
     price_seconds: float
     rebuilt: bool
+    tie_seconds: float = 0.0  # time spent by the tie rule (ties.py)
+    tie_status: str = "off"  # "none" (no tie), "split", or why the LP's vertex was kept
 
     def price(self, agent: AgentId, good: Good) -> float:
         """$ per unit of ``good`` at ``agent`` (KeyError if the book has no such node)."""
@@ -65,17 +67,20 @@ def assemble(
     solve_seconds: float,
     price_seconds: float,
     rebuilt: bool,
+    tie_seconds: float = 0.0,
+    tie_status: str = "off",
 ) -> Clearing:
     """Turn a solved column vector ``x`` and node prices into a :class:`Clearing`."""
     cols = layout.cols
-    # Clip solver noise so fills never leave [lower, upper].
-    x = np.clip(x, data.col_lo, data.col_hi)
+    # Clip solver noise so fills never leave [lower, upper], then back to the book's units.
+    x_lp = np.clip(x, data.col_lo, data.col_hi)
+    x = natural(layout, x_lp)
     quantities = np.fromiter(
         (c.quantity for c in book.commitments), dtype=np.float64, count=len(book.commitments)
     )
     deliveries = x[cols["delivery"]]
     ratios = x[cols["ratio"]]
-    welfare = float(data.c @ x - data.offset)
+    welfare = float(layout.scale * (data.c @ x_lp) - data.offset)
     price_array = _frozen(prices)
     return Clearing(
         status=status,
@@ -101,4 +106,6 @@ def assemble(
         solve_seconds=solve_seconds,
         price_seconds=price_seconds,
         rebuilt=rebuilt,
+        tie_seconds=tie_seconds,
+        tie_status=tie_status,
     )

@@ -85,7 +85,7 @@ def _measure(args: tuple[str, int, int], queue) -> None:
         {
             "copies": copies,
             "agents": len(m.by_name),
-            "columns": m.clearer._layout.num_cols,
+            "columns": m.clearer.layout.num_cols,
             "ticks_per_second": ticks / wall,
             "agents_s_per_tick": m.timing["agents"] / ticks,
             "clearing_s_per_tick": m.timing["clearing"] / ticks,

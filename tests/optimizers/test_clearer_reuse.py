@@ -15,7 +15,6 @@ import math
 
 import numpy as np
 import pytest
-from oracle import Face, assert_fills_on_face, close
 
 from optimizers import (
     Ask,
@@ -29,6 +28,7 @@ from optimizers import (
     Route,
     SolverOptions,
 )
+from optimizers.testing import Face, assert_fills_on_face, close
 
 AGENTS = ("fab", "hubA", "hubB", "designer", "memco", "lab", "cloud", "spot")
 GOODS = ("wafer", "hbm", "chip")
@@ -187,15 +187,16 @@ def test_pyomo_params_track_the_book():
         r = clearer.clear(book)
         assert not r.rebuilt
         m = clearer._model.model
+        q = clearer.layout.scale  # quantities sit in LP units (a power of two: exact)
         for i, b in enumerate(book.bids):
             assert m.bid_price[i].value == b.price
-            assert m.bid_quantity[i].value == b.quantity
+            assert m.bid_quantity[i].value == b.quantity / q
         for i, a in enumerate(book.asks):
             assert m.ask_price_neg[i].value == -a.price
-            assert m.ask_quantity[i].value == a.quantity
+            assert m.ask_quantity[i].value == a.quantity / q
         for i, rc in enumerate(book.recipes):
             assert m.recipe_cost_neg[i].value == -rc.cost
-            assert m.recipe_capacity[i].value == rc.capacity
+            assert m.recipe_capacity[i].value == rc.capacity / q
         carried = {(c.seller, c.buyer, c.good) for c in book.commitments}
         shared = [rt for rt in book.routes if (rt.seller, rt.buyer, rt.good) in carried]
         for i, rt in enumerate(book.routes):
@@ -205,14 +206,14 @@ def test_pyomo_params_track_the_book():
             elif rt in shared:
                 expected = math.inf  # its capacity sits in the shared-capacity row
             else:
-                expected = rt.capacity
+                expected = rt.capacity / q
             assert m.route_upper[i].value == expected, (i, rt)
         for k, rt in enumerate(shared):
-            assert m.shared_capacity[k].value == rt.capacity
+            assert m.shared_capacity[k].value == rt.capacity / q
         route_of = {(rt.seller, rt.buyer, rt.good): rt for rt in book.routes}
         for i, c in enumerate(book.commitments):
             route = route_of[c.seller, c.buyer, c.good]
-            assert m.commitment_upper[i].value == (c.quantity if route.allowed else 0.0)
+            assert m.commitment_upper[i].value == (c.quantity / q if route.allowed else 0.0)
             # A delivery's objective coefficient: the penalty it avoids less its route's cost.
             assert m.delivery_value[i].value == r.shortfall_penalty - route.cost
 

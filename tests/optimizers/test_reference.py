@@ -14,7 +14,6 @@ import math
 
 import numpy as np
 import pytest
-from oracle import Face, assert_fills_on_face, close
 
 from optimizers import (
     Ask,
@@ -27,6 +26,7 @@ from optimizers import (
     Recipe,
     Route,
 )
+from optimizers.testing import Face, assert_fills_on_face, close
 
 AGENTS = ("f1", "f2", "m1", "d1", "d2", "c1", "p1", "l1", "l2")
 GOODS = ("wafer", "hbm", "chip", "power", "compute")

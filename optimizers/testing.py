@@ -1,4 +1,7 @@
-"""An independent LP oracle for the clearing tests.
+"""Test helpers for the clearing engine, shipped with it: an independent LP oracle.
+
+Used by ``tests/optimizers`` and available to any code that wants to check a
+clearing (``Face``, ``assert_fills_on_face``, ``fills``, ``close``).
 
 ``Face`` writes a book's LP from the book's meaning (not from ``optimizers/form.py``),
 solves it with highspy, and can report the range of every fill over the optimal face,
