@@ -1,6 +1,7 @@
 """Fuzzing the scenario path: any mutation of a valid world ends in a named error or a clean run.
 
-A mutation sets one field of the small world (or of a shock or contract appended
+A mutation scales one number (mostly valid, so the run itself is exercised) or
+sets one field of the small world (or of a shock or contract appended
 to it) to an awkward value: zero, negative, tiny, huge, NaN, infinite, a string
 that looks like a number, a boolean, a misspelt name. The property is the one a
 user relies on: either validation refuses the scenario with a ``ScenarioError``
@@ -85,6 +86,13 @@ def _thaw(node: Any) -> Any:
     return node
 
 
+def _get(data: dict[str, Any], path: tuple) -> Any:
+    node: Any = data
+    for part in path:
+        node = node[part]
+    return node
+
+
 def _set(data: dict[str, Any], path: tuple, value: Any) -> None:
     node: Any = data
     for part in path[:-1]:
@@ -94,6 +102,8 @@ def _set(data: dict[str, Any], path: tuple, value: Any) -> None:
 
 BASE = _thaw(_base())
 LEAVES = _leaves(BASE)
+NUMERIC = [p for p in LEAVES if type(_get(BASE, p)) is float and math.isfinite(_get(BASE, p))]
+SCALES = [0.0, 1e-3, 0.1, 0.5, 2.0, 10.0, 1e3]
 agent_names = [a["name"] for s in ("fabs", "hyperscalers", "labs", "designers") for a in BASE[s]]
 TARGETS = ["", "TW", "US", "KR", "XX", *agent_names, "nobody"]
 
@@ -133,8 +143,11 @@ def contracts(draw) -> dict[str, Any]:
 def mutated_worlds(draw) -> dict[str, Any]:
     data = _thaw(BASE)
     for _ in range(draw(st.integers(1, 2))):
-        kind = draw(st.sampled_from(["field", "shock", "contract"]))
-        if kind == "field":
+        kind = draw(st.sampled_from(["scale", "scale", "field", "shock", "contract"]))
+        if kind == "scale":  # mostly valid: the run itself is exercised
+            path = draw(st.sampled_from(NUMERIC))
+            _set(data, path, _get(data, path) * draw(st.sampled_from(SCALES)))
+        elif kind == "field":
             _set(data, draw(st.sampled_from(LEAVES)), draw(st.sampled_from(AWKWARD)))
         elif kind == "shock":
             data["shocks"] = [*data["shocks"], draw(shocks())]
