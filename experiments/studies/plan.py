@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictFloat, StrictInt, model_validator
 
 from experiments.errors import StudyError
 from experiments.kpis import KPIS
@@ -33,6 +33,9 @@ from experiments.scenarios import (
     with_overrides,
 )
 from market.scenario import Strict
+
+FiniteFloat = Annotated[StrictFloat | StrictInt, Field(allow_inf_nan=False)]
+"""A finite number written as a number (not a string or a boolean)."""
 
 MAX_SAMPLES = 1_000_000
 """Most ``samples`` a plan may ask for (points, Sobol N or Morris trajectories)."""
@@ -53,7 +56,9 @@ class Parameter(Strict):
     """One swept parameter: a dotted path and either a range or a list of values."""
 
     path: str = Field(description="Dotted path into the scenario, e.g. labs[OpenAI].training.")
-    range: tuple[float, float] | None = Field(None, description="[low, high] for samplers.")
+    range: tuple[FiniteFloat, FiniteFloat] | None = Field(
+        None, description="[low, high] for samplers (finite numbers)."
+    )
     values: tuple[Any, ...] | None = Field(None, description="Explicit values (grid only).")
 
     @model_validator(mode="after")
