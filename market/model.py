@@ -39,6 +39,7 @@ from market.network import build_network, route_table, routes_for_tick
 from market.scenario import Scenario
 from market.shocks import PolicyState, policy_at
 from market.tick_metrics import TickRecorder
+from market.tolerance import market_scales, snap
 from optimizers import Clearer, Clearing, OrderBook, SolverOptions
 
 AGENT_CLASSES = {
@@ -50,6 +51,7 @@ AGENT_CLASSES = {
     "hyperscalers": Hyperscaler,
     "labs": Lab,
 }
+SECTIONS = tuple(AGENT_CLASSES)
 CAPITAL_KINDS = ("capex", "prepayment")  # not part of operating profit
 
 
@@ -62,7 +64,35 @@ class Orders:
     recipes: list = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class ReadClearing:
+    """The clearing's quantities as the market reads them: snapped to exact zeros within
+    ``market.tolerance.REL_QUANTITY`` of each good's market size."""
+
+    ask_fills: list[float]
+    bid_fills: list[float]
+    recipe_activity: list[float]
+    route_flows: list[float]
+    commitment_deliveries: list[float]
+
+
+def read_clearing(book: OrderBook, c: Clearing) -> ReadClearing:
+    scale = market_scales(book)
+
+    def snapped(orders, values, good_of) -> list[float]:
+        return [snap(q, scale.get(good_of(o), 0.0)) for o, q in zip(orders, values)]
+
+    return ReadClearing(
+        snapped(book.asks, c.ask_fills, lambda o: o.good),
+        snapped(book.bids, c.bid_fills, lambda o: o.good),
+        snapped(book.recipes, c.recipe_activity, lambda o: o.output),
+        snapped(book.routes, c.route_flows, lambda o: o.good),
+        snapped(book.commitments, c.commitment_deliveries, lambda o: o.good),
+    )
+
+
 def _ordered(tagged: list) -> list:
+    """Orders in agent-name order; the sort is stable, so each agent's own orders keep theirs."""
     return [o for _, o in sorted(tagged, key=lambda t: t[0])]
 
 
@@ -80,10 +110,15 @@ class MarketModel(mesa.Model):
         self.seed = seed
         self.tick = 0
         self.graph = build_network(scenario)
-        self._route_table = route_table(self.graph)
+        # Routes in (seller, buyer, good) order: the book does not depend on listing order.
+        self._route_table = sorted(route_table(self.graph), key=lambda r: r[:3])
         self.by_name: dict[str, MarketAgent] = {}
         self._of_class: dict[type, list] = {}
-        for section, spec in scenario.agent_specs():
+        # Agents are created section by section in name order, whatever the scenario's
+        # listing order: ids, activation order and every iteration follow from names.
+        for section, spec in sorted(
+            scenario.agent_specs(), key=lambda s: (SECTIONS.index(s[0]), s[1].name)
+        ):
             agent = AGENT_CLASSES[section](self, spec)
             self.by_name[spec.name] = agent
         self.clearer = Clearer(solver_options or SolverOptions())
@@ -97,6 +132,7 @@ class MarketModel(mesa.Model):
         self.recorder = TickRecorder(self)
         self.timing = {"agents": 0.0, "clearing": 0.0, "metrics": 0.0}
         self._reset_tick_state()
+        self.requests = []
         self.deliveries: list[tuple[ct.Contract, float, float]] = []
         for c in scenario.contracts:
             self._sign_from_spec(c)
@@ -115,11 +151,14 @@ class MarketModel(mesa.Model):
         self.clearing = self.clearer.clear(book)
         self.book = book
         t2 = time.perf_counter()
-        self.deliveries = ct.split(groups, self.clearing.commitment_deliveries.tolist())
+        self.read = read_clearing(book, self.clearing)
+        self.deliveries = ct.split(groups, self.read.commitment_deliveries)
         self._index(book, self.clearing)
         self._settle_trades(book, self.clearing)
         self.agents.shuffle_do("settle")
+        self.requests: list[tuple] = []
         self.agents.shuffle_do("decide")
+        self._sign_requests()
         self._interest_and_cash()
         t3 = time.perf_counter()
         self.recorder.record()
@@ -151,7 +190,7 @@ class MarketModel(mesa.Model):
             recipes=_ordered(self.orders.recipes),
             routes=routes,
             commitments=commitments,
-            agents=tuple(self.by_name),
+            agents=tuple(sorted(self.by_name)),
             goods=(*GOODS, INSTALL),
         )
         return book, groups
@@ -212,22 +251,23 @@ class MarketModel(mesa.Model):
     def _index(self, book: OrderBook, c: Clearing) -> None:
         self._reset_tick_state()
         sold: dict[tuple[str, str], float] = defaultdict(float)
-        for a, q in zip(book.asks, c.ask_fills):
+        r_ = self.read
+        for a, q in zip(book.asks, r_.ask_fills):
             sold[(a.agent, a.good)] += q
             self.asks_first.setdefault((a.agent, a.good), a.price)
         self.sold = dict(sold)
-        for r, q in zip(book.recipes, c.recipe_activity):
+        for r, q in zip(book.recipes, r_.recipe_activity):
             if r.output == "accelerator":
                 self.made[r.agent] = self.made.get(r.agent, 0.0) + q
         fills: dict[str, list[float]] = defaultdict(list)
-        for b, q in zip(book.bids, c.bid_fills):
-            fills[b.agent].append(float(q))
+        for b, q in zip(book.bids, r_.bid_fills):
+            fills[b.agent].append(q)
         self.bid_fills = dict(fills)
         flows: dict[tuple[str, str, str], float] = defaultdict(float)
-        for r, q in zip(book.routes, c.route_flows):
+        for r, q in zip(book.routes, r_.route_flows):
             if q > 0:
                 flows[(r.seller, r.buyer, r.good)] += q
-                self.spot.append((r.seller, r.buyer, r.good, float(q), c.prices[(r.buyer, r.good)]))
+                self.spot.append((r.seller, r.buyer, r.good, q, c.prices[(r.buyer, r.good)]))
         for k, q, _ in self.deliveries:
             if q > 0:
                 flows[(k.seller, k.buyer, k.good)] += q
@@ -302,7 +342,7 @@ class MarketModel(mesa.Model):
     # ------------------------------------------------------------------ money
     def _settle_trades(self, book: OrderBook, c: Clearing) -> None:
         pay = self.ledger.pay
-        for r, q in zip(book.routes, c.route_flows):
+        for r, q in zip(book.routes, self.read.route_flows):
             if q > 0:
                 pay(r.buyer, r.seller, c.prices[(r.buyer, r.good)] * q, f"spot:{r.good}")
                 pay(r.seller, EXTERNAL, r.cost * q, "transport")
@@ -364,6 +404,20 @@ class MarketModel(mesa.Model):
             for c in self.contracts.contracts:
                 if c.prepayment > 0:
                     self.ledger.pay(c.buyer, c.seller, c.prepayment, "prepayment")
+
+    def request(self, kind: str, buyer: str, seller: str, good: str, *terms: float) -> None:
+        """Ask to sign a contract after every agent has decided (see ``_sign_requests``)."""
+        self.requests.append((buyer, seller, good, kind, terms))
+
+    def _sign_requests(self) -> None:
+        """Sign this tick's requested contracts in (buyer, seller, good) order, so the
+        agents' activation order cannot change who gets a seller's spare capacity."""
+        for buyer, seller, good, kind, terms in sorted(self.requests, key=lambda r: r[:4]):
+            if kind == "capacity_reservation":
+                self.reserve_capacity(self.by_name[buyer], seller, good, *terms)
+            else:
+                self.sign_take_or_pay(self.by_name[buyer], seller, *terms)
+        self.requests = []
 
     def _capped(self, seller: str, buyer: str, good: str, quantity: float) -> float:
         """``quantity`` cut so the buyer's contracts stay within the contract cap (if any)."""

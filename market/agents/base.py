@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING
 
 import mesa
+import numpy as np
 
 from optimizers import Ask, Bid, Recipe
 
 if TYPE_CHECKING:
     from market.model import MarketModel
+
+
+def stable_hash(name: str) -> int:
+    """A 64-bit hash of ``name`` that is the same in every process (unlike ``hash``)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
+
+
+def agent_rng(seed: int, name: str) -> np.random.Generator:
+    """The agent's own random stream, from (seed, name) only: adding, removing or
+    reordering other agents leaves its draws unchanged."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), stable_hash(name)]))
 
 
 def ema(old: float | None, new: float, weight: float) -> float:
@@ -31,6 +44,7 @@ class MarketAgent(mesa.Agent):
         self.profit_total = 0.0
         self.capex_total = 0.0
         self.prepaid_total = 0.0  # $ of customers' prepayments received (finances capex)
+        self.stream = agent_rng(model.seed, name)  # its own draws (never model.rng)
 
     # The tick, as MarketModel.step calls it.
     def submit_orders(self) -> None:
@@ -42,16 +56,17 @@ class MarketAgent(mesa.Agent):
     def decide(self) -> None:
         """Learn from the tick and decide: prices, capacity, contracts."""
 
-    # Helpers.
+    # Helpers: orders are tagged with the agent's name; the model puts the book in
+    # name order (stable, so an agent's own orders keep their order).
     def ask(self, good: str, quantity: float, price: float) -> None:
-        self.model.orders.asks.append((self.unique_id, Ask(self.name, good, quantity, price)))
+        self.model.orders.asks.append((self.name, Ask(self.name, good, quantity, price)))
 
     def bid(self, good: str, quantity: float, price: float) -> None:
-        self.model.orders.bids.append((self.unique_id, Bid(self.name, good, quantity, price)))
+        self.model.orders.bids.append((self.name, Bid(self.name, good, quantity, price)))
 
     def recipe(self, output: str, inputs: dict[str, float], capacity: float, cost: float) -> None:
         r = Recipe(self.name, output, inputs, capacity, cost)
-        self.model.orders.recipes.append((self.unique_id, r))
+        self.model.orders.recipes.append((self.name, r))
 
     @property
     def roi(self) -> float:

@@ -86,4 +86,5 @@ class ChipDesigner(MarketAgent):
                 continue
             if m.contracts.held(m.tick, self.name, supplier, g):
                 continue
-            m.reserve_capacity(self, supplier, g, m.world.behaviour.contract_share * used, ask)
+            quantity = m.world.behaviour.contract_share * used
+            m.request("capacity_reservation", self.name, supplier, g, quantity, ask)

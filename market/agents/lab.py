@@ -2,7 +2,8 @@
 
 Demand grows each tick by its annual growth rate, which halves every
 ``growth_halflife`` years (an S-shaped adoption path), times a log-normal adoption
-shock (its own seeded generator, so activation order cannot change draws), and
+shock (its own stream from (seed, name), so neither activation order nor other
+agents change its draws), and
 a demand-bust shock scales it. It bids inference demand at its inference value
 and training demand at its training value; its revenue (from outside the model)
 is the value of the compute it gets. When its unmet share (EMA) passes the
@@ -12,8 +13,6 @@ trigger it signs a take-or-pay contract with the hyperscaler that served it most
 from __future__ import annotations
 
 import math
-
-import numpy as np
 
 from market.agents.base import MarketAgent, ema
 from market.ledger import EXTERNAL
@@ -26,7 +25,6 @@ class Lab(MarketAgent):
         self.spec = spec
         self.training = spec.training
         self.inference = spec.inference
-        self.demand_rng = np.random.default_rng(model.rng.integers(2**63))
         self.demand = 0.0  # H100e-quarters wanted this tick (after shocks)
         self.received = 0.0
         self.unmet = 0.0
@@ -37,7 +35,7 @@ class Lab(MarketAgent):
         s = self.spec
         tpy = self.model.world.meta.ticks_per_year
         if self.model.tick > 0:
-            shock = math.exp(s.volatility * self.demand_rng.standard_normal() - s.volatility**2 / 2)
+            shock = math.exp(s.volatility * self.stream.standard_normal() - s.volatility**2 / 2)
             fade = 0.5 ** (self.model.tick / tpy / s.growth_halflife)
             self.training *= (1 + s.training_growth * fade) ** (1 / tpy) * shock
             self.inference *= (1 + s.inference_growth * fade) ** (1 / tpy) * shock
@@ -68,9 +66,10 @@ class Lab(MarketAgent):
         price = m.price_ema.get("compute")
         if price is None:
             return
-        m.sign_take_or_pay(
-            self, seller, b.contract_share * self.demand, price * (1 + b.contract_premium)
-        )
+        m.request(
+            "take_or_pay", self.name, seller, "compute",
+            b.contract_share * self.demand, price * (1 + b.contract_premium),
+        )  # fmt: skip
 
     def nominate(self, quantity: float, min_take: float) -> float:
         """Take-or-pay nomination: what it expects to need, within [min_take*q, q]."""
