@@ -85,6 +85,60 @@ class Behaviour(Strict):
         "fleet, as a share of the accelerator price; falls linearly to 0 at a 100% share.",
     )
     debt_rate: NonNeg = Field(0.02, description="Interest per tick on negative cash (debt).")
+    # -- thresholds and shapes of the agents' rules (issue 8 part 8: no literals in code)
+    sold_out_utilisation: Share = Field(
+        0.98,
+        description="Utilisation (sold / available, this tick) at or above which a supplier "
+        "or hyperscaler raises its markup by markup_step.",
+    )
+    idle_utilisation: Share = Field(
+        0.7,
+        description="Utilisation below which a supplier or hyperscaler lowers its markup "
+        "by markup_step.",
+    )
+    ask_top_share: Share = Field(
+        0.2,
+        description="Share of a supplier's or hyperscaler's available capacity offered in the "
+        "dearer top step of its ask (the rest at its marked-up price).",
+    )
+    ask_top_premium: NonNeg = Field(
+        0.25, description="Price of the top ask step over the marked-up price (0.25 = +25%)."
+    )
+    designer_rent_margin: NonNeg = Field(
+        0.01,
+        description="A designer raises its markup when the accelerator price at its node "
+        "exceeds its asking price by more than this share (0.01 = 1%).",
+    )
+    reservation_trigger: NonNeg = Field(
+        0.1,
+        description="A designer reserves a supplier's capacity when an input's price at its "
+        "node exceeds that supplier's ask by more than this share (0.1 = 10%).",
+    )
+    reservation_prepayment: Share = Field(
+        0.5,
+        description="Share of the new capacity's capex a designer prepays when it reserves it.",
+    )
+    contract_min_take: Share = Field(
+        0.8,
+        description="Share of the quantity a lab must pay for under the take-or-pay "
+        "contracts it signs, taken or not.",
+    )
+    hyperscaler_markup: NonNeg = Field(
+        0.5,
+        description="Hyperscalers' starting markup of the compute ask over opex "
+        "(0.5: $900 per H100e-quarter at $600 opex).",
+    )
+    fleet_headroom: Pos = Field(
+        1.25, description="Target fleet as a multiple of the compute demand it expects."
+    )
+    install_low_share: Share = Field(
+        0.5,
+        description="Share of a hyperscaler's wanted installs bid at the lower value "
+        "(the rest at its full value per H100e).",
+    )
+    install_low_value: Share = Field(
+        0.7, description="The lower install bid as a share of the full value per H100e."
+    )
 
 
 class AgentSpec(Strict):

@@ -39,7 +39,6 @@ import networkx as nx
 
 from market import metrics
 from market.agents import ChipDesigner, Hyperscaler, Lab
-from market.agents.supplier import Supplier
 from market.goods import GOODS
 
 if TYPE_CHECKING:
@@ -98,16 +97,17 @@ class TickRecorder:
 
     def record(self) -> None:
         m = self.model
-        c = m.clearing
+        out = m.outcome
+        c = out.clearing
         t, date = m.tick, m.date()
         due = m.contracts.due(t)
         self.collector.collect(m)
 
-        current = {k for k, q in m.flows.items() if q > 0}
+        current = {k for k, q in out.flows.items() if q > 0}
         breaches = 0
         contract_units: dict[tuple[str, str], float] = defaultdict(float)  # (buyer, good)
         contract_by_good: dict[str, float] = defaultdict(float)
-        for k, d, s in m.deliveries:
+        for k, d, s in out.deliveries:
             breach = bool(s > 1e-9 * max(1.0, k.nominated))
             breaches += breach
             contract_units[(k.buyer, k.good)] += float(d)
@@ -129,26 +129,26 @@ class TickRecorder:
         self._previous = current
 
         for good in GOODS:
-            trades = [(q, p) for _, _, g, q, p in m.spot if g == good]
+            trades = [(q, p) for _, _, g, q, p in out.spot if g == good]
             vol = sum(q for q, _ in trades)
             if vol > 0:
                 price = sum(q * p for q, p in trades) / vol
             else:  # nothing traded: the mean nodal (shadow) price at the good's buyers
-                shadow = [c.prices[(r.buyer, good)] for r in m.book.routes if r.good == good]
+                shadow = [c.prices[(r.buyer, good)] for r in out.book.routes if r.good == good]
                 price = sum(shadow) / len(shadow) if shadow else NAN
             self._row(
                 "prices", tick=t, date=date, good=good, price=price, volume=vol,
                 contract_volume=contract_by_good.get(good, 0.0),
             )  # fmt: skip
 
-        for (s, b, g), q in m.flows.items():
+        for (s, b, g), q in out.flows.items():
             self._row("flows", tick=t, seller=s, buyer=b, good=g, quantity=q)
         for (agent, good), p in c.prices.items():
             if good in GOODS:
                 self._row("node_prices", tick=t, agent=agent, good=good, price=p)
 
         self._agents(t)
-        flows = [(s, b, g, q) for (s, b, g), q in m.flows.items()]
+        flows = [(s, b, g, q) for (s, b, g), q in out.flows.items()]
         received: dict[tuple[str, str], float] = defaultdict(float)
         for _, b, g, q in flows:
             received[(b, g)] += q
@@ -174,26 +174,7 @@ class TickRecorder:
                 stranded=NAN, markup=NAN, demand=NAN, received=NAN, unmet=NAN, fleet=NAN,
                 power_mw=NAN,
             )  # fmt: skip
-            if isinstance(a, Supplier):
-                cap = sum(line.available for line in a.lines.values())
-                sold = sum(line.sold for line in a.lines.values())
-                row.update(
-                    capacity=sum(line.capacity for line in a.lines.values()), sold=sold,
-                    utilisation=metrics.utilisation(min(sold, cap), cap) if cap > 0 else NAN,
-                    stranded=metrics.stranded_capacity(cap, sold),
-                    markup=max(line.markup for line in a.lines.values()),
-                )  # fmt: skip
-            elif isinstance(a, Hyperscaler):
-                row.update(
-                    capacity=a.available, sold=a.sold,
-                    utilisation=a.utilisation if a.available > 0 else NAN,
-                    stranded=metrics.stranded_capacity(a.available, a.sold), markup=a.markup,
-                    fleet=a.fleet_size, power_mw=a.power_mw,
-                )  # fmt: skip
-            elif isinstance(a, ChipDesigner):
-                row.update(capacity=a.capacity, sold=a.made, markup=a.markup)
-            elif isinstance(a, Lab):
-                row.update(demand=a.demand, received=a.received, unmet=a.unmet)
+            row.update(a.columns())
             self._row("agents", **row)
 
     def _exposure(self, t: int) -> None:
@@ -204,8 +185,8 @@ class TickRecorder:
             g.add_node(a.name, region=a.region)
         for d in m.agents_of(ChipDesigner):
             for good in ("wafer", "hbm", "cowos"):
-                price = m.node_price(d.name, good) or 0.0
-                for s, q in m.inflows(d.name, good).items():
+                price = m.outcome.node_price(d.name, good) or 0.0
+                for s, q in m.outcome.inflows(d.name, good).items():
                     key = (s, d.name)
                     value = q * price
                     old = self._input_value.get(key)
@@ -220,7 +201,7 @@ class TickRecorder:
                     g.add_edge(d, h.name, flow=units)
         labs = [a.name for a in m.agents_of(Lab)]
         for lab in labs:
-            for h, q in m.inflows(lab, "compute").items():
+            for h, q in m.outcome.inflows(lab, "compute").items():
                 g.add_edge(h, lab, flow=q)
         exposure = metrics.trace_exposure(g, labs)
         by_region = metrics.exposure_by("region", g, exposure)

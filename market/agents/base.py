@@ -56,6 +56,23 @@ class MarketAgent(mesa.Agent):
     def decide(self) -> None:
         """Learn from the tick and decide: prices, capacity, contracts."""
 
+    # What the model and the tables ask of every agent (types override).
+    def capacity_for(self, good: str) -> float:
+        """Units of ``good`` per tick it can supply (before this tick's shocks)."""
+        return 0.0
+
+    def line(self, good: str):
+        """Its capacity line for ``good`` (suppliers), else None."""
+        return None
+
+    def nominate(self, contract) -> float:
+        """Units it calls for this tick under ``contract`` (default: the full quantity)."""
+        return contract.quantity
+
+    def columns(self) -> dict[str, float]:
+        """Its type's columns of the ``agents`` table (capacity, sold, markup, ...)."""
+        return {}
+
     # Helpers: orders are tagged with the agent's name; the model puts the book in
     # name order (stable, so an agent's own orders keep their order).
     def ask(self, good: str, quantity: float, price: float) -> None:

@@ -49,26 +49,33 @@ class ChipDesigner(MarketAgent):
             self.list_input_cost = self.input_cost()
         return self.unit_cost + (self.list_input_cost or 0.0)
 
+    def capacity_for(self, good: str) -> float:
+        return self.capacity if good == "accelerator" else 0.0
+
+    def columns(self) -> dict[str, float]:
+        return dict(capacity=self.capacity, sold=self.made, markup=self.markup)
+
     def submit_orders(self) -> None:
         margin = self.markup * self.list_cost()
         self.recipe("accelerator", self.inputs, self.capacity, self.unit_cost + margin)
 
     def settle(self) -> None:
-        self.made = self.model.made.get(self.name, 0.0)
+        self.made = self.model.outcome.made.get(self.name, 0.0)
         self.model.ledger.pay(self.name, EXTERNAL, self.made * self.unit_cost, "operating")
 
     def decide(self) -> None:
         m = self.model
+        out = m.outcome
         b = m.world.behaviour
         for g in INPUTS:
-            p = m.node_price(self.name, g)
+            p = out.node_price(self.name, g)
             if p is not None:
                 self.input_price_ema[g] = ema(self.input_price_ema.get(g), p, b.foresight)
-        price = m.node_price(self.name, "accelerator")
+        price = out.node_price(self.name, "accelerator")
         asking = self.input_cost() + self.unit_cost + self.markup * self.list_cost()
         # Markup rule: up while a rent shows at its own node (the market would pay more
         # than its asking margin), down while it sells nothing, else held.
-        if price is not None and self.made > 0 and price > 1.01 * asking:
+        if price is not None and self.made > 0 and price > (1 + b.designer_rent_margin) * asking:
             self.markup = min(b.max_markup, self.markup + b.markup_step)
         elif self.made == 0:
             self.markup = max(0.0, self.markup - b.markup_step)
@@ -78,13 +85,14 @@ class ChipDesigner(MarketAgent):
     def _reserve_scarce_inputs(self) -> None:
         m = self.model
         for g in INPUTS:
-            supplier, used = m.top_supplier(self.name, g)
+            supplier, used = m.outcome.top_supplier(self.name, g)
             if supplier is None or used <= 0:
                 continue
-            here, ask = m.node_price(self.name, g), m.ask_price(supplier, g)
-            if here is None or ask is None or here <= 1.1 * ask:
+            here, ask = m.outcome.node_price(self.name, g), m.outcome.ask_price(supplier, g)
+            trigger = 1 + m.world.behaviour.reservation_trigger
+            if here is None or ask is None or here <= trigger * ask:
                 continue
-            if m.contracts.held(m.tick, self.name, supplier, g):
+            if m.desk.book.held(m.tick, self.name, supplier, g):
                 continue
             quantity = m.world.behaviour.contract_share * used
-            m.request("capacity_reservation", self.name, supplier, g, quantity, ask)
+            m.desk.request("capacity_reservation", self.name, supplier, g, quantity, ask)

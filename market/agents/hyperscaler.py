@@ -13,14 +13,11 @@ routes of designers it has few of).
 
 from __future__ import annotations
 
+from market import metrics
 from market.agents.base import MarketAgent, ema
 from market.goods import INSTALL
 from market.ledger import EXTERNAL
 from market.scenario import HyperscalerSpec
-
-COMPUTE_STEPS = ((0.8, 1.0), (0.2, 1.25))
-INSTALL_STEPS = ((0.5, 1.0), (0.5, 0.7))
-HEADROOM = 1.25  # target fleet = expected demand x this
 
 
 class Hyperscaler(MarketAgent):
@@ -33,7 +30,7 @@ class Hyperscaler(MarketAgent):
             d: [[1 + k, q / life] for k in range(life)] for d, q in spec.fleet.items() if q > 0
         }
         self.power_mw = spec.power_mw
-        self.markup = 0.5
+        self.markup = model.world.behaviour.hyperscaler_markup
         self.available = 0.0  # H100e-quarters it can rent this tick
         self.sold = 0.0
         self.installed = 0.0
@@ -53,7 +50,19 @@ class Hyperscaler(MarketAgent):
         total = self.fleet_size
         return self.units.get(designer, 0.0) / total if total > 0 else 0.0
 
+    def capacity_for(self, good: str) -> float:
+        return (self.available or self.fleet_size) if good == "compute" else 0.0
+
+    def columns(self) -> dict[str, float]:
+        return dict(
+            capacity=self.available, sold=self.sold,
+            utilisation=self.utilisation if self.available > 0 else float("nan"),
+            stranded=metrics.stranded_capacity(self.available, self.sold), markup=self.markup,
+            fleet=self.fleet_size, power_mw=self.power_mw,
+        )  # fmt: skip
+
     def submit_orders(self) -> None:
+        b = self.model.world.behaviour
         t = self.model.tick
         for d in list(self.fleet):
             self.fleet[d] = [c for c in self.fleet[d] if c[0] > t]
@@ -63,12 +72,13 @@ class Hyperscaler(MarketAgent):
         powered = min(fleet, self.power_mw / s.mw_per_h100e)
         self.available = powered * self.model.policy.capacity_factor(self.name)
         price = s.opex * (1 + self.markup)
-        for share, mult in COMPUTE_STEPS:
+        for share, mult in ((1 - b.ask_top_share, 1.0), (b.ask_top_share, 1 + b.ask_top_premium)):
             self.ask("compute", self.available * share, price * mult)
         self.ask("power", max(0.0, self.power_mw - fleet * s.mw_per_h100e), 0.0)
         want = self._wanted_installs(fleet)
         self.recipe(INSTALL, {"accelerator": 1.0, "power": s.mw_per_h100e}, want, 0.0)
-        for share, mult in INSTALL_STEPS:
+        low = b.install_low_share
+        for share, mult in ((1 - low, 1.0), (low, b.install_low_value)):
             self.bid(INSTALL, want * share, s.value_per_h100e * mult)
 
     def _wanted_installs(self, fleet: float) -> float:
@@ -77,7 +87,7 @@ class Hyperscaler(MarketAgent):
             q for cohorts in self.fleet.values() for r, q in cohorts if r <= self.model.tick + 1
         )
         expected = self.demand_ema if self.demand_ema is not None else fleet
-        gap = max(0.0, HEADROOM * expected - (fleet - retiring))
+        gap = max(0.0, self.model.world.behaviour.fleet_headroom * expected - (fleet - retiring))
         unit = self.unit_cost_ema if self.unit_cost_ema else s.value_per_h100e / 2
         years = self.model.tick / self.model.world.meta.ticks_per_year
         budget = s.capex_budget * (1 + s.capex_growth) ** years
@@ -89,26 +99,52 @@ class Hyperscaler(MarketAgent):
         s = self.spec
         t = m.tick
         self.installed = 0.0
-        for designer, q in m.inflows(self.name, "accelerator").items():
+        out = m.outcome
+        for designer, q in out.inflows(self.name, "accelerator").items():
             if q > 0:
                 self.fleet.setdefault(designer, []).append([t + 1 + s.fleet_life, q])
                 self.installed += q
         self._tally()
-        self.power_mw += sum(m.inflows(self.name, "power").values())
-        self.sold = sum(m.outflows(self.name, "compute").values())
+        self.power_mw += sum(out.inflows(self.name, "power").values())
+        self.sold = sum(out.outflows(self.name, "compute").values())
         self.utilisation = self.sold / self.available if self.available > 0 else 0.0
         m.ledger.pay(self.name, EXTERNAL, s.opex * self.sold, "operating")
 
     def decide(self) -> None:
         m = self.model
         b = m.world.behaviour
-        unmet = m.unmet_compute_share(self.name)
+        unmet = m.unmet_by_hyperscaler.get(self.name, 0.0)
         self.demand_ema = ema(self.demand_ema, self.sold + unmet, b.foresight)
-        acc, mw = m.node_price(self.name, "accelerator"), m.node_price(self.name, "power")
+        acc = m.outcome.node_price(self.name, "accelerator")
+        mw = m.outcome.node_price(self.name, "power")
         if acc is not None and self.installed > 0:
             unit = acc + (mw or 0.0) * self.spec.mw_per_h100e
             self.unit_cost_ema = ema(self.unit_cost_ema, unit, b.foresight)
-        if self.utilisation >= 0.98:
+        if self.utilisation >= b.sold_out_utilisation:
             self.markup = min(b.max_markup, self.markup + b.markup_step)
-        elif self.utilisation < 0.7:
+        elif self.utilisation < b.idle_utilisation:
             self.markup = max(0.0, self.markup - b.markup_step)
+
+
+def most_spare_compute(hypers: list[Hyperscaler]) -> str | None:
+    """The hyperscaler with most unsold compute this tick (ties: first name)."""
+    spare = {h.name: h.available - h.sold for h in hypers}
+    return max(sorted(spare), key=lambda n: spare[n]) if spare else None
+
+
+def unmet_by_hyperscaler(hypers: list[Hyperscaler], labs: list, outcome) -> dict[str, float]:
+    """Unmet lab demand attributed to each hyperscaler by its share of each lab's supply
+    (split evenly over all hyperscalers for a lab that got nothing)."""
+    share: dict[str, float] = {h.name: 0.0 for h in hypers}
+    for lab in labs:
+        if lab.unmet <= 0:
+            continue
+        got = outcome.inflows(lab.name, "compute")
+        supply = sum(got.values())
+        if supply > 0:
+            for h, q in got.items():
+                share[h] = share.get(h, 0.0) + lab.unmet * q / supply
+        else:
+            for h in share:
+                share[h] += lab.unmet / len(share)
+    return share

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 from market.agents.base import MarketAgent, ema
+from market.agents.hyperscaler import Hyperscaler, most_spare_compute
 from market.ledger import EXTERNAL
 from market.scenario import LabSpec
 
@@ -45,7 +46,7 @@ class Lab(MarketAgent):
         self.bid("compute", self.training * f, s.training_value)
 
     def settle(self) -> None:
-        fills = self.model.bid_fills.get(self.name, [0.0, 0.0])
+        fills = self.model.outcome.fills.get(self.name, (0.0, 0.0))
         self.received = sum(fills)
         self.unmet = max(0.0, self.demand - self.received)
         value = fills[0] * self.spec.inference_value + fills[1] * self.spec.training_value
@@ -58,19 +59,25 @@ class Lab(MarketAgent):
         self.unmet_ema = ema(self.unmet_ema, share, b.foresight)
         if not b.contracting or self.unmet_ema <= b.contract_trigger:
             return
-        seller, _ = m.top_supplier(self.name, "compute")
+        seller, _ = m.outcome.top_supplier(self.name, "compute")
         if seller is None:
-            seller = m.most_spare_compute()
-        if seller is None or m.contracts.held(m.tick, self.name, seller, "compute"):
+            seller = most_spare_compute(m.agents_of(Hyperscaler))
+        if seller is None or m.desk.book.held(m.tick, self.name, seller, "compute"):
             return
         price = m.price_ema.get("compute")
         if price is None:
             return
-        m.request(
+        m.desk.request(
             "take_or_pay", self.name, seller, "compute",
             b.contract_share * self.demand, price * (1 + b.contract_premium),
         )  # fmt: skip
 
-    def nominate(self, quantity: float, min_take: float) -> float:
-        """Take-or-pay nomination: what it expects to need, within [min_take*q, q]."""
-        return min(quantity, max(min_take * quantity, self.demand))
+    def columns(self) -> dict[str, float]:
+        return dict(demand=self.demand, received=self.received, unmet=self.unmet)
+
+    def nominate(self, contract) -> float:
+        """Take-or-pay: what it expects to need, within [min_take x q, q]; else q."""
+        q = contract.quantity
+        if contract.kind != "take_or_pay":
+            return q
+        return min(q, max(contract.min_take * q, self.demand))

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from market import metrics
 from market.agents.base import MarketAgent, ema
 from market.ledger import EXTERNAL
 
-#: The ask is two steps: most capacity at the marked-up price, the rest dearer.
-STEPS = ((0.8, 1.0), (0.2, 1.25))
+NAN = float("nan")
 
 
 @dataclass(slots=True)
@@ -55,7 +55,26 @@ class Supplier(MarketAgent):
         super().__init__(model, name, region, cash)
         self.lines = {line.good: line for line in lines}
 
+    def capacity_for(self, good: str) -> float:
+        line = self.lines.get(good)
+        return line.capacity if line is not None else 0.0
+
+    def line(self, good: str) -> Line | None:
+        return self.lines.get(good)
+
+    def columns(self) -> dict[str, float]:
+        cap = sum(line.available for line in self.lines.values())
+        sold = sum(line.sold for line in self.lines.values())
+        return dict(
+            capacity=sum(line.capacity for line in self.lines.values()), sold=sold,
+            utilisation=metrics.utilisation(min(sold, cap), cap) if cap > 0 else NAN,
+            stranded=metrics.stranded_capacity(cap, sold),
+            markup=max(line.markup for line in self.lines.values()),
+        )  # fmt: skip
+
     def submit_orders(self) -> None:
+        b = self.model.world.behaviour
+        steps = ((1 - b.ask_top_share, 1.0), (b.ask_top_share, 1 + b.ask_top_premium))
         factor = self.model.policy.capacity_factor(self.name)
         t = self.model.tick
         for line in self.lines.values():
@@ -63,12 +82,12 @@ class Supplier(MarketAgent):
             line.pipeline = [(r, u) for r, u in line.pipeline if r > t]
             line.capacity = line.capacity * (1 - line.depreciation) + arrived
             line.available = line.capacity * factor
-            for share, mult in STEPS:
+            for share, mult in steps:
                 self.ask(line.good, line.available * share, line.price() * mult)
 
     def settle(self) -> None:
         for line in self.lines.values():
-            line.sold = self.model.sold.get((self.name, line.good), 0.0)
+            line.sold = self.model.outcome.sold.get((self.name, line.good), 0.0)
             self.model.ledger.pay(self.name, EXTERNAL, line.sold * line.unit_cost, "operating")
 
     def decide(self) -> None:
@@ -76,12 +95,12 @@ class Supplier(MarketAgent):
         for line in self.lines.values():
             util = line.sold / line.available if line.available > 0 else 0.0
             line.util_ema = ema(line.util_ema, util, b.foresight)
-            price = self.model.node_price(self.name, line.good)
+            price = self.model.outcome.node_price(self.name, line.good)
             if price is not None and line.sold > 0:
                 line.price_ema = ema(line.price_ema, price, b.foresight)
-            if util >= 0.98:
+            if util >= b.sold_out_utilisation:
                 line.markup = min(b.max_markup, line.markup + b.markup_step)
-            elif util < 0.7:
+            elif util < b.idle_utilisation:
                 line.markup = max(0.0, line.markup - b.markup_step)
             self._maybe_expand(line)
 

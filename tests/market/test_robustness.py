@@ -17,8 +17,9 @@ import pytest
 from worlds import small_world
 
 from experiments.scenarios import load_scenario
+from market.agents import SECTIONS
 from market.agents.base import agent_rng, stable_hash
-from market.model import SECTIONS, MarketModel
+from market.model import MarketModel
 from market.scenario import Scenario
 from market.tolerance import REL_QUANTITY, snap
 
