@@ -11,6 +11,8 @@
 5. settlement: spot trades pay the buyer's nodal price along each route (the
    route's cost goes outside the model), contracts pay their own price, breaches
    their penalty; agents update their stocks;
+   unfilled install orders wait in backlogs, traced upstream to quoted lead
+   times (``backlog.LeadTimes``);
 6. agents learn and decide (prices, capacity, contract requests); the desk signs
    the requests in name order; debt pays interest; the tick's ledger moves the cash;
 7. metrics are computed and collected (``tick_metrics.TickRecorder``).
@@ -27,6 +29,7 @@ import mesa
 from market import contracts as ct
 from market.agents import BY_SECTION, SECTIONS, Hyperscaler, Lab, MarketAgent
 from market.agents.hyperscaler import unmet_by_hyperscaler
+from market.backlog import LeadTimes
 from market.goods import GOODS, INSTALL
 from market.ledger import EXTERNAL, Ledger
 from market.network import build_network, route_table, routes_for_tick
@@ -86,6 +89,7 @@ class MarketModel(mesa.Model):
         self.price_ema: dict[str, float] = {}  # spot price per good, EMA ($/unit)
         self.outcome: TickOutcome | None = None
         self.unmet_by_hyperscaler: dict[str, float] = {}
+        self.lead_times = LeadTimes(self)
         self.recorder = TickRecorder(self)
         self.timing = {"agents": 0.0, "clearing": 0.0, "metrics": 0.0}
         self.desk.sign_initial()
@@ -110,6 +114,7 @@ class MarketModel(mesa.Model):
         self.unmet_by_hyperscaler = unmet_by_hyperscaler(
             self.agents_of(Hyperscaler), self.agents_of(Lab), self.outcome
         )
+        self.lead_times.quote()
         self.agents.shuffle_do("decide")
         self.desk.sign_requests()
         self._interest_and_cash()

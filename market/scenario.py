@@ -139,6 +139,17 @@ class Behaviour(Strict):
     install_low_value: Share = Field(
         0.7, description="The lower install bid as a share of the full value per H100e."
     )
+    backlog_patience: Annotated[int, Field(ge=1, le=40)] = Field(
+        4,
+        description="Ticks an unfilled order for installs (accelerators + MW) waits in the "
+        "backlog before the buyer cancels it (4 = a year; H100 server lead times reached "
+        "36-52 weeks in 2023).",
+    )
+    backlog_priority: NonNeg = Field(
+        0.02,
+        description="Premium per tick waited on a backlogged order's bid (share of the "
+        "buyer's value per H100e), so older orders are served before newer ones.",
+    )
 
 
 class AgentSpec(Strict):

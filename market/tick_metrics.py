@@ -7,7 +7,10 @@ Tables (one row per tick and key; money in $, quantities per tick in the good's 
   artificial shortfall penalty), shortfall (contract units not delivered),
   clearing model rebuilt, active shocks,
   relationship persistence (share of this tick's trading pairs that also traded
-  last tick; NaN at tick 0), contracts in force, breaches this tick.
+  last tick; NaN at tick 0), contracts in force, breaches this tick,
+  backlog_installs (H100e of install orders waiting), cancelled_installs (H100e of
+  orders cancelled after the patience), lead_time_<good> (weeks: backlog waiting
+  on the good / units delivered this tick; ``market.backlog``).
 - ``prices``: tick, date, good, price (volume-weighted over spot trades, $/unit
   paid by buyers; when nothing trades, the mean nodal shadow price at the good's
   buyers), volume (spot units), contract_volume.
@@ -15,7 +18,8 @@ Tables (one row per tick and key; money in $, quantities per tick in the good's 
   spent on new capacity), prepaid (cumulative $ of customers' prepayments
   received: the share of expansion risk customers carry), capacity, sold,
   utilisation, stranded, markup; labs: demand, received, unmet; hyperscalers:
-  fleet (H100e), power_mw.
+  fleet (H100e), power_mw; sellers: backlog (units of orders waiting on it) and
+  lead_time (weeks it quotes, the largest over its goods).
 - ``flows``: tick, seller, buyer, good, quantity (spot + contract units).
 - ``node_prices``: tick, agent, good, price ($/unit at that node, the price rule's).
 - ``contracts``: tick, contract, kind, seller, buyer, good, nominated, delivered,
@@ -39,6 +43,7 @@ import networkx as nx
 
 from market import metrics
 from market.agents import ChipDesigner, Hyperscaler, Lab
+from market.backlog import QUOTED
 from market.goods import GOODS
 
 if TYPE_CHECKING:
@@ -47,13 +52,15 @@ if TYPE_CHECKING:
 TABLES = {
     "ticks": [
         "tick", "date", "surplus", "shortfall", "rebuilt", "shocks", "persistence",
-        "contracts_active", "breaches",
+        "contracts_active", "breaches", "backlog_installs", "cancelled_installs",
+        *(f"lead_time_{g}" for g in QUOTED),
     ],
     "prices": ["tick", "date", "good", "price", "volume", "contract_volume"],
     "agents": [
         "tick", "agent", "type", "region", "cash", "profit", "roi", "capex", "prepaid",
         "capacity", "sold",
         "utilisation", "stranded", "markup", "demand", "received", "unmet", "fleet", "power_mw",
+        "backlog", "lead_time",
     ],
     "flows": ["tick", "seller", "buyer", "good", "quantity"],
     "node_prices": ["tick", "agent", "good", "price"],
@@ -125,6 +132,9 @@ class TickRecorder:
                 metrics.relationship_persistence(self._previous, current) if t > 0 else NAN
             ),
             contracts_active=len(due), breaches=breaches,
+            backlog_installs=sum(h.backlog_total for h in m.agents_of(Hyperscaler)),
+            cancelled_installs=sum(h.cancelled for h in m.agents_of(Hyperscaler)),
+            **{f"lead_time_{g}": w for g, w in m.lead_times.by_good.items()},
         )  # fmt: skip
         self._previous = current
 
@@ -172,7 +182,8 @@ class TickRecorder:
                 profit=a.profit, roi=a.roi, capex=a.capex_total, prepaid=a.prepaid_total,
                 capacity=NAN, sold=NAN, utilisation=NAN,
                 stranded=NAN, markup=NAN, demand=NAN, received=NAN, unmet=NAN, fleet=NAN,
-                power_mw=NAN,
+                power_mw=NAN, backlog=a.backlog,
+                lead_time=max(a.lead_times.values()) if a.lead_times else 0.0,
             )  # fmt: skip
             row.update(a.columns())
             self._row("agents", **row)

@@ -45,6 +45,8 @@ class MarketAgent(mesa.Agent):
         self.capex_total = 0.0
         self.prepaid_total = 0.0  # $ of customers' prepayments received (finances capex)
         self.stream = agent_rng(model.seed, name)  # its own draws (never model.rng)
+        self.backlog = 0.0  # units of orders waiting on it (market.backlog)
+        self.lead_times: dict[str, float] = {}  # good -> quoted lead time, weeks
 
     # The tick, as MarketModel.step calls it.
     def submit_orders(self) -> None:

@@ -18,6 +18,7 @@ from market.agents.base import MarketAgent, ema
 from market.goods import INSTALL
 from market.ledger import EXTERNAL
 from market.scenario import HyperscalerSpec
+from market.tolerance import REL_QUANTITY
 
 
 class Hyperscaler(MarketAgent):
@@ -37,6 +38,13 @@ class Hyperscaler(MarketAgent):
         self.demand_ema: float | None = None
         self.unit_cost_ema: float | None = None
         self.utilisation = 0.0
+        # Unfilled install orders by ticks waited (1..patience): H100e. Served first
+        # (bid at the full value plus a priority premium per tick waited), cancelled
+        # after ``behaviour.backlog_patience`` ticks.
+        self.waiting: dict[int, float] = {}
+        self.cancelled = 0.0  # H100e of orders cancelled this tick
+        self.ordered = 0.0  # H100e of new orders this tick
+        self.install_bids: tuple[float, ...] = ()
         self._tally()
 
     def _tally(self) -> None:
@@ -75,11 +83,43 @@ class Hyperscaler(MarketAgent):
         for share, mult in ((1 - b.ask_top_share, 1.0), (b.ask_top_share, 1 + b.ask_top_premium)):
             self.ask("compute", self.available * share, price * mult)
         self.ask("power", max(0.0, self.power_mw - fleet * s.mw_per_h100e), 0.0)
-        want = self._wanted_installs(fleet)
-        self.recipe(INSTALL, {"accelerator": 1.0, "power": s.mw_per_h100e}, want, 0.0)
+        outstanding = sum(self.waiting.values())
+        self.ordered = max(0.0, self._wanted_installs(fleet) - outstanding)
+        total = outstanding + self.ordered
+        self.recipe(INSTALL, {"accelerator": 1.0, "power": s.mw_per_h100e}, total, 0.0)
+        value = self.install_value()
         low = b.install_low_share
-        for share, mult in ((1 - low, 1.0), (low, b.install_low_value)):
-            self.bid(INSTALL, want * share, s.value_per_h100e * mult)
+        bids = [self.ordered * (1 - low), self.ordered * low]
+        self.bid(INSTALL, bids[0], value)
+        self.bid(INSTALL, bids[1], value * b.install_low_value)
+        # One bid slot per age, every tick (quantity 0 when empty): the book keeps its shape.
+        for age in range(1, b.backlog_patience + 1):
+            q = self.waiting.get(age, 0.0)
+            bids.append(q)
+            self.bid(INSTALL, q, value * (1 + b.backlog_priority * age))
+        self.install_bids = tuple(bids)
+
+    def install_value(self) -> float:
+        """$ it will pay for one more installed H100e."""
+        return self.spec.value_per_h100e
+
+    @property
+    def backlog_total(self) -> float:
+        """H100e of install orders waiting (after this tick's settlement)."""
+        return sum(self.waiting.values())
+
+    def _age_backlog(self, fills: tuple[float, ...]) -> None:
+        """Unfilled orders wait one tick more; those past patience are cancelled."""
+        patience = self.model.world.behaviour.backlog_patience
+        tol = REL_QUANTITY * max(1.0, sum(self.install_bids))
+        unfilled = [q - f if q - f > tol else 0.0 for q, f in zip(self.install_bids, fills)]
+        if not unfilled:
+            return
+        backlog = {1: unfilled[0] + unfilled[1]}
+        for age in range(1, patience + 1):
+            backlog[age + 1] = unfilled[1 + age]
+        self.cancelled = backlog.pop(patience + 1, 0.0)
+        self.waiting = {a: q for a, q in backlog.items() if q > 0}
 
     def _wanted_installs(self, fleet: float) -> float:
         s = self.spec
@@ -100,6 +140,7 @@ class Hyperscaler(MarketAgent):
         t = m.tick
         self.installed = 0.0
         out = m.outcome
+        self._age_backlog(out.fills.get(self.name, ()))
         for designer, q in out.inflows(self.name, "accelerator").items():
             if q > 0:
                 self.fleet.setdefault(designer, []).append([t + 1 + s.fleet_life, q])
