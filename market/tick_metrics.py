@@ -11,10 +11,13 @@ Tables (one row per tick and key; money in $, quantities per tick in the good's 
   backlog_installs (H100e of install orders waiting), cancelled_installs (H100e of
   orders cancelled after the patience), lead_time_<good> (weeks: backlog waiting
   on the good / units delivered this tick; ``market.backlog``).
-- ``prices``: tick, date, good, price (volume-weighted over spot trades, $/unit
+- ``prices``: tick, date, good, spot_price (volume-weighted over spot trades, $/unit
   paid by buyers; when nothing trades, the mean nodal shadow price at the good's
-  buyers), volume (spot units), contract_volume.
-- ``agents``: tick, agent, type, region, cash, profit, roi, capex (cumulative $
+  buyers), contract_price (volume-weighted over contracted deliveries; NaN when
+  none), price (the transaction price: volume-weighted over spot and contract
+  units; the spot price when nothing moved), volume (spot units), contract_volume.
+- ``agents``: tick, agent, type, region, cash, profit, gross_margin (this tick's
+  (revenue - cost of goods sold) / revenue, ``metrics.gross_margins``), roi, capex (cumulative $
   spent on new capacity), prepaid (cumulative $ of customers' prepayments
   received: the share of expansion risk customers carry), capacity, sold,
   utilisation, stranded, markup; labs: demand, received, unmet; hyperscalers:
@@ -55,10 +58,13 @@ TABLES = {
         "contracts_active", "breaches", "backlog_installs", "cancelled_installs",
         *(f"lead_time_{g}" for g in QUOTED),
     ],
-    "prices": ["tick", "date", "good", "price", "volume", "contract_volume"],
+    "prices": [
+        "tick", "date", "good", "price", "spot_price", "contract_price", "volume",
+        "contract_volume",
+    ],
     "agents": [
-        "tick", "agent", "type", "region", "cash", "profit", "roi", "capex", "prepaid",
-        "capacity", "sold",
+        "tick", "agent", "type", "region", "cash", "profit", "gross_margin", "roi", "capex",
+        "prepaid", "capacity", "sold",
         "utilisation", "stranded", "markup", "demand", "received", "unmet", "fleet", "power_mw",
         "backlog", "lead_time",
     ],
@@ -138,17 +144,23 @@ class TickRecorder:
         )  # fmt: skip
         self._previous = current
 
+        contract_value: dict[str, float] = defaultdict(float)
+        for k, d, _ in out.deliveries:
+            contract_value[k.good] += k.price * d
         for good in GOODS:
             trades = [(q, p) for _, _, g, q, p in out.spot if g == good]
             vol = sum(q for q, _ in trades)
             if vol > 0:
-                price = sum(q * p for q, p in trades) / vol
+                spot = sum(q * p for q, p in trades) / vol
             else:  # nothing traded: the mean nodal (shadow) price at the good's buyers
                 shadow = [c.prices[(r.buyer, good)] for r in out.book.routes if r.good == good]
-                price = sum(shadow) / len(shadow) if shadow else NAN
+                spot = sum(shadow) / len(shadow) if shadow else NAN
+            cvol = contract_by_good.get(good, 0.0)
+            contract = contract_value[good] / cvol if cvol > 0 else NAN
+            price = (vol * spot + contract_value[good]) / (vol + cvol) if vol + cvol > 0 else spot
             self._row(
-                "prices", tick=t, date=date, good=good, price=price, volume=vol,
-                contract_volume=contract_by_good.get(good, 0.0),
+                "prices", tick=t, date=date, good=good, price=price, spot_price=spot,
+                contract_price=contract, volume=vol, contract_volume=cvol,
             )  # fmt: skip
 
         for (s, b, g), q in out.flows.items():
@@ -176,10 +188,13 @@ class TickRecorder:
 
     def _agents(self, t: int) -> None:
         m = self.model
+        capital = [g for g, info in GOODS.items() if info.durable]
+        margins = metrics.gross_margins(m.last_ledger.rows, capital)
         for a in m.by_name.values():
             row = dict(
                 tick=t, agent=a.name, type=type(a).__name__, region=a.region, cash=a.cash,
-                profit=a.profit, roi=a.roi, capex=a.capex_total, prepaid=a.prepaid_total,
+                profit=a.profit, gross_margin=margins.get(a.name, NAN), roi=a.roi,
+                capex=a.capex_total, prepaid=a.prepaid_total,
                 capacity=NAN, sold=NAN, utilisation=NAN,
                 stranded=NAN, markup=NAN, demand=NAN, received=NAN, unmet=NAN, fleet=NAN,
                 power_mw=NAN, backlog=a.backlog,
