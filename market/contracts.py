@@ -137,6 +137,10 @@ def split(
     return out
 
 
+#: Goods bought under long-term supply agreements (inputs and MW; compute has its own).
+LTA_GOODS = ("wafer", "hbm", "cowos", "power")
+
+
 class ContractDesk:
     """Signing, nomination and settlement of the model's contracts (one per model).
 
@@ -149,6 +153,7 @@ class ContractDesk:
         self.model = model
         self.book = ContractBook()
         self.requests: list[tuple] = []
+        self._use: dict[tuple[str, str, str], float] = {}  # (seller, buyer, good): units, EMA
 
     # ------------------------------------------------------------------ signing
     def sign_initial(self) -> None:
@@ -184,6 +189,41 @@ class ContractDesk:
             else:
                 self.sign_take_or_pay(by_name[buyer], seller, *terms)
         self.requests = []
+
+    def renew_supply_agreements(self) -> None:
+        """Long-term supply agreements: each buyer of an LTA good keeps ``lta_share`` of its
+        recent use from each supplier (moving average of units received) under contract.
+        When none is in force next tick for a (buyer, supplier, good), it signs one for
+        ``lta_term`` ticks at the supplier's list price (its marked-up unit cost now), so
+        most upstream volume moves at slowly moving contract prices and only the
+        residual clears at spot."""
+        m = self.model
+        b = m.world.behaviour
+        if not b.contracting or b.lta_share <= 0:
+            return
+        w = b.foresight
+        now: dict[tuple[str, str, str], float] = {}
+        for (s, buyer, g), q in m.outcome.flows.items():
+            if g in LTA_GOODS:
+                now[(s, buyer, g)] = q
+        for key in sorted(set(self._use) | set(now)):
+            old = self._use.get(key)  # the first observation starts the average
+            self._use[key] = now[key] if old is None else (1 - w) * old + w * now.get(key, 0.0)
+        nxt = m.tick + 1
+        for (s, buyer, g), use in sorted(self._use.items()):
+            line = m.by_name[s].line(g)
+            if line is None or use <= 0:
+                continue
+            if any(c.start <= nxt < c.end for c in self.book.held(m.tick, buyer, s, g)):
+                continue
+            quantity = self._capped(s, buyer, g, b.lta_share * use)
+            if quantity <= 1e-6 * max(1.0, use):
+                continue
+            self.book.sign(
+                kind="supply_agreement", seller=s, buyer=buyer, good=g, quantity=quantity,
+                price=line.price(), start=nxt, term=b.lta_term, signed=m.tick,
+                min_take=b.contract_min_take,
+            )  # fmt: skip
 
     def _capped(self, seller: str, buyer: str, good: str, quantity: float) -> float:
         """``quantity`` cut so the buyer's contracts stay within the contract cap (if any)."""
@@ -252,8 +292,14 @@ class ContractDesk:
                 for c in cs:
                     c.nominated *= limit / total
 
-    def settle(self, deliveries, route_cost: dict[tuple[str, str, str], float]) -> None:
-        """Contract payments at the contract price, transport, and breach penalties."""
+    def settle(
+        self,
+        deliveries,
+        route_cost: dict[tuple[str, str, str], float],
+        switching_cost: dict[tuple[str, str, str], float],
+    ) -> None:
+        """Contract payments at the contract price, transport (and the ecosystem
+        switching cost, booked apart), and breach penalties."""
         m = self.model
         pay = m.ledger.pay
         penalty = m.world.behaviour.shortfall_penalty
@@ -261,7 +307,10 @@ class ContractDesk:
             paid = k.price * d if k.kind != "equity_for_compute" else 0.0
             if paid:
                 pay(k.buyer, k.seller, paid, f"contract:{k.good}")
-            pay(k.seller, EXTERNAL, route_cost[(k.seller, k.buyer, k.good)] * d, "transport")
+            key = (k.seller, k.buyer, k.good)
+            switching = switching_cost.get(key, 0.0)
+            pay(k.seller, EXTERNAL, (route_cost[key] - switching) * d, "transport")
+            pay(k.seller, EXTERNAL, switching * d, "switching")
             k.delivered_total += d
             k.shortfall_total += s
             k.paid_total += paid

@@ -29,6 +29,8 @@ import mesa
 from market import contracts as ct
 from market.agents import BY_SECTION, SECTIONS, Hyperscaler, Lab, MarketAgent
 from market.agents.hyperscaler import unmet_by_hyperscaler
+from market.agents.supplier import Supplier, list_prices
+from market.allocation import Allocation
 from market.backlog import LeadTimes
 from market.goods import GOODS, INSTALL
 from market.ledger import EXTERNAL, Ledger
@@ -73,6 +75,7 @@ class MarketModel(mesa.Model):
         # Routes in (seller, buyer, good) order: the book does not depend on listing order.
         self._route_table = sorted(route_table(self.graph), key=lambda r: r[:3])
         self._route_cost: dict[tuple[str, str, str], float] = {}
+        self._switching: dict[tuple[str, str, str], float] = {}  # $/unit, by route
         self.by_name: dict[str, MarketAgent] = {}
         self._of_class: dict[type, list] = {}
         # Agents are created section by section in name order, whatever the scenario's
@@ -87,9 +90,12 @@ class MarketModel(mesa.Model):
         self.last_ledger = Ledger()  # the last tick's payments, as applied to cash
         self.policy = PolicyState()
         self.price_ema: dict[str, float] = {}  # spot price per good, EMA ($/unit)
+        self.list_prices: dict[str, float] = list_prices(self.agents_of(Supplier))
         self.outcome: TickOutcome | None = None
         self.unmet_by_hyperscaler: dict[str, float] = {}
         self.lead_times = LeadTimes(self)
+        self.allocation = Allocation(self)
+        self.due: list[ct.Contract] = []
         self.recorder = TickRecorder(self)
         self.timing = {"agents": 0.0, "clearing": 0.0, "metrics": 0.0}
         self.desk.sign_initial()
@@ -98,9 +104,12 @@ class MarketModel(mesa.Model):
     def step(self) -> None:
         t0 = time.perf_counter()
         self.policy = policy_at(self.world, self.tick)
+        self.list_prices = list_prices(self.agents_of(Supplier))
         self.desk.pay_signing()
-        due = self.contracts.due(self.tick)
+        due = self.due = self.contracts.due(self.tick)
         self.desk.nominate(due)
+        self.agents.shuffle_do("prepare")
+        self.allocation.start_tick(due)
         self.orders = Orders()
         self.agents.shuffle_do("submit_orders")
         book, groups = self._book(due)
@@ -111,12 +120,14 @@ class MarketModel(mesa.Model):
         self._learn_prices()
         self._settle_trades()
         self.agents.shuffle_do("settle")
+        self.allocation.learn()
         self.unmet_by_hyperscaler = unmet_by_hyperscaler(
             self.agents_of(Hyperscaler), self.agents_of(Lab), self.outcome
         )
         self.lead_times.quote()
         self.agents.shuffle_do("decide")
         self.desk.sign_requests()
+        self.desk.renew_supply_agreements()
         self._interest_and_cash()
         t3 = time.perf_counter()
         self.recorder.record()
@@ -140,6 +151,7 @@ class MarketModel(mesa.Model):
         for c in due:
             if c.exclusive:
                 exclusive[(c.buyer, c.good)].add(c.seller)
+        self._switching: dict[tuple[str, str, str], float] = {}
         routes = routes_for_tick(self._route_table, self.policy, exclusive, self._switching_cost)
         self._route_cost = {(r.seller, r.buyer, r.good): r.cost for r in routes}
         commitments, groups = ct.to_commitments([(r.seller, r.buyer, r.good) for r in routes], due)
@@ -161,7 +173,9 @@ class MarketModel(mesa.Model):
         h = self.by_name[buyer]
         # The recent accelerator price; before any trade, the buyer's value of an H100e.
         price = self.price_ema.get("accelerator", h.spec.value_per_h100e)
-        return self.world.behaviour.switching_cost * price * (1.0 - h.fleet_share(seller))
+        cost = self.world.behaviour.switching_cost * price * (1.0 - h.fleet_share(seller))
+        self._switching[(seller, buyer, good)] = cost
+        return cost
 
     def _learn_prices(self) -> None:
         w = self.world.behaviour.foresight
@@ -176,8 +190,10 @@ class MarketModel(mesa.Model):
         for r, q in zip(out.book.routes, out.route_flows):
             if q > 0:
                 pay(r.buyer, r.seller, out.clearing.prices[(r.buyer, r.good)] * q, f"spot:{r.good}")
-                pay(r.seller, EXTERNAL, r.cost * q, "transport")
-        self.desk.settle(out.deliveries, self._route_cost)
+                switching = self._switching.get((r.seller, r.buyer, r.good), 0.0)
+                pay(r.seller, EXTERNAL, (r.cost - switching) * q, "transport")
+                pay(r.seller, EXTERNAL, switching * q, "switching")
+        self.desk.settle(out.deliveries, self._route_cost, self._switching)
 
     def _interest_and_cash(self) -> None:
         rate = self.world.behaviour.debt_rate

@@ -145,6 +145,56 @@ class Behaviour(Strict):
         "backlog before the buyer cancels it (4 = a year; H100 server lead times reached "
         "36-52 weeks in 2023).",
     )
+    demand_steps: Annotated[int, Field(ge=1, le=50)] = Field(
+        8,
+        description="Steps of each lab's demand curve per use (training, inference) between "
+        "its value and demand_top_price x its value.",
+    )
+    demand_top_price: Annotated[float, Field(ge=1, allow_inf_nan=False)] = Field(
+        3.0,
+        description="Highest price on a lab's demand curve, as a multiple of its value per "
+        "H100e-quarter (2023 H100 rentals reached $8-12/hr vs $2-3 in 2024-25: ~3-4x).",
+    )
+    rental_utilisation: Share = Field(
+        0.85,
+        description="Utilisation a hyperscaler expects of a new install before it has "
+        "measured its own (GPU servers do useful work 75-85% of the time, LBNL).",
+    )
+    rental_decline: Share = Field(
+        0.05,
+        description="Fall per tick of the rent an installed H100e earns, in the NPV of an "
+        "install (H100 rental $2.85 -> $1.70/hr in ~7 quarters: ~7%/quarter).",
+    )
+    valuation_ticks: Annotated[int, Field(ge=1, le=80)] = Field(
+        16, description="Ticks of rent counted in the NPV of an install (its economic life)."
+    )
+    designer_markup_speed: Share = Field(
+        1.0,
+        description="Share of the gap between a designer's margin and the rent at its node "
+        "(accelerator price - unit cost - inputs at list prices) closed per tick.",
+    )
+    input_allocation: bool = Field(
+        True,
+        description="Sold-out suppliers of wafers, HBM and CoWoS allocate their free "
+        "capacity by buyers' past shares, and designers plan output from secured inputs "
+        "(market/allocation.py); False: inputs clear by price alone.",
+    )
+    allocation_utilisation: Share = Field(
+        0.9,
+        description="Utilisation at or above which a supplier of wafers, HBM, CoWoS or MW "
+        "allocates its free capacity (until utilisation falls below idle_utilisation).",
+    )
+    lta_share: Share = Field(
+        0.7,
+        description="Share of its recent use of an input (designers: wafers, HBM, CoWoS; "
+        "hyperscalers: MW) a buyer keeps under long-term supply agreements with each "
+        "supplier (HBM and CoWoS sold out under LTAs, PF §1).",
+    )
+    lta_term: Annotated[int, Field(ge=1, le=40)] = Field(
+        4,
+        description="Ticks a long-term supply agreement runs; its price is the supplier's "
+        "list price at signing (annual contracts, PF §1 'HBM price terms').",
+    )
     backlog_priority: NonNeg = Field(
         0.02,
         description="Premium per tick waited on a backlogged order's bid (share of the "
@@ -172,6 +222,12 @@ class Supplier(AgentSpec):
     lead_time: LeadTime = Field(description="Ticks from ordering capacity to using it.")
     markup: NonNeg = Field(0.2, description="Initial markup over unit cost in its ask.")
     depreciation: Share = Field(0.0, description="Share of capacity retired per tick.")
+    markup_step: NonNeg | None = Field(
+        None,
+        description="Its own markup step per tick (share of unit cost) when sold out or "
+        "idle; None = behaviour.markup_step. Foundry list prices move a few % a year, "
+        "memory contract prices up to +95% a quarter.",
+    )
 
 
 class FabSpec(Supplier):
@@ -227,7 +283,13 @@ class HyperscalerSpec(AgentSpec):
         600.0, description="$ per H100e-quarter of operating cost (energy, staff)."
     )
     value_per_h100e: Pos = Field(
-        description="$ it will pay for one more installed H100e (NPV of expected rentals)."
+        description="$ it will pay for one more installed H100e (NPV of expected rentals) "
+        "until it has seen a compute price; then it values installs from that price."
+    )
+    discount_rate: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = Field(
+        0.10,
+        description="Discount rate per year of its install valuation (cost of capital: "
+        "hyperscalers ~6-10%, neoclouds 7-15%).",
     )
 
 
@@ -244,6 +306,18 @@ class LabSpec(AgentSpec):
     volatility: NonNeg = Field(0.1, description="Std. dev. of the adoption shock per tick (log).")
     training_value: Pos = Field(description="$ per H100e-quarter it pays for training compute.")
     inference_value: Pos = Field(description="$ per H100e-quarter it pays for inference compute.")
+    training_elasticity: NonNeg = Field(
+        1.0,
+        description="Price elasticity of training demand above its value: it wants "
+        "training x (price / training_value)^-e (calibrated with inference_elasticity; "
+        "below it, as runs are planned ahead).",
+    )
+    inference_elasticity: NonNeg = Field(
+        1.5,
+        description="Price elasticity of inference demand above its value (calibrated so "
+        "that the baseline's 2025 compute price lands at $2.3-2.4/hr; inference use "
+        "grows fast as prices fall, PF §13).",
+    )
 
 
 class ContractSpec(Strict):

@@ -49,6 +49,9 @@ class MarketAgent(mesa.Agent):
         self.lead_times: dict[str, float] = {}  # good -> quoted lead time, weeks
 
     # The tick, as MarketModel.step calls it.
+    def prepare(self) -> None:
+        """Update this tick's capacity before anyone orders (suppliers)."""
+
     def submit_orders(self) -> None:
         """Append this tick's bids, asks and recipes to the model's order collector."""
 

@@ -38,6 +38,8 @@ class Hyperscaler(MarketAgent):
         self.demand_ema: float | None = None
         self.unit_cost_ema: float | None = None
         self.utilisation = 0.0
+        self.util_ema: float | None = None
+        self.value = spec.value_per_h100e  # $ per installed H100e it bids
         # Unfilled install orders by ticks waited (1..patience): H100e. Served first
         # (bid at the full value plus a priority premium per tick waited), cancelled
         # after ``behaviour.backlog_patience`` ticks.
@@ -86,7 +88,10 @@ class Hyperscaler(MarketAgent):
         outstanding = sum(self.waiting.values())
         self.ordered = max(0.0, self._wanted_installs(fleet) - outstanding)
         total = outstanding + self.ordered
-        self.recipe(INSTALL, {"accelerator": 1.0, "power": s.mw_per_h100e}, total, 0.0)
+        spare = max(0.0, self.power_mw - fleet * s.mw_per_h100e)
+        mw = self.model.allocation.secured(self.name, "power") + spare
+        total_cap = min(total, mw / s.mw_per_h100e)
+        self.recipe(INSTALL, {"accelerator": 1.0, "power": s.mw_per_h100e}, total_cap, 0.0)
         value = self.install_value()
         low = b.install_low_share
         bids = [self.ordered * (1 - low), self.ordered * low]
@@ -100,8 +105,24 @@ class Hyperscaler(MarketAgent):
         self.install_bids = tuple(bids)
 
     def install_value(self) -> float:
-        """$ it will pay for one more installed H100e."""
-        return self.spec.value_per_h100e
+        """$ it will pay for one more installed H100e (``value``, learnt in ``decide``)."""
+        return self.value
+
+    def _learn_value(self) -> None:
+        """The value moves (weight ``foresight``) from ``value_per_h100e`` towards the NPV
+        of the rent an install earns (``install_npv``) at the market's compute price
+        and its own utilisation, both moving averages."""
+        m = self.model
+        price = m.price_ema.get("compute")
+        if price is None:
+            return
+        b = m.world.behaviour
+        util = self.util_ema if self.util_ema is not None else b.rental_utilisation
+        per_tick = (1 + self.spec.discount_rate) ** (1 / m.world.meta.ticks_per_year)
+        npv = install_npv(
+            price, util, self.spec.opex, b.rental_decline, per_tick - 1, b.valuation_ticks
+        )
+        self.value = ema(self.value, npv, b.foresight)
 
     @property
     def backlog_total(self) -> float:
@@ -161,10 +182,25 @@ class Hyperscaler(MarketAgent):
         if acc is not None and self.installed > 0:
             unit = acc + (mw or 0.0) * self.spec.mw_per_h100e
             self.unit_cost_ema = ema(self.unit_cost_ema, unit, b.foresight)
+        self.util_ema = ema(self.util_ema, self.utilisation, b.foresight)
+        self._learn_value()
         if self.utilisation >= b.sold_out_utilisation:
             self.markup = min(b.max_markup, self.markup + b.markup_step)
         elif self.utilisation < b.idle_utilisation:
             self.markup = max(0.0, self.markup - b.markup_step)
+
+
+def install_npv(
+    price: float, utilisation: float, opex: float, decline: float, rate: float, ticks: int
+) -> float:
+    """$ NPV of one installed H100e: sum over t = 1..ticks of
+    (utilisation x price x (1 - decline)^(t-1) - opex) / (1 + rate)^t, at least 0.
+
+    ``price`` and ``opex`` are $ per H100e-quarter (per tick); ``rate`` per tick."""
+    npv = 0.0
+    for t in range(1, ticks + 1):
+        npv += (utilisation * price * (1 - decline) ** (t - 1) - opex) / (1 + rate) ** t
+    return max(npv, 0.0)
 
 
 def most_spare_compute(hypers: list[Hyperscaler]) -> str | None:

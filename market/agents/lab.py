@@ -4,10 +4,12 @@ Demand grows each tick by its annual growth rate, which halves every
 ``growth_halflife`` years (an S-shaped adoption path), times a log-normal adoption
 shock (its own stream from (seed, name), so neither activation order nor other
 agents change its draws), and
-a demand-bust shock scales it. It bids inference demand at its inference value
-and training demand at its training value; its revenue (from outside the model)
-is the value of the compute it gets. When its unmet share (EMA) passes the
-trigger it signs a take-or-pay contract with the hyperscaler that served it most.
+a demand-bust shock scales it. It bids each use (inference, training) as a step
+demand curve (``demand_curve``): all of it at its value, less of it at higher
+prices with the use's price elasticity; its revenue (from outside the model) is
+the value of the compute it gets (each unit at its step's price). When its
+unmet share (EMA) passes the trigger it signs a take-or-pay contract with the
+hyperscaler that served it most.
 """
 
 from __future__ import annotations
@@ -18,6 +20,24 @@ from market.agents.base import MarketAgent, ema
 from market.agents.hyperscaler import Hyperscaler, most_spare_compute
 from market.ledger import EXTERNAL
 from market.scenario import LabSpec
+
+
+def demand_curve(
+    quantity: float, value: float, elasticity: float, steps: int, top: float
+) -> list[tuple[float, float]]:
+    """A step demand curve (units, $/unit) for ``quantity`` wanted at ``value``.
+
+    Constant elasticity above the value: at price p >= value it wants
+    quantity x (p / value)^-elasticity, up to ``top`` x value. Steps sit at
+    p_k = value x top^(k/steps), k = 0..steps; the step at p_k holds
+    q(p_k) - q(p_k+1) (the top step holds q(p_top)), so the steps sum to ``quantity``
+    and the price rises smoothly as supply falls short.
+    """
+    prices = [value * top ** (k / steps) for k in range(steps + 1)]
+    wanted = [quantity * (p / value) ** -elasticity for p in prices]
+    out = [(wanted[k] - wanted[k + 1], prices[k]) for k in range(steps)]
+    out.append((wanted[-1], prices[-1]))
+    return out
 
 
 class Lab(MarketAgent):
@@ -31,6 +51,7 @@ class Lab(MarketAgent):
         self.unmet = 0.0
         self.unmet_ema: float | None = None
         self.equity_given = 0.0  # share of the lab given away for compute
+        self.steps: list[float] = []  # $/unit of this tick's bid steps, in bid order
 
     def submit_orders(self) -> None:
         s = self.spec
@@ -42,14 +63,21 @@ class Lab(MarketAgent):
             self.inference *= (1 + s.inference_growth * fade) ** (1 / tpy) * shock
         f = self.model.policy.demand_factor(self.name)
         self.demand = (self.training + self.inference) * f
-        self.bid("compute", self.inference * f, s.inference_value)
-        self.bid("compute", self.training * f, s.training_value)
+        b = self.model.world.behaviour
+        self.steps = []
+        for q, value, e in (
+            (self.inference * f, s.inference_value, s.inference_elasticity),
+            (self.training * f, s.training_value, s.training_elasticity),
+        ):
+            for units, price in demand_curve(q, value, e, b.demand_steps, b.demand_top_price):
+                self.bid("compute", units, price)
+                self.steps.append(price)
 
     def settle(self) -> None:
-        fills = self.model.outcome.fills.get(self.name, (0.0, 0.0))
+        fills = self.model.outcome.fills.get(self.name, ())
         self.received = sum(fills)
         self.unmet = max(0.0, self.demand - self.received)
-        value = fills[0] * self.spec.inference_value + fills[1] * self.spec.training_value
+        value = sum(f * p for f, p in zip(fills, self.steps))  # its value of what it got
         self.model.ledger.pay(EXTERNAL, self.name, value, "revenue")
 
     def decide(self) -> None:

@@ -30,6 +30,7 @@ class Line:
     available: float = 0.0  # effective capacity this tick (after shocks)
     price_ema: float | None = None
     util_ema: float | None = None
+    markup_step: float | None = None  # None: behaviour.markup_step
 
     def price(self) -> float:
         return self.unit_cost * (1.0 + self.markup)
@@ -45,6 +46,7 @@ class Line:
             spec.lead_time,
             spec.markup,
             spec.depreciation,
+            markup_step=spec.markup_step,
         )
 
 
@@ -72,9 +74,8 @@ class Supplier(MarketAgent):
             markup=max(line.markup for line in self.lines.values()),
         )  # fmt: skip
 
-    def submit_orders(self) -> None:
-        b = self.model.world.behaviour
-        steps = ((1 - b.ask_top_share, 1.0), (b.ask_top_share, 1 + b.ask_top_premium))
+    def prepare(self) -> None:
+        """New capacity arrives, old retires; this tick's shocks set what is available."""
         factor = self.model.policy.capacity_factor(self.name)
         t = self.model.tick
         for line in self.lines.values():
@@ -82,6 +83,11 @@ class Supplier(MarketAgent):
             line.pipeline = [(r, u) for r, u in line.pipeline if r > t]
             line.capacity = line.capacity * (1 - line.depreciation) + arrived
             line.available = line.capacity * factor
+
+    def submit_orders(self) -> None:
+        b = self.model.world.behaviour
+        steps = ((1 - b.ask_top_share, 1.0), (b.ask_top_share, 1 + b.ask_top_premium))
+        for line in self.lines.values():
             for share, mult in steps:
                 self.ask(line.good, line.available * share, line.price() * mult)
 
@@ -98,10 +104,11 @@ class Supplier(MarketAgent):
             price = self.model.outcome.node_price(self.name, line.good)
             if price is not None and line.sold > 0:
                 line.price_ema = ema(line.price_ema, price, b.foresight)
+            step = b.markup_step if line.markup_step is None else line.markup_step
             if util >= b.sold_out_utilisation:
-                line.markup = min(b.max_markup, line.markup + b.markup_step)
+                line.markup = min(b.max_markup, line.markup + step)
             elif util < b.idle_utilisation:
-                line.markup = max(0.0, line.markup - b.markup_step)
+                line.markup = max(0.0, line.markup - step)
             self._maybe_expand(line)
 
     def _maybe_expand(self, line: Line) -> None:
@@ -131,3 +138,14 @@ class SingleLineSupplier(Supplier):
         super().__init__(
             model, spec.name, spec.region, spec.cash, [Line.from_spec(self.GOOD, spec)]
         )
+
+
+def list_prices(suppliers: list[Supplier]) -> dict[str, float]:
+    """Each good's list price ($/unit): its suppliers' marked-up prices, weighted by capacity."""
+    value: dict[str, float] = {}
+    units: dict[str, float] = {}
+    for s in suppliers:
+        for line in s.lines.values():
+            value[line.good] = value.get(line.good, 0.0) + line.capacity * line.price()
+            units[line.good] = units.get(line.good, 0.0) + line.capacity
+    return {g: value[g] / units[g] for g in sorted(value) if units[g] > 0}
