@@ -5,7 +5,8 @@ customers rather than auction it (the 2023-24 CoWoS allocations). Here a buyer's
 pool for a good is the set of suppliers with an open route to it (buyers with
 the same set share a pool). When a pool is (nearly) sold out (utilisation at
 least ``allocation_utilisation``; it stays in allocation until utilisation falls
-below ``idle_utilisation``), its capacity not under contract this tick is allotted
+below ``allocation_exit_utilisation``; every pool starts in allocation, with no cap until
+spot purchases have been seen), its capacity not under contract this tick is allotted
 to the pool's buyers by their share of its recent spot purchases (moving
 average, weight ``foresight``). A designer's output this tick is capped at
 
@@ -48,7 +49,9 @@ class Allocation:
         self.members: dict[tuple[tuple[str, ...], str], list[str]] = defaultdict(list)
         for (b, g), pool in self.pool.items():
             self.members[(pool, g)].append(b)
-        self.on: set[tuple[tuple[str, ...], str]] = set()  # (pool, good) in allocation
+        # (pool, good) in allocation: every pool starts in it (a pool that is not tight
+        # leaves after the first tick), so a shortage at the start cannot slip through.
+        self.on: set[tuple[tuple[str, ...], str]] = set(self.members)
         self.bought: dict[tuple[str, str], float] = {}  # (buyer, good): spot units, EMA
 
     def learn(self) -> None:
@@ -71,7 +74,7 @@ class Allocation:
             util = sum(line.sold for line in lines if line is not None) / available
             if util >= b.allocation_utilisation:
                 self.on.add((pool, g))
-            elif util < b.idle_utilisation:
+            elif util < b.allocation_exit_utilisation:
                 self.on.discard((pool, g))
 
     def start_tick(self, due) -> None:
@@ -96,7 +99,9 @@ class Allocation:
             line = m.by_name[s].line(good)
             free += max(0.0, line.available - self._under_contract[(s, good)])
         total = sum(self.bought.get((b, good), 0.0) for b in self.members[(pool, good)])
-        share = self.bought.get((buyer, good), 0.0) / total if total > 0 else 0.0
+        if total <= 0:  # no spot purchases seen yet: nothing to allot by
+            return math.inf
+        share = self.bought.get((buyer, good), 0.0) / total
         return self._contracted[(buyer, good)] + free * share
 
     def output_cap(self, designer) -> float:

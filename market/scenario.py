@@ -184,6 +184,12 @@ class Behaviour(Strict):
         description="Utilisation at or above which a supplier of wafers, HBM, CoWoS or MW "
         "allocates its free capacity (until utilisation falls below idle_utilisation).",
     )
+    allocation_exit_utilisation: Share = Field(
+        0.4,
+        description="Utilisation below which a pool in allocation returns to clearing by "
+        "price alone (well below allocation_utilisation, so a sudden rise in orders meets "
+        "an allocation already in place rather than bidding up the input).",
+    )
     lta_share: Share = Field(
         0.7,
         description="Share of its recent use of an input (designers: wafers, HBM, CoWoS; "
