@@ -104,9 +104,19 @@ class Allocation:
         share = self.bought.get((buyer, good), 0.0) / total
         return self._contracted[(buyer, good)] + free * share
 
+    def pool_supply(self, buyer: str, good: str) -> float:
+        """Units of ``good`` all of the buyer's pool can supply this tick."""
+        m = self.model
+        return sum(m.by_name[s].line(good).available for s in self.pool.get((buyer, good), ()))
+
     def output_cap(self, designer) -> float:
-        """H100e the designer can make this tick from its secured inputs (inf: no cap)."""
-        return min(
-            (self.secured(designer.name, g) / units for g, units in designer.inputs.items()),
-            default=math.inf,
-        )
+        """H100e the designer can make this tick from its secured inputs. Always finite:
+        with no allocation it is what its pools could supply (a bound that does not bind),
+        so the clearing model's bounds never flip between finite and infinite."""
+        caps = []
+        for g, units in designer.inputs.items():
+            secured = self.secured(designer.name, g)
+            if math.isinf(secured):
+                secured = self.pool_supply(designer.name, g)
+            caps.append(secured / units)
+        return min(caps, default=0.0)

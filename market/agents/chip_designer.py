@@ -26,7 +26,6 @@ from market.ledger import EXTERNAL
 from market.scenario import DesignerSpec
 
 INPUTS = ("wafer", "hbm", "cowos")
-NO_CAP = 1e12  # H100e per tick: the recipe bound that stands for "no cap"
 
 
 class ChipDesigner(MarketAgent):
@@ -85,9 +84,7 @@ class ChipDesigner(MarketAgent):
     def submit_orders(self) -> None:
         margin = self.markup * self.list_cost()
         m = self.model
-        # Always finite (a huge bound stands for "none"): a bound that flips between
-        # inf and finite would make the persistent clearing model restructure itself.
-        self.output_cap = min(self.capacity, m.allocation.output_cap(self), NO_CAP)
+        self.output_cap = min(self.capacity, m.allocation.output_cap(self))
         self.recipe("accelerator", self.inputs, self.output_cap, self.unit_cost + margin)
 
     def settle(self) -> None:
