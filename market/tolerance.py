@@ -17,6 +17,17 @@ from collections import defaultdict
 REL_QUANTITY = 1e-8
 
 
+#: Relative tolerance on prices in decisions: a price is above a threshold only if it
+#: exceeds it by more than this share. Clearing prices often sit exactly on a level
+#: made from asks (e.g. 11.0 x 1.05 = 1.1 x 10.5), and rounding must not decide.
+REL_PRICE = 1e-6
+
+
+def exceeds(price: float, threshold: float) -> bool:
+    """Whether ``price`` is above ``threshold`` by more than ``REL_PRICE`` (relative)."""
+    return price > threshold + REL_PRICE * max(abs(threshold), 1.0)
+
+
 def snap(q: float, scale: float) -> float:
     """``q`` as a float, or exactly 0.0 when within ``REL_QUANTITY x scale`` of zero."""
     q = float(q)

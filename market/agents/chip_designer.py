@@ -24,6 +24,7 @@ from __future__ import annotations
 from market.agents.base import MarketAgent, ema
 from market.ledger import EXTERNAL
 from market.scenario import DesignerSpec
+from market.tolerance import exceeds
 
 INPUTS = ("wafer", "hbm", "cowos")
 
@@ -124,7 +125,7 @@ class ChipDesigner(MarketAgent):
         cost = self.list_cost()
         margin = self.markup * cost
         rent = (price - cost) if price is not None else 0.0
-        if self.made > 0 and rent > (1 + b.designer_rent_margin) * margin:
+        if self.made > 0 and exceeds(rent, (1 + b.designer_rent_margin) * margin):
             target = min(b.max_markup, rent / cost)
             self.markup += b.designer_markup_speed * (target - self.markup)
         else:
@@ -140,7 +141,7 @@ class ChipDesigner(MarketAgent):
                 continue
             here, ask = m.outcome.node_price(self.name, g), m.outcome.ask_price(supplier, g)
             trigger = 1 + m.world.behaviour.reservation_trigger
-            if here is None or ask is None or here <= trigger * ask:
+            if here is None or ask is None or not exceeds(here, trigger * ask):
                 continue
             held = m.desk.book.held(m.tick, self.name, supplier, g)
             if any(c.kind == "capacity_reservation" for c in held):

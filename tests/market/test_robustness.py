@@ -124,3 +124,12 @@ def test_solver_noise_within_the_tolerance_reads_as_zero():
     assert snap(-2e-9, 1.0) == 0.0
     assert snap(2 * REL_QUANTITY * 1e6, 1e6) == pytest.approx(0.02)
     assert snap(5.0, 0.0) == 5.0
+
+
+def test_a_price_on_a_threshold_is_not_above_it_whatever_the_rounding():
+    from market.tolerance import exceeds
+
+    # 11.0 x 1.05 and 1.1 x 10.5 are the same price but differ in the last bit.
+    assert not exceeds(11.0 * 1.05, 1.1 * 10.5)
+    assert not exceeds(1.1 * 10.5, 11.0 * 1.05)
+    assert exceeds(11.56, 1.1 * 10.5)
