@@ -19,9 +19,15 @@ before the spot market). Settlement, per tick and contract:
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from market.ledger import EXTERNAL
 from optimizers import Commitment
+
+if TYPE_CHECKING:
+    from market.model import MarketModel
 
 
 @dataclass(slots=True)
@@ -129,3 +135,185 @@ def split(
             got = min(c.nominated, d * share)
             out.append((c, got, max(0.0, c.nominated - got)))
     return out
+
+
+#: Goods bought under long-term supply agreements (inputs and MW; compute has its own).
+LTA_GOODS = ("wafer", "hbm", "cowos", "power")
+
+
+class ContractDesk:
+    """Signing, nomination and settlement of the model's contracts (one per model).
+
+    Agents ``request`` contracts while they decide; the desk signs them after every
+    agent has decided, in (buyer, seller, good, kind) order, so activation order
+    cannot change who gets a seller's spare capacity.
+    """
+
+    def __init__(self, model: MarketModel) -> None:
+        self.model = model
+        self.book = ContractBook()
+        self.requests: list[tuple] = []
+        self._use: dict[tuple[str, str, str], float] = {}  # (seller, buyer, good): units, EMA
+
+    # ------------------------------------------------------------------ signing
+    def sign_initial(self) -> None:
+        """The scenario's contracts, in force from tick 0 (prepayments are paid in tick 0)."""
+        for spec in self.model.world.contracts:
+            c = self.book.sign(
+                kind=spec.kind, seller=spec.seller, buyer=spec.buyer, good=spec.good,
+                quantity=spec.quantity, price=spec.price, start=spec.start, term=spec.term,
+                signed=0, min_take=spec.min_take, prepayment=spec.prepayment,
+                equity_share=spec.equity_share, exclusive=spec.exclusive,
+            )  # fmt: skip
+            if c.kind == "equity_for_compute":
+                self.model.by_name[c.buyer].equity_given += c.equity_share
+
+    def pay_signing(self) -> None:
+        """Prepayments of contracts signed at the start (tick 0); later ones pay when signed."""
+        m = self.model
+        if m.tick == 0:
+            for c in self.book.contracts:
+                if c.prepayment > 0:
+                    m.ledger.pay(c.buyer, c.seller, c.prepayment, "prepayment")
+
+    def request(self, kind: str, buyer: str, seller: str, good: str, *terms: float) -> None:
+        """Ask to sign a contract once every agent has decided (see ``sign_requests``)."""
+        self.requests.append((buyer, seller, good, kind, terms))
+
+    def sign_requests(self) -> None:
+        """Sign this tick's requests in (buyer, seller, good, kind) order."""
+        by_name = self.model.by_name
+        for buyer, seller, good, kind, terms in sorted(self.requests, key=lambda r: r[:4]):
+            if kind == "capacity_reservation":
+                self.reserve_capacity(by_name[buyer], seller, good, *terms)
+            else:
+                self.sign_take_or_pay(by_name[buyer], seller, *terms)
+        self.requests = []
+
+    def renew_supply_agreements(self) -> None:
+        """Long-term supply agreements: each buyer of an LTA good keeps ``lta_share`` of its
+        recent use from each supplier (moving average of units received) under contract.
+        When none is in force next tick for a (buyer, supplier, good), it signs one for
+        ``lta_term`` ticks at the supplier's list price (its marked-up unit cost now), so
+        most upstream volume moves at slowly moving contract prices and only the
+        residual clears at spot."""
+        m = self.model
+        b = m.world.behaviour
+        if not b.contracting or b.lta_share <= 0:
+            return
+        w = b.foresight
+        now: dict[tuple[str, str, str], float] = {}
+        for (s, buyer, g), q in m.outcome.flows.items():
+            if g in LTA_GOODS:
+                now[(s, buyer, g)] = q
+        for key in sorted(set(self._use) | set(now)):
+            old = self._use.get(key)  # the first observation starts the average
+            self._use[key] = now[key] if old is None else (1 - w) * old + w * now.get(key, 0.0)
+        nxt = m.tick + 1
+        for (s, buyer, g), use in sorted(self._use.items()):
+            line = m.by_name[s].line(g)
+            if line is None or use <= 0:
+                continue
+            if any(c.start <= nxt < c.end for c in self.book.held(m.tick, buyer, s, g)):
+                continue
+            quantity = self._capped(s, buyer, g, b.lta_share * use)
+            if quantity <= 1e-6 * max(1.0, use):
+                continue
+            self.book.sign(
+                kind="supply_agreement", seller=s, buyer=buyer, good=g, quantity=quantity,
+                price=line.price(), start=nxt, term=b.lta_term, signed=m.tick,
+                min_take=b.contract_min_take,
+            )  # fmt: skip
+
+    def _capped(self, seller: str, buyer: str, good: str, quantity: float) -> float:
+        """``quantity`` cut so the buyer's contracts stay within the contract cap (if any)."""
+        m = self.model
+        cap = m.policy.contract_cap
+        if cap is None:
+            return quantity
+        held = sum(c.quantity for c in self.book.held(m.tick, buyer, seller, good))
+        return max(0.0, min(quantity, cap * m.by_name[seller].capacity_for(good) - held))
+
+    def reserve_capacity(self, designer, supplier: str, good: str, quantity: float, ask: float):
+        """A capacity reservation: the designer prepays ``reservation_prepayment`` of the
+        capex of new capacity, which the supplier builds for it (lead time of its line)."""
+        m = self.model
+        quantity = self._capped(supplier, designer.name, good, quantity)
+        s = m.by_name[supplier]
+        line = s.line(good)
+        if quantity <= 0 or line is None:
+            return None
+        b = m.world.behaviour
+        capex = line.capex_per_unit * m.policy.capex_factor(supplier)
+        prepayment = b.reservation_prepayment * capex * quantity
+        c = self.book.sign(
+            kind="capacity_reservation", seller=supplier, buyer=designer.name, good=good,
+            quantity=quantity, price=ask * (1 + b.contract_premium),
+            start=m.tick + line.lead_time, term=b.contract_term, signed=m.tick,
+            prepayment=prepayment,
+        )  # fmt: skip
+        m.ledger.pay(c.buyer, c.seller, prepayment, "prepayment")
+        line.reserved += quantity
+        s.expand(line, quantity, capex)
+        return c
+
+    def sign_take_or_pay(self, lab, seller: str, quantity: float, price: float):
+        """A take-or-pay compute contract from next tick, within the seller's spare capacity."""
+        m = self.model
+        h = m.by_name[seller]
+        committed = sum(c.quantity for c in self.book.sold_by(seller) if m.tick < c.end)
+        spare = max(0.0, h.available - committed)
+        quantity = self._capped(seller, lab.name, "compute", min(quantity, spare))
+        if quantity <= 1e-6 * max(1.0, lab.demand):
+            return None
+        return self.book.sign(
+            kind="take_or_pay", seller=seller, buyer=lab.name, good="compute",
+            quantity=quantity, price=price, start=m.tick + 1,
+            term=m.world.behaviour.contract_term, signed=m.tick,
+            min_take=m.world.behaviour.contract_min_take,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ each tick
+    def nominate(self, due: list[Contract]) -> None:
+        """Set each due contract's quantity this tick: buyer nomination, then the contract cap."""
+        m = self.model
+        for c in due:
+            c.nominated = m.by_name[c.buyer].nominate(c)
+        cap = m.policy.contract_cap
+        if cap is None:
+            return
+        pairs: dict[tuple[str, str, str], list[Contract]] = defaultdict(list)
+        for c in due:
+            pairs[(c.seller, c.buyer, c.good)].append(c)
+        for (seller, _, good), cs in pairs.items():
+            limit = cap * m.by_name[seller].capacity_for(good)
+            total = sum(c.nominated for c in cs)
+            if total > limit:
+                for c in cs:
+                    c.nominated *= limit / total
+
+    def settle(
+        self,
+        deliveries,
+        route_cost: dict[tuple[str, str, str], float],
+        switching_cost: dict[tuple[str, str, str], float],
+    ) -> None:
+        """Contract payments at the contract price, transport (and the ecosystem
+        switching cost, booked apart), and breach penalties."""
+        m = self.model
+        pay = m.ledger.pay
+        penalty = m.world.behaviour.shortfall_penalty
+        for k, d, s in deliveries:
+            paid = k.price * d if k.kind != "equity_for_compute" else 0.0
+            if paid:
+                pay(k.buyer, k.seller, paid, f"contract:{k.good}")
+            key = (k.seller, k.buyer, k.good)
+            switching = switching_cost.get(key, 0.0)
+            pay(k.seller, EXTERNAL, (route_cost[key] - switching) * d, "transport")
+            pay(k.seller, EXTERNAL, switching * d, "switching")
+            k.delivered_total += d
+            k.shortfall_total += s
+            k.paid_total += paid
+            if s > 1e-9 * max(1.0, k.nominated):
+                k.breaches += 1
+                pay(k.seller, k.buyer, penalty * k.price * s, "penalty")

@@ -373,3 +373,37 @@ def exposure_by(
             acc[value] = acc.get(value, 0.0) + share
         out[sink] = acc
     return out
+
+
+# --- margins ------------------------------------------------------------------------------
+def gross_margins(
+    rows: Iterable[tuple[str, str, float, str]], capital_goods: Iterable[str]
+) -> dict[str, float]:
+    """Gross margin per agent from one tick's ledger rows (payer, payee, $, kind).
+
+    revenue = $ received for goods (kinds ``spot:<good>``, ``contract:<good>``) and
+    from outside (``revenue``: labs' value of compute); cost of goods sold = $ paid
+    for goods that are not ``capital_goods`` (durables a buyer installs are capital
+    spending, not a cost of this tick's sales) plus ``operating`` and ``transport``.
+    margin = (revenue - cost) / revenue; NaN for an agent without revenue.
+    """
+    capital = set(capital_goods)
+    revenue: dict[str, float] = defaultdict(float)
+    cost: dict[str, float] = defaultdict(float)
+    for payer, payee, amount, kind in rows:
+        head, _, good = kind.partition(":")
+        if head in ("spot", "contract"):
+            revenue[payee] += amount
+            if good not in capital:
+                cost[payer] += amount
+        elif kind == "revenue":
+            revenue[payee] += amount
+        elif kind in ("operating", "transport"):
+            cost[payer] += amount
+    return {
+        a: (revenue[a] - cost.get(a, 0.0)) / revenue[a] if revenue[a] > 0 else NAN_MARGIN
+        for a in set(revenue) | set(cost)
+    }
+
+
+NAN_MARGIN = float("nan")

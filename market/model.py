@@ -1,16 +1,21 @@
 """MarketModel: the Mesa model and the wiring of one tick (DESIGN.md, "The tick").
 
 1. shocks and policies of the tick apply (``shocks.policy_at``);
-2. contracts due this tick become commitments (buyers nominate, caps apply);
-3. every agent submits orders (``agents.shuffle_do("submit_orders")``; the book is
-   then put in agent-creation order, so activation order cannot change it);
+2. contracts due this tick become commitments (buyers nominate, caps apply;
+   ``contracts.ContractDesk``);
+3. every agent submits orders (``agents.shuffle_do("submit_orders")``); the book
+   is then put in agent-name order, so neither activation order nor the
+   scenario's listing order can change it;
 4. ``optimizers.Clearer`` clears the book (kept between ticks, warm-started);
+   the tick's results become one frozen ``outcome.TickOutcome``;
 5. settlement: spot trades pay the buyer's nodal price along each route (the
    route's cost goes outside the model), contracts pay their own price, breaches
    their penalty; agents update their stocks;
-6. agents learn and decide (prices, capacity, contracts); debt pays interest;
-   the tick's ledger moves the cash;
-7. metrics are computed and collected (``metrics_tables``).
+   unfilled install orders wait in backlogs, traced upstream to quoted lead
+   times (``backlog.LeadTimes``);
+6. agents learn and decide (prices, capacity, contract requests); the desk signs
+   the requests in name order; debt pays interest; the tick's ledger moves the cash;
+7. metrics are computed and collected (``tick_metrics.TickRecorder``).
 """
 
 from __future__ import annotations
@@ -22,40 +27,26 @@ from dataclasses import dataclass, field
 import mesa
 
 from market import contracts as ct
-from market.agents import (
-    ChipDesigner,
-    Fab,
-    Hyperscaler,
-    Lab,
-    MarketAgent,
-    MemoryMaker,
-    Packager,
-    PowerProvider,
-)
-from market.agents.supplier import Supplier
+from market.agents import BY_SECTION, SECTIONS, Hyperscaler, Lab, MarketAgent
+from market.agents.hyperscaler import unmet_by_hyperscaler
+from market.agents.supplier import Supplier, list_prices
+from market.allocation import Allocation
+from market.backlog import LeadTimes
 from market.goods import GOODS, INSTALL
 from market.ledger import EXTERNAL, Ledger
 from market.network import build_network, route_table, routes_for_tick
+from market.outcome import TickOutcome
 from market.scenario import Scenario
 from market.shocks import PolicyState, policy_at
 from market.tick_metrics import TickRecorder
 from optimizers import Clearer, Clearing, OrderBook, SolverOptions
 
-AGENT_CLASSES = {
-    "fabs": Fab,
-    "memory_makers": MemoryMaker,
-    "packagers": Packager,
-    "designers": ChipDesigner,
-    "power_providers": PowerProvider,
-    "hyperscalers": Hyperscaler,
-    "labs": Lab,
-}
 CAPITAL_KINDS = ("capex", "prepayment")  # not part of operating profit
 
 
 @dataclass(slots=True)
 class Orders:
-    """The tick's orders, each tagged with its agent's creation index."""
+    """The tick's orders, each tagged with its agent's name."""
 
     bids: list = field(default_factory=list)
     asks: list = field(default_factory=list)
@@ -63,6 +54,7 @@ class Orders:
 
 
 def _ordered(tagged: list) -> list:
+    """Orders in agent-name order; the sort is stable, so each agent's own orders keep theirs."""
     return [o for _, o in sorted(tagged, key=lambda t: t[0])]
 
 
@@ -80,46 +72,62 @@ class MarketModel(mesa.Model):
         self.seed = seed
         self.tick = 0
         self.graph = build_network(scenario)
-        self._route_table = route_table(self.graph)
+        # Routes in (seller, buyer, good) order: the book does not depend on listing order.
+        self._route_table = sorted(route_table(self.graph), key=lambda r: r[:3])
+        self._route_cost: dict[tuple[str, str, str], float] = {}
+        self._switching: dict[tuple[str, str, str], float] = {}  # $/unit, by route
         self.by_name: dict[str, MarketAgent] = {}
         self._of_class: dict[type, list] = {}
-        for section, spec in scenario.agent_specs():
-            agent = AGENT_CLASSES[section](self, spec)
-            self.by_name[spec.name] = agent
+        # Agents are created section by section in name order, whatever the scenario's
+        # listing order: ids, activation order and every iteration follow from names.
+        for section, spec in sorted(
+            scenario.agent_specs(), key=lambda s: (SECTIONS.index(s[0]), s[1].name)
+        ):
+            self.by_name[spec.name] = BY_SECTION[section].cls(self, spec)
         self.clearer = Clearer(solver_options or SolverOptions())
-        self.contracts = ct.ContractBook()
+        self.desk = ct.ContractDesk(self)
         self.ledger = Ledger()  # open: payments until the end of the next tick
         self.last_ledger = Ledger()  # the last tick's payments, as applied to cash
         self.policy = PolicyState()
-        self.price_ema: dict[str, float] = {}
-        self.clearing: Clearing | None = None
-        self.book: OrderBook | None = None
+        self.price_ema: dict[str, float] = {}  # spot price per good, EMA ($/unit)
+        self.list_prices: dict[str, float] = list_prices(self.agents_of(Supplier))
+        self.outcome: TickOutcome | None = None
+        self.unmet_by_hyperscaler: dict[str, float] = {}
+        self.lead_times = LeadTimes(self)
+        self.allocation = Allocation(self)
+        self.due: list[ct.Contract] = []
         self.recorder = TickRecorder(self)
         self.timing = {"agents": 0.0, "clearing": 0.0, "metrics": 0.0}
-        self._reset_tick_state()
-        self.deliveries: list[tuple[ct.Contract, float, float]] = []
-        for c in scenario.contracts:
-            self._sign_from_spec(c)
+        self.desk.sign_initial()
 
     # ------------------------------------------------------------------ the tick
     def step(self) -> None:
         t0 = time.perf_counter()
         self.policy = policy_at(self.world, self.tick)
-        self._pay_signing()
-        due = self.contracts.due(self.tick)
-        self._nominate(due)
+        self.list_prices = list_prices(self.agents_of(Supplier))
+        self.desk.pay_signing()
+        due = self.due = self.contracts.due(self.tick)
+        self.desk.nominate(due)
+        self.agents.shuffle_do("prepare")
+        self.allocation.start_tick(due)
         self.orders = Orders()
         self.agents.shuffle_do("submit_orders")
         book, groups = self._book(due)
         t1 = time.perf_counter()
-        self.clearing = self.clearer.clear(book)
-        self.book = book
+        clearing = self.clearer.clear(book)
         t2 = time.perf_counter()
-        self.deliveries = ct.split(groups, self.clearing.commitment_deliveries.tolist())
-        self._index(book, self.clearing)
-        self._settle_trades(book, self.clearing)
+        self.outcome = TickOutcome.of(self.tick, book, clearing, groups)
+        self._learn_prices()
+        self._settle_trades()
         self.agents.shuffle_do("settle")
+        self.allocation.learn()
+        self.unmet_by_hyperscaler = unmet_by_hyperscaler(
+            self.agents_of(Hyperscaler), self.agents_of(Lab), self.outcome
+        )
+        self.lead_times.quote()
         self.agents.shuffle_do("decide")
+        self.desk.sign_requests()
+        self.desk.renew_supply_agreements()
         self._interest_and_cash()
         t3 = time.perf_counter()
         self.recorder.record()
@@ -143,7 +151,9 @@ class MarketModel(mesa.Model):
         for c in due:
             if c.exclusive:
                 exclusive[(c.buyer, c.good)].add(c.seller)
+        self._switching: dict[tuple[str, str, str], float] = {}
         routes = routes_for_tick(self._route_table, self.policy, exclusive, self._switching_cost)
+        self._route_cost = {(r.seller, r.buyer, r.good): r.cost for r in routes}
         commitments, groups = ct.to_commitments([(r.seller, r.buyer, r.good) for r in routes], due)
         book = OrderBook(
             bids=_ordered(self.orders.bids),
@@ -151,7 +161,7 @@ class MarketModel(mesa.Model):
             recipes=_ordered(self.orders.recipes),
             routes=routes,
             commitments=commitments,
-            agents=tuple(self.by_name),
+            agents=tuple(sorted(self.by_name)),
             goods=(*GOODS, INSTALL),
         )
         return book, groups
@@ -163,161 +173,27 @@ class MarketModel(mesa.Model):
         h = self.by_name[buyer]
         # The recent accelerator price; before any trade, the buyer's value of an H100e.
         price = self.price_ema.get("accelerator", h.spec.value_per_h100e)
-        return self.world.behaviour.switching_cost * price * (1.0 - h.fleet_share(seller))
+        cost = self.world.behaviour.switching_cost * price * (1.0 - h.fleet_share(seller))
+        self._switching[(seller, buyer, good)] = cost
+        return cost
 
-    def _nominate(self, due: list[ct.Contract]) -> None:
-        """Set each due contract's quantity this tick: buyer nomination, then the contract cap."""
-        for c in due:
-            buyer = self.by_name[c.buyer]
-            if c.kind == "take_or_pay" and isinstance(buyer, Lab):
-                c.nominated = buyer.nominate(c.quantity, c.min_take)
-            else:
-                c.nominated = c.quantity
-        cap = self.policy.contract_cap
-        if cap is None:
-            return
-        pairs: dict[tuple[str, str, str], list[ct.Contract]] = defaultdict(list)
-        for c in due:
-            pairs[(c.seller, c.buyer, c.good)].append(c)
-        for (seller, _, good), cs in pairs.items():
-            limit = cap * self.capacity_of(seller, good)
-            total = sum(c.nominated for c in cs)
-            if total > limit:
-                for c in cs:
-                    c.nominated *= limit / total
-
-    def capacity_of(self, agent: str, good: str) -> float:
-        """Units of ``good`` per tick ``agent`` can supply (before this tick's shocks)."""
-        a = self.by_name[agent]
-        if isinstance(a, Supplier) and good in a.lines:
-            return a.lines[good].capacity
-        if isinstance(a, Hyperscaler) and good == "compute":
-            return a.available or a.fleet_size
-        if isinstance(a, ChipDesigner):
-            return a.capacity
-        return 0.0
-
-    # ------------------------------------------------------------------ results
-    def _reset_tick_state(self) -> None:
-        self.sold: dict[tuple[str, str], float] = {}
-        self.made: dict[str, float] = {}
-        self.bid_fills: dict[str, list[float]] = {}
-        self.flows: dict[tuple[str, str, str], float] = {}  # spot + contract units
-        self.spot: list[tuple[str, str, str, float, float]] = []  # s, b, g, units, $/unit
-        self.asks_first: dict[tuple[str, str], float] = {}
-        self._into: dict[tuple[str, str], dict[str, float]] = {}
-        self._out_of: dict[tuple[str, str], dict[str, float]] = {}
-        self._unmet_by_hyperscaler: dict[str, float] | None = None
-
-    def _index(self, book: OrderBook, c: Clearing) -> None:
-        self._reset_tick_state()
-        sold: dict[tuple[str, str], float] = defaultdict(float)
-        for a, q in zip(book.asks, c.ask_fills):
-            sold[(a.agent, a.good)] += q
-            self.asks_first.setdefault((a.agent, a.good), a.price)
-        self.sold = dict(sold)
-        for r, q in zip(book.recipes, c.recipe_activity):
-            if r.output == "accelerator":
-                self.made[r.agent] = self.made.get(r.agent, 0.0) + q
-        fills: dict[str, list[float]] = defaultdict(list)
-        for b, q in zip(book.bids, c.bid_fills):
-            fills[b.agent].append(float(q))
-        self.bid_fills = dict(fills)
-        flows: dict[tuple[str, str, str], float] = defaultdict(float)
-        for r, q in zip(book.routes, c.route_flows):
-            if q > 0:
-                flows[(r.seller, r.buyer, r.good)] += q
-                self.spot.append((r.seller, r.buyer, r.good, float(q), c.prices[(r.buyer, r.good)]))
-        for k, q, _ in self.deliveries:
-            if q > 0:
-                flows[(k.seller, k.buyer, k.good)] += q
-        self.flows = dict(flows)
-        into: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
-        out_of: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
-        for (s, b, g), q in self.flows.items():
-            into[(b, g)][s] = q
-            out_of[(s, g)][b] = q
-        self._into, self._out_of = dict(into), dict(out_of)
-        self._unmet_by_hyperscaler: dict[str, float] | None = None
-        for good in GOODS:
-            vol = sum(q for _, _, g, q, _ in self.spot if g == good)
-            if vol > 0:
-                p = sum(q * price for _, _, g, q, price in self.spot if g == good) / vol
-                w = self.world.behaviour.foresight
-                old = self.price_ema.get(good)
-                self.price_ema[good] = p if old is None else (1 - w) * old + w * p
-
-    def node_price(self, agent: str, good: str) -> float | None:
-        """This tick's nodal price ($/unit), or None if the node is not in the book."""
-        return None if self.clearing is None else self.clearing.prices.get((agent, good))
-
-    def ask_price(self, agent: str, good: str) -> float | None:
-        """The agent's first (cheapest) ask price for ``good`` this tick."""
-        return self.asks_first.get((agent, good))
-
-    def inflows(self, agent: str, good: str) -> dict[str, float]:
-        """Units of ``good`` each seller delivered to ``agent`` this tick (spot + contract)."""
-        return self._into.get((agent, good), {})
-
-    def outflows(self, agent: str, good: str) -> dict[str, float]:
-        """Units of ``good`` ``agent`` delivered to each buyer this tick (spot + contract)."""
-        return self._out_of.get((agent, good), {})
-
-    def top_supplier(self, buyer: str, good: str) -> tuple[str | None, float]:
-        """The seller that delivered most of ``good`` to ``buyer`` this tick, and the units."""
-        got = self.inflows(buyer, good)
-        if not got:
-            return None, 0.0
-        seller = max(sorted(got), key=lambda s: got[s])
-        return seller, got[seller]
-
-    def most_spare_compute(self) -> str | None:
-        spare = {
-            a.name: a.available - a.sold
-            for a in self.by_name.values()
-            if isinstance(a, Hyperscaler)
-        }
-        return max(sorted(spare), key=lambda n: spare[n]) if spare else None
-
-    def unmet_compute_share(self, hyperscaler: str) -> float:
-        """Unmet lab demand attributed to ``hyperscaler`` by its share of each lab's supply
-        (split evenly over all hyperscalers for a lab that got nothing)."""
-        if self._unmet_by_hyperscaler is None:
-            hypers = [a.name for a in self.agents_of(Hyperscaler)]
-            share: dict[str, float] = dict.fromkeys(hypers, 0.0)
-            for lab in self.agents_of(Lab):
-                if lab.unmet <= 0:
-                    continue
-                got = self.inflows(lab.name, "compute")
-                supply = sum(got.values())
-                if supply > 0:
-                    for h, q in got.items():
-                        share[h] = share.get(h, 0.0) + lab.unmet * q / supply
-                else:
-                    for h in hypers:
-                        share[h] += lab.unmet / len(hypers)
-            self._unmet_by_hyperscaler = share
-        return self._unmet_by_hyperscaler.get(hyperscaler, 0.0)
+    def _learn_prices(self) -> None:
+        w = self.world.behaviour.foresight
+        for good, p in self.outcome.spot_price.items():
+            old = self.price_ema.get(good)
+            self.price_ema[good] = p if old is None else (1 - w) * old + w * p
 
     # ------------------------------------------------------------------ money
-    def _settle_trades(self, book: OrderBook, c: Clearing) -> None:
+    def _settle_trades(self) -> None:
+        out = self.outcome
         pay = self.ledger.pay
-        for r, q in zip(book.routes, c.route_flows):
+        for r, q in zip(out.book.routes, out.route_flows):
             if q > 0:
-                pay(r.buyer, r.seller, c.prices[(r.buyer, r.good)] * q, f"spot:{r.good}")
-                pay(r.seller, EXTERNAL, r.cost * q, "transport")
-        route_cost = {(r.seller, r.buyer, r.good): r.cost for r in book.routes}
-        penalty = self.world.behaviour.shortfall_penalty
-        for k, d, s in self.deliveries:
-            if k.kind != "equity_for_compute":
-                pay(k.buyer, k.seller, k.price * d, f"contract:{k.good}")
-            pay(k.seller, EXTERNAL, route_cost[(k.seller, k.buyer, k.good)] * d, "transport")
-            k.delivered_total += d
-            k.shortfall_total += s
-            k.paid_total += k.price * d if k.kind != "equity_for_compute" else 0.0
-            if s > 1e-9 * max(1.0, k.nominated):
-                k.breaches += 1
-                pay(k.seller, k.buyer, penalty * k.price * s, "penalty")
+                pay(r.buyer, r.seller, out.clearing.prices[(r.buyer, r.good)] * q, f"spot:{r.good}")
+                switching = self._switching.get((r.seller, r.buyer, r.good), 0.0)
+                pay(r.seller, EXTERNAL, (r.cost - switching) * q, "transport")
+                pay(r.seller, EXTERNAL, switching * q, "switching")
+        self.desk.settle(out.deliveries, self._route_cost, self._switching)
 
     def _interest_and_cash(self) -> None:
         rate = self.world.behaviour.debt_rate
@@ -335,98 +211,28 @@ class MarketModel(mesa.Model):
             a.cash += net.get(a.name, 0.0)
         self.last_ledger, self.ledger = self.ledger, Ledger()
 
-    # ------------------------------------------------------------------ contracts
-    def _sign_from_spec(self, spec) -> None:
-        c = self.contracts.sign(
-            kind=spec.kind,
-            seller=spec.seller,
-            buyer=spec.buyer,
-            good=spec.good,
-            quantity=spec.quantity,
-            price=spec.price,
-            start=spec.start,
-            term=spec.term,
-            signed=0,
-            min_take=spec.min_take,
-            prepayment=spec.prepayment,
-            equity_share=spec.equity_share,
-            exclusive=spec.exclusive,
-        )
-        self._record_equity(c)
-
-    def _record_equity(self, c: ct.Contract) -> None:
-        if c.kind == "equity_for_compute":
-            self.by_name[c.buyer].equity_given += c.equity_share
-
-    def _pay_signing(self) -> None:
-        """Prepayments of contracts signed at the start (tick 0); later ones pay when signed."""
-        if self.tick == 0:
-            for c in self.contracts.contracts:
-                if c.prepayment > 0:
-                    self.ledger.pay(c.buyer, c.seller, c.prepayment, "prepayment")
-
-    def _capped(self, seller: str, buyer: str, good: str, quantity: float) -> float:
-        """``quantity`` cut so the buyer's contracts stay within the contract cap (if any)."""
-        cap = self.policy.contract_cap
-        if cap is None:
-            return quantity
-        held = sum(c.quantity for c in self.contracts.held(self.tick, buyer, seller, good))
-        return max(0.0, min(quantity, cap * self.capacity_of(seller, good) - held))
-
-    def reserve_capacity(
-        self, designer: ChipDesigner, supplier: str, good: str, quantity: float, ask: float
-    ) -> None:
-        """A capacity reservation: the designer prepays half the capex of new capacity."""
-        quantity = self._capped(supplier, designer.name, good, quantity)
-        s = self.by_name[supplier]
-        if quantity <= 0 or not isinstance(s, Supplier) or good not in s.lines:
-            return
-        b = self.world.behaviour
-        line = s.lines[good]
-        capex = line.capex_per_unit * self.policy.capex_factor(supplier)
-        prepayment = 0.5 * capex * quantity
-        c = self.contracts.sign(
-            kind="capacity_reservation",
-            seller=supplier,
-            buyer=designer.name,
-            good=good,
-            quantity=quantity,
-            price=ask * (1 + b.contract_premium),
-            start=self.tick + line.lead_time,
-            term=b.contract_term,
-            signed=self.tick,
-            prepayment=prepayment,
-        )
-        self.ledger.pay(c.buyer, c.seller, prepayment, "prepayment")
-        line.reserved += quantity
-        s.expand(line, quantity, capex)
-
-    def sign_take_or_pay(self, lab: Lab, seller: str, quantity: float, price: float) -> None:
-        """A take-or-pay compute contract from next tick, within the seller's spare capacity."""
-        h = self.by_name[seller]
-        committed = sum(
-            c.quantity for c in self.contracts.contracts if c.seller == seller and self.tick < c.end
-        )
-        spare = max(0.0, h.available - committed)
-        quantity = self._capped(seller, lab.name, "compute", min(quantity, spare))
-        if quantity <= 1e-6 * max(1.0, lab.demand):
-            return
-        self.contracts.sign(
-            kind="take_or_pay",
-            seller=seller,
-            buyer=lab.name,
-            good="compute",
-            quantity=quantity,
-            price=price,
-            start=self.tick + 1,
-            term=self.world.behaviour.contract_term,
-            signed=self.tick,
-            min_take=0.8,
-        )
-
     # ------------------------------------------------------------------ views
+    @property
+    def contracts(self) -> ct.ContractBook:
+        """Every contract signed so far."""
+        return self.desk.book
+
+    @property
+    def clearing(self) -> Clearing | None:
+        """The last tick's clearing (None before the first tick)."""
+        return None if self.outcome is None else self.outcome.clearing
+
+    @property
+    def book(self) -> OrderBook | None:
+        return None if self.outcome is None else self.outcome.book
+
+    @property
+    def flows(self) -> dict[tuple[str, str, str], float]:
+        """The last tick's units per (seller, buyer, good), spot + contract."""
+        return {} if self.outcome is None else self.outcome.flows
+
     def agents_of(self, cls) -> list:
-        """Agents of one class, in creation order."""
+        """Agents of one class, in creation (section, name) order."""
         if cls not in self._of_class:
             self._of_class[cls] = [a for a in self.by_name.values() if isinstance(a, cls)]
         return self._of_class[cls]

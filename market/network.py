@@ -19,26 +19,19 @@ from collections.abc import Callable
 
 import networkx as nx
 
+from market.agents.registry import BY_SECTION
 from market.scenario import Scenario
 from market.shocks import PolicyState
 from optimizers import Route
-
-AGENT_TYPES = {
-    "fabs": "Fab",
-    "memory_makers": "MemoryMaker",
-    "packagers": "Packager",
-    "designers": "ChipDesigner",
-    "power_providers": "PowerProvider",
-    "hyperscalers": "Hyperscaler",
-    "labs": "Lab",
-}
 
 
 def build_network(scenario: Scenario) -> nx.MultiDiGraph:
     """The scenario's agents and default routes, with the scenario's overrides applied."""
     g = nx.MultiDiGraph()
     for section, spec in scenario.agent_specs():
-        g.add_node(spec.name, type=AGENT_TYPES[section], region=spec.region, cluster=spec.cluster)
+        g.add_node(
+            spec.name, type=BY_SECTION[section].name, region=spec.region, cluster=spec.cluster
+        )
     region = nx.get_node_attributes(g, "region")
     cluster = nx.get_node_attributes(g, "cluster")
 

@@ -241,6 +241,129 @@ class Behaviour(Strict):
         "fleet, as a share of the accelerator price; falls linearly to 0 at a 100% share.",
     )
     debt_rate: Ratio = Field(0.02, description="Interest per tick on negative cash (debt).")
+    # -- thresholds and shapes of the agents' rules (issue 8 part 8: no literals in code)
+    sold_out_utilisation: Share = Field(
+        0.98,
+        description="Utilisation (sold / available, this tick) at or above which a supplier "
+        "or hyperscaler raises its markup by markup_step.",
+    )
+    idle_utilisation: Share = Field(
+        0.7,
+        description="Utilisation below which a supplier or hyperscaler lowers its markup "
+        "by markup_step.",
+    )
+    ask_top_share: Share = Field(
+        0.2,
+        description="Share of a supplier's or hyperscaler's available capacity offered in the "
+        "dearer top step of its ask (the rest at its marked-up price).",
+    )
+    ask_top_premium: Ratio = Field(
+        0.25, description="Price of the top ask step over the marked-up price (0.25 = +25%)."
+    )
+    designer_rent_margin: Ratio = Field(
+        0.01,
+        description="A designer raises its markup when the accelerator price at its node "
+        "exceeds its asking price by more than this share (0.01 = 1%).",
+    )
+    reservation_trigger: Ratio = Field(
+        0.1,
+        description="A designer reserves a supplier's capacity when an input's price at its "
+        "node exceeds that supplier's ask by more than this share (0.1 = 10%).",
+    )
+    reservation_prepayment: Share = Field(
+        0.5,
+        description="Share of the new capacity's capex a designer prepays when it reserves it.",
+    )
+    contract_min_take: Share = Field(
+        0.8,
+        description="Share of the quantity a lab must pay for under the take-or-pay "
+        "contracts it signs, taken or not.",
+    )
+    hyperscaler_markup: Ratio = Field(
+        0.5,
+        description="Hyperscalers' starting markup of the compute ask over opex "
+        "(0.5: $900 per H100e-quarter at $600 opex).",
+    )
+    fleet_headroom: PosRatio = Field(
+        1.25, description="Target fleet as a multiple of the compute demand it expects."
+    )
+    install_low_share: Share = Field(
+        0.5,
+        description="Share of a hyperscaler's wanted installs bid at the lower value "
+        "(the rest at its full value per H100e).",
+    )
+    install_low_value: Share = Field(
+        0.7, description="The lower install bid as a share of the full value per H100e."
+    )
+    backlog_patience: Annotated[int, Field(ge=1, le=40), _WHOLE] = Field(
+        4,
+        description="Ticks an unfilled order for installs (accelerators + MW) waits in the "
+        "backlog before the buyer cancels it (4 = a year; H100 server lead times reached "
+        "36-52 weeks in 2023).",
+    )
+    demand_steps: Annotated[int, Field(ge=1, le=50), _WHOLE] = Field(
+        8,
+        description="Steps of each lab's demand curve per use (training, inference) between "
+        "its value and demand_top_price x its value.",
+    )
+    demand_top_price: Annotated[float, Field(ge=1, le=MAX_RATIO, allow_inf_nan=False), _REAL] = (
+        Field(
+            3.0,
+            description="Highest price on a lab's demand curve, as a multiple of its value per "
+            "H100e-quarter (2023 H100 rentals reached $8-12/hr vs $2-3 in 2024-25: ~3-4x).",
+        )
+    )
+    rental_utilisation: Share = Field(
+        0.85,
+        description="Utilisation a hyperscaler expects of a new install before it has "
+        "measured its own (GPU servers do useful work 75-85% of the time, LBNL).",
+    )
+    rental_decline: Share = Field(
+        0.05,
+        description="Fall per tick of the rent an installed H100e earns, in the NPV of an "
+        "install (H100 rental $2.85 -> $1.70/hr in ~7 quarters: ~7%/quarter).",
+    )
+    valuation_ticks: Annotated[int, Field(ge=1, le=80), _WHOLE] = Field(
+        16, description="Ticks of rent counted in the NPV of an install (its economic life)."
+    )
+    designer_markup_speed: Share = Field(
+        1.0,
+        description="Share of the gap between a designer's margin and the rent at its node "
+        "(accelerator price - unit cost - inputs at list prices) closed per tick.",
+    )
+    input_allocation: bool = Field(
+        True,
+        description="Sold-out suppliers of wafers, HBM and CoWoS allocate their free "
+        "capacity by buyers' past shares, and designers plan output from secured inputs "
+        "(market/allocation.py); False: inputs clear by price alone.",
+    )
+    allocation_utilisation: Share = Field(
+        0.9,
+        description="Utilisation at or above which a supplier of wafers, HBM, CoWoS or MW "
+        "allocates its free capacity (until utilisation falls below idle_utilisation).",
+    )
+    allocation_exit_utilisation: Share = Field(
+        0.4,
+        description="Utilisation below which a pool in allocation returns to clearing by "
+        "price alone (well below allocation_utilisation, so a sudden rise in orders meets "
+        "an allocation already in place rather than bidding up the input).",
+    )
+    lta_share: Share = Field(
+        0.7,
+        description="Share of its recent use of an input (designers: wafers, HBM, CoWoS; "
+        "hyperscalers: MW) a buyer keeps under long-term supply agreements with each "
+        "supplier (HBM and CoWoS sold out under LTAs, PF §1).",
+    )
+    lta_term: Annotated[int, Field(ge=1, le=40), _WHOLE] = Field(
+        4,
+        description="Ticks a long-term supply agreement runs; its price is the supplier's "
+        "list price at signing (annual contracts, PF §1 'HBM price terms').",
+    )
+    backlog_priority: Ratio = Field(
+        0.02,
+        description="Premium per tick waited on a backlogged order's bid (share of the "
+        "buyer's value per H100e), so older orders are served before newer ones.",
+    )
 
 
 class AgentSpec(Strict):
@@ -266,6 +389,12 @@ class Supplier(AgentSpec):
     lead_time: LeadTime = Field(description="Ticks from ordering capacity to using it.")
     markup: Ratio = Field(0.2, description="Initial markup over unit cost in its ask.")
     depreciation: Share = Field(0.0, description="Share of capacity retired per tick.")
+    markup_step: Ratio | None = Field(
+        None,
+        description="Its own markup step per tick (share of unit cost) when sold out or "
+        "idle; None = behaviour.markup_step. Foundry list prices move a few % a year, "
+        "memory contract prices up to +95% a quarter.",
+    )
 
 
 class FabSpec(Supplier):
@@ -323,7 +452,13 @@ class HyperscalerSpec(AgentSpec):
         600.0, description="$ per H100e-quarter of operating cost (energy, staff)."
     )
     value_per_h100e: Pos = Field(
-        description="$ it will pay for one more installed H100e (NPV of expected rentals)."
+        description="$ it will pay for one more installed H100e (NPV of expected rentals) "
+        "until it has seen a compute price; then it values installs from that price."
+    )
+    discount_rate: Share = Field(
+        0.10,
+        description="Discount rate per year of its install valuation (cost of capital: "
+        "hyperscalers ~6-10%, neoclouds 7-15%).",
     )
 
 
@@ -340,6 +475,18 @@ class LabSpec(AgentSpec):
     volatility: LogStd = Field(0.1, description="Std. dev. of the adoption shock per tick (log).")
     training_value: Pos = Field(description="$ per H100e-quarter it pays for training compute.")
     inference_value: Pos = Field(description="$ per H100e-quarter it pays for inference compute.")
+    training_elasticity: Ratio = Field(
+        1.0,
+        description="Price elasticity of training demand above its value: it wants "
+        "training x (price / training_value)^-e (calibrated with inference_elasticity; "
+        "below it, as runs are planned ahead).",
+    )
+    inference_elasticity: Ratio = Field(
+        1.5,
+        description="Price elasticity of inference demand above its value (calibrated so "
+        "that the baseline's 2025 compute price lands at $2.3-2.4/hr; inference use "
+        "grows fast as prices fall, PF §13).",
+    )
 
 
 class ContractSpec(Strict):

@@ -7,15 +7,22 @@ Tables (one row per tick and key; money in $, quantities per tick in the good's 
   artificial shortfall penalty), shortfall (contract units not delivered),
   clearing model rebuilt, active shocks,
   relationship persistence (share of this tick's trading pairs that also traded
-  last tick; NaN at tick 0), contracts in force, breaches this tick.
-- ``prices``: tick, date, good, price (volume-weighted over spot trades, $/unit
+  last tick; NaN at tick 0), contracts in force, breaches this tick,
+  backlog_installs (H100e of install orders waiting), cancelled_installs (H100e of
+  orders cancelled after the patience), lead_time_<good> (weeks: backlog waiting
+  on the good / units delivered this tick; ``market.backlog``).
+- ``prices``: tick, date, good, spot_price (volume-weighted over spot trades, $/unit
   paid by buyers; when nothing trades, the mean nodal shadow price at the good's
-  buyers), volume (spot units), contract_volume.
-- ``agents``: tick, agent, type, region, cash, profit, roi, capex (cumulative $
+  buyers), contract_price (volume-weighted over contracted deliveries; NaN when
+  none), price (the transaction price: volume-weighted over spot and contract
+  units; the spot price when nothing moved), volume (spot units), contract_volume.
+- ``agents``: tick, agent, type, region, cash, profit, gross_margin (this tick's
+  (revenue - cost of goods sold) / revenue, ``metrics.gross_margins``), roi, capex (cumulative $
   spent on new capacity), prepaid (cumulative $ of customers' prepayments
   received: the share of expansion risk customers carry), capacity, sold,
   utilisation, stranded, markup; labs: demand, received, unmet; hyperscalers:
-  fleet (H100e), power_mw.
+  fleet (H100e), power_mw; sellers: backlog (units of orders waiting on it) and
+  lead_time (weeks it quotes, the largest over its goods).
 - ``flows``: tick, seller, buyer, good, quantity (spot + contract units).
 - ``node_prices``: tick, agent, good, price ($/unit at that node, the price rule's).
 - ``contracts``: tick, contract, kind, seller, buyer, good, nominated, delivered,
@@ -39,7 +46,7 @@ import networkx as nx
 
 from market import metrics
 from market.agents import ChipDesigner, Hyperscaler, Lab
-from market.agents.supplier import Supplier
+from market.backlog import QUOTED
 from market.goods import GOODS
 
 if TYPE_CHECKING:
@@ -48,13 +55,18 @@ if TYPE_CHECKING:
 TABLES = {
     "ticks": [
         "tick", "date", "surplus", "shortfall", "rebuilt", "shocks", "persistence",
-        "contracts_active", "breaches",
+        "contracts_active", "breaches", "backlog_installs", "cancelled_installs",
+        *(f"lead_time_{g}" for g in QUOTED),
     ],
-    "prices": ["tick", "date", "good", "price", "volume", "contract_volume"],
+    "prices": [
+        "tick", "date", "good", "price", "spot_price", "contract_price", "volume",
+        "contract_volume",
+    ],
     "agents": [
-        "tick", "agent", "type", "region", "cash", "profit", "roi", "capex", "prepaid",
-        "capacity", "sold",
+        "tick", "agent", "type", "region", "cash", "profit", "gross_margin", "roi", "capex",
+        "prepaid", "capacity", "sold",
         "utilisation", "stranded", "markup", "demand", "received", "unmet", "fleet", "power_mw",
+        "backlog", "lead_time",
     ],
     "flows": ["tick", "seller", "buyer", "good", "quantity"],
     "node_prices": ["tick", "agent", "good", "price"],
@@ -98,16 +110,17 @@ class TickRecorder:
 
     def record(self) -> None:
         m = self.model
-        c = m.clearing
+        out = m.outcome
+        c = out.clearing
         t, date = m.tick, m.date()
         due = m.contracts.due(t)
         self.collector.collect(m)
 
-        current = {k for k, q in m.flows.items() if q > 0}
+        current = {k for k, q in out.flows.items() if q > 0}
         breaches = 0
         contract_units: dict[tuple[str, str], float] = defaultdict(float)  # (buyer, good)
         contract_by_good: dict[str, float] = defaultdict(float)
-        for k, d, s in m.deliveries:
+        for k, d, s in out.deliveries:
             breach = bool(s > 1e-9 * max(1.0, k.nominated))
             breaches += breach
             contract_units[(k.buyer, k.good)] += float(d)
@@ -125,30 +138,39 @@ class TickRecorder:
                 metrics.relationship_persistence(self._previous, current) if t > 0 else NAN
             ),
             contracts_active=len(due), breaches=breaches,
+            backlog_installs=sum(h.backlog_total for h in m.agents_of(Hyperscaler)),
+            cancelled_installs=sum(h.cancelled for h in m.agents_of(Hyperscaler)),
+            **{f"lead_time_{g}": w for g, w in m.lead_times.by_good.items()},
         )  # fmt: skip
         self._previous = current
 
+        contract_value: dict[str, float] = defaultdict(float)
+        for k, d, _ in out.deliveries:
+            contract_value[k.good] += k.price * d
         for good in GOODS:
-            trades = [(q, p) for _, _, g, q, p in m.spot if g == good]
+            trades = [(q, p) for _, _, g, q, p in out.spot if g == good]
             vol = sum(q for q, _ in trades)
             if vol > 0:
-                price = sum(q * p for q, p in trades) / vol
+                spot = sum(q * p for q, p in trades) / vol
             else:  # nothing traded: the mean nodal (shadow) price at the good's buyers
-                shadow = [c.prices[(r.buyer, good)] for r in m.book.routes if r.good == good]
-                price = sum(shadow) / len(shadow) if shadow else NAN
+                shadow = [c.prices[(r.buyer, good)] for r in out.book.routes if r.good == good]
+                spot = sum(shadow) / len(shadow) if shadow else NAN
+            cvol = contract_by_good.get(good, 0.0)
+            contract = contract_value[good] / cvol if cvol > 0 else NAN
+            price = (vol * spot + contract_value[good]) / (vol + cvol) if vol + cvol > 0 else spot
             self._row(
-                "prices", tick=t, date=date, good=good, price=price, volume=vol,
-                contract_volume=contract_by_good.get(good, 0.0),
+                "prices", tick=t, date=date, good=good, price=price, spot_price=spot,
+                contract_price=contract, volume=vol, contract_volume=cvol,
             )  # fmt: skip
 
-        for (s, b, g), q in m.flows.items():
+        for (s, b, g), q in out.flows.items():
             self._row("flows", tick=t, seller=s, buyer=b, good=g, quantity=q)
         for (agent, good), p in c.prices.items():
             if good in GOODS:
                 self._row("node_prices", tick=t, agent=agent, good=good, price=p)
 
         self._agents(t)
-        flows = [(s, b, g, q) for (s, b, g), q in m.flows.items()]
+        flows = [(s, b, g, q) for (s, b, g), q in out.flows.items()]
         received: dict[tuple[str, str], float] = defaultdict(float)
         for _, b, g, q in flows:
             received[(b, g)] += q
@@ -166,34 +188,19 @@ class TickRecorder:
 
     def _agents(self, t: int) -> None:
         m = self.model
+        capital = [g for g, info in GOODS.items() if info.durable]
+        margins = metrics.gross_margins(m.last_ledger.rows, capital)
         for a in m.by_name.values():
             row = dict(
                 tick=t, agent=a.name, type=type(a).__name__, region=a.region, cash=a.cash,
-                profit=a.profit, roi=a.roi, capex=a.capex_total, prepaid=a.prepaid_total,
+                profit=a.profit, gross_margin=margins.get(a.name, NAN), roi=a.roi,
+                capex=a.capex_total, prepaid=a.prepaid_total,
                 capacity=NAN, sold=NAN, utilisation=NAN,
                 stranded=NAN, markup=NAN, demand=NAN, received=NAN, unmet=NAN, fleet=NAN,
-                power_mw=NAN,
+                power_mw=NAN, backlog=a.backlog,
+                lead_time=max(a.lead_times.values()) if a.lead_times else 0.0,
             )  # fmt: skip
-            if isinstance(a, Supplier):
-                cap = sum(line.available for line in a.lines.values())
-                sold = sum(line.sold for line in a.lines.values())
-                row.update(
-                    capacity=sum(line.capacity for line in a.lines.values()), sold=sold,
-                    utilisation=metrics.utilisation(min(sold, cap), cap) if cap > 0 else NAN,
-                    stranded=metrics.stranded_capacity(cap, sold),
-                    markup=max(line.markup for line in a.lines.values()),
-                )  # fmt: skip
-            elif isinstance(a, Hyperscaler):
-                row.update(
-                    capacity=a.available, sold=a.sold,
-                    utilisation=a.utilisation if a.available > 0 else NAN,
-                    stranded=metrics.stranded_capacity(a.available, a.sold), markup=a.markup,
-                    fleet=a.fleet_size, power_mw=a.power_mw,
-                )  # fmt: skip
-            elif isinstance(a, ChipDesigner):
-                row.update(capacity=a.capacity, sold=a.made, markup=a.markup)
-            elif isinstance(a, Lab):
-                row.update(demand=a.demand, received=a.received, unmet=a.unmet)
+            row.update(a.columns())
             self._row("agents", **row)
 
     def _exposure(self, t: int) -> None:
@@ -204,8 +211,8 @@ class TickRecorder:
             g.add_node(a.name, region=a.region)
         for d in m.agents_of(ChipDesigner):
             for good in ("wafer", "hbm", "cowos"):
-                price = m.node_price(d.name, good) or 0.0
-                for s, q in m.inflows(d.name, good).items():
+                price = m.outcome.node_price(d.name, good) or 0.0
+                for s, q in m.outcome.inflows(d.name, good).items():
                     key = (s, d.name)
                     value = q * price
                     old = self._input_value.get(key)
@@ -220,7 +227,7 @@ class TickRecorder:
                     g.add_edge(d, h.name, flow=units)
         labs = [a.name for a in m.agents_of(Lab)]
         for lab in labs:
-            for h, q in m.inflows(lab, "compute").items():
+            for h, q in m.outcome.inflows(lab, "compute").items():
                 g.add_edge(h, lab, flow=q)
         exposure = metrics.trace_exposure(g, labs)
         by_region = metrics.exposure_by("region", g, exposure)

@@ -8,8 +8,13 @@ from market.agents.lab import Lab
 from market.agents.memory_maker import MemoryMaker
 from market.agents.packager import Packager
 from market.agents.power_provider import PowerProvider
+from market.agents.registry import AGENT_TYPES, BY_SECTION, SECTIONS, AgentType
 
 __all__ = [
+    "AGENT_TYPES",
+    "BY_SECTION",
+    "SECTIONS",
+    "AgentType",
     "ChipDesigner",
     "Fab",
     "Hyperscaler",

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING
 
 import mesa
+import numpy as np
 
 from optimizers import Ask, Bid, Recipe
 
 if TYPE_CHECKING:
     from market.model import MarketModel
+
+
+def stable_hash(name: str) -> int:
+    """A 64-bit hash of ``name`` that is the same in every process (unlike ``hash``)."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
+
+
+def agent_rng(seed: int, name: str) -> np.random.Generator:
+    """The agent's own random stream, from (seed, name) only: adding, removing or
+    reordering other agents leaves its draws unchanged."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), stable_hash(name)]))
 
 
 def ema(old: float | None, new: float, weight: float) -> float:
@@ -31,8 +44,14 @@ class MarketAgent(mesa.Agent):
         self.profit_total = 0.0
         self.capex_total = 0.0
         self.prepaid_total = 0.0  # $ of customers' prepayments received (finances capex)
+        self.stream = agent_rng(model.seed, name)  # its own draws (never model.rng)
+        self.backlog = 0.0  # units of orders waiting on it (market.backlog)
+        self.lead_times: dict[str, float] = {}  # good -> quoted lead time, weeks
 
     # The tick, as MarketModel.step calls it.
+    def prepare(self) -> None:
+        """Update this tick's capacity before anyone orders (suppliers)."""
+
     def submit_orders(self) -> None:
         """Append this tick's bids, asks and recipes to the model's order collector."""
 
@@ -42,16 +61,34 @@ class MarketAgent(mesa.Agent):
     def decide(self) -> None:
         """Learn from the tick and decide: prices, capacity, contracts."""
 
-    # Helpers.
+    # What the model and the tables ask of every agent (types override).
+    def capacity_for(self, good: str) -> float:
+        """Units of ``good`` per tick it can supply (before this tick's shocks)."""
+        return 0.0
+
+    def line(self, good: str):
+        """Its capacity line for ``good`` (suppliers), else None."""
+        return None
+
+    def nominate(self, contract) -> float:
+        """Units it calls for this tick under ``contract`` (default: the full quantity)."""
+        return contract.quantity
+
+    def columns(self) -> dict[str, float]:
+        """Its type's columns of the ``agents`` table (capacity, sold, markup, ...)."""
+        return {}
+
+    # Helpers: orders are tagged with the agent's name; the model puts the book in
+    # name order (stable, so an agent's own orders keep their order).
     def ask(self, good: str, quantity: float, price: float) -> None:
-        self.model.orders.asks.append((self.unique_id, Ask(self.name, good, quantity, price)))
+        self.model.orders.asks.append((self.name, Ask(self.name, good, quantity, price)))
 
     def bid(self, good: str, quantity: float, price: float) -> None:
-        self.model.orders.bids.append((self.unique_id, Bid(self.name, good, quantity, price)))
+        self.model.orders.bids.append((self.name, Bid(self.name, good, quantity, price)))
 
     def recipe(self, output: str, inputs: dict[str, float], capacity: float, cost: float) -> None:
         r = Recipe(self.name, output, inputs, capacity, cost)
-        self.model.orders.recipes.append((self.unique_id, r))
+        self.model.orders.recipes.append((self.name, r))
 
     @property
     def roi(self) -> float:

@@ -2,13 +2,21 @@
 
 Per H100e it needs 1/(chips_per_wafer*h) wafers, hbm_per_chip/h GB of HBM and
 1/(chips_per_cowos_wafer*h) CoWoS wafer-equivalents (h = H100e per chip). Its
-recipe cost is its unit cost plus a margin = markup x its list cost (unit cost
-plus inputs at the first prices it saw), so input scarcity passes through
-rather than being multiplied; the markup rises while the market pays more than
-inputs + unit cost + margin at its node, falls while it sells nothing, and is
-held otherwise. When an
-input is scarce (its price at the designer is >10% above the supplier's ask),
-it reserves supplier capacity with a prepayment that finances the expansion.
+recipe cost is its unit cost plus a margin = markup x its list cost, where the
+list cost is the unit cost plus the inputs at list prices: contracted units at
+their contract price, the rest at the market's list price (suppliers' asks,
+capacity-weighted; ``supplier.list_prices``), never at the clearing's scarcity
+duals, so an input's rent is not multiplied by the markup.
+
+Pricing power: the rent at its node is r = p - list cost (p: the accelerator's
+nodal price at the designer). When it sells and r exceeds its margin by more
+than ``designer_rent_margin``, the markup moves ``designer_markup_speed`` of the
+way to r / list cost (capped at ``max_markup``): the designer takes the scarcity
+rent, and the scarce input's price falls back towards its list price. Otherwise
+the markup decays by ``markup_step`` per tick towards its list markup (the
+scenario's ``markup``). When an input is scarce (its price at the designer is
+more than ``reservation_trigger`` above the supplier's ask), it reserves supplier
+capacity with a prepayment that finances the expansion.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 from market.agents.base import MarketAgent, ema
 from market.ledger import EXTERNAL
 from market.scenario import DesignerSpec
+from market.tolerance import exceeds
 
 INPUTS = ("wafer", "hbm", "cowos")
 
@@ -32,58 +41,110 @@ class ChipDesigner(MarketAgent):
         self.unit_cost = spec.unit_cost / h  # $ per H100e
         self.capacity = spec.capacity * h  # H100e per tick
         self.markup = spec.markup
+        self.list_markup = spec.markup  # the floor its markup decays to
         self.captive_to = spec.captive_to
-        self.input_price_ema: dict[str, float] = {}
-        self.list_input_cost: float | None = None
+        self.input_price_ema: dict[str, float] = {}  # $/unit at its node (clearing), EMA
+        self.list_price: dict[str, float] = {}  # $/unit of each input at list (see module)
         self.made = 0.0  # H100e made this tick
+        self.made_ema: float | None = None  # H100e per tick, moving average
+        self.output_cap = self.capacity  # H100e it can make this tick (allocation)
 
     def input_cost(self) -> float:
-        """$ of inputs per H100e at recent prices (0 until prices are seen)."""
+        """$ of inputs per H100e at recent prices at its node (0 until prices are seen)."""
         return sum(units * self.input_price_ema.get(g, 0.0) for g, units in self.inputs.items())
 
     def list_cost(self) -> float:
-        """$ per H100e its margin is set on: unit cost plus the inputs at the first prices
-        it saw (a list-price basis), so scarce inputs' rents pass through its price
-        rather than being multiplied by its markup."""
-        if self.list_input_cost is None and len(self.input_price_ema) == len(INPUTS):
-            self.list_input_cost = self.input_cost()
-        return self.unit_cost + (self.list_input_cost or 0.0)
+        """$ per H100e its margin is set on: unit cost + inputs at list prices."""
+        market = self.model.list_prices
+        return self.unit_cost + sum(
+            units * self.list_price.get(g, market.get(g, 0.0)) for g, units in self.inputs.items()
+        )
+
+    def nominate(self, contract) -> float:
+        """Supply agreements: the units it expects to need (its recent output, moving
+        average, x the input per H100e), shared over its agreements for the good and
+        kept within [min_take x quantity, quantity]; other contracts in full."""
+        q = contract.quantity
+        if contract.kind != "supply_agreement" or self.made_ema is None:
+            return q
+        need = self.made_ema * self.inputs[contract.good]
+        held = sum(
+            c.quantity
+            for c in self.model.desk.book.held(self.model.tick, self.name, good=contract.good)
+            if c.active(self.model.tick)
+        )
+        ratio = need / held if held > 0 else 1.0
+        return min(q, max(contract.min_take * q, ratio * q))
+
+    def capacity_for(self, good: str) -> float:
+        return self.capacity if good == "accelerator" else 0.0
+
+    def columns(self) -> dict[str, float]:
+        return dict(capacity=self.capacity, sold=self.made, markup=self.markup)
 
     def submit_orders(self) -> None:
         margin = self.markup * self.list_cost()
-        self.recipe("accelerator", self.inputs, self.capacity, self.unit_cost + margin)
+        m = self.model
+        self.output_cap = min(self.capacity, m.allocation.output_cap(self))
+        self.recipe("accelerator", self.inputs, self.output_cap, self.unit_cost + margin)
 
     def settle(self) -> None:
-        self.made = self.model.made.get(self.name, 0.0)
+        self.made = self.model.outcome.made.get(self.name, 0.0)
         self.model.ledger.pay(self.name, EXTERNAL, self.made * self.unit_cost, "operating")
+
+    def _learn_list_prices(self) -> None:
+        """Inputs at list: contracted units at their contract price, the rest at the
+        market's list price (moving average over ticks with deliveries)."""
+        m = self.model
+        w = m.world.behaviour.foresight
+        contracted: dict[str, tuple[float, float]] = {}
+        for k, d, _ in m.outcome.deliveries:
+            if k.buyer == self.name and d > 0:
+                units, value = contracted.get(k.good, (0.0, 0.0))
+                contracted[k.good] = (units + d, value + d * k.price)
+        for g in self.inputs:
+            got = sum(m.outcome.inflows(self.name, g).values())
+            if got <= 0:
+                continue
+            units, value = contracted.get(g, (0.0, 0.0))
+            spot = max(0.0, got - units)
+            price = (value + spot * m.list_prices.get(g, 0.0)) / (units + spot)
+            self.list_price[g] = ema(self.list_price.get(g), price, w)
 
     def decide(self) -> None:
         m = self.model
+        out = m.outcome
         b = m.world.behaviour
         for g in INPUTS:
-            p = m.node_price(self.name, g)
+            p = out.node_price(self.name, g)
             if p is not None:
                 self.input_price_ema[g] = ema(self.input_price_ema.get(g), p, b.foresight)
-        price = m.node_price(self.name, "accelerator")
-        asking = self.input_cost() + self.unit_cost + self.markup * self.list_cost()
-        # Markup rule: up while a rent shows at its own node (the market would pay more
-        # than its asking margin), down while it sells nothing, else held.
-        if price is not None and self.made > 0 and price > 1.01 * asking:
-            self.markup = min(b.max_markup, self.markup + b.markup_step)
-        elif self.made == 0:
-            self.markup = max(0.0, self.markup - b.markup_step)
+        self._learn_list_prices()
+        self.made_ema = ema(self.made_ema, self.made, b.foresight)
+        price = out.node_price(self.name, "accelerator")
+        cost = self.list_cost()
+        margin = self.markup * cost
+        rent = (price - cost) if price is not None else 0.0
+        if self.made > 0 and exceeds(rent, (1 + b.designer_rent_margin) * margin):
+            target = min(b.max_markup, rent / cost)
+            self.markup += b.designer_markup_speed * (target - self.markup)
+        else:
+            self.markup = max(self.list_markup, self.markup - b.markup_step)
         if b.contracting:
             self._reserve_scarce_inputs()
 
     def _reserve_scarce_inputs(self) -> None:
         m = self.model
         for g in INPUTS:
-            supplier, used = m.top_supplier(self.name, g)
+            supplier, used = m.outcome.top_supplier(self.name, g)
             if supplier is None or used <= 0:
                 continue
-            here, ask = m.node_price(self.name, g), m.ask_price(supplier, g)
-            if here is None or ask is None or here <= 1.1 * ask:
+            here, ask = m.outcome.node_price(self.name, g), m.outcome.ask_price(supplier, g)
+            trigger = 1 + m.world.behaviour.reservation_trigger
+            if here is None or ask is None or not exceeds(here, trigger * ask):
                 continue
-            if m.contracts.held(m.tick, self.name, supplier, g):
+            held = m.desk.book.held(m.tick, self.name, supplier, g)
+            if any(c.kind == "capacity_reservation" for c in held):
                 continue
-            m.reserve_capacity(self, supplier, g, m.world.behaviour.contract_share * used, ask)
+            quantity = m.world.behaviour.contract_share * used
+            m.desk.request("capacity_reservation", self.name, supplier, g, quantity, ask)

@@ -23,6 +23,7 @@ class Fab(Supplier):
                 max(1, spec.lead_time // 2),
                 spec.markup,
                 spec.depreciation,
+                markup_step=spec.markup_step,
             )
             lines.append(cowos)
         super().__init__(model, spec.name, spec.region, spec.cash, lines)

@@ -13,14 +13,12 @@ routes of designers it has few of).
 
 from __future__ import annotations
 
+from market import metrics
 from market.agents.base import MarketAgent, ema
 from market.goods import INSTALL
 from market.ledger import EXTERNAL
 from market.scenario import HyperscalerSpec
-
-COMPUTE_STEPS = ((0.8, 1.0), (0.2, 1.25))
-INSTALL_STEPS = ((0.5, 1.0), (0.5, 0.7))
-HEADROOM = 1.25  # target fleet = expected demand x this
+from market.tolerance import REL_QUANTITY
 
 
 class Hyperscaler(MarketAgent):
@@ -33,13 +31,22 @@ class Hyperscaler(MarketAgent):
             d: [[1 + k, q / life] for k in range(life)] for d, q in spec.fleet.items() if q > 0
         }
         self.power_mw = spec.power_mw
-        self.markup = 0.5
+        self.markup = model.world.behaviour.hyperscaler_markup
         self.available = 0.0  # H100e-quarters it can rent this tick
         self.sold = 0.0
         self.installed = 0.0
         self.demand_ema: float | None = None
         self.unit_cost_ema: float | None = None
         self.utilisation = 0.0
+        self.util_ema: float | None = None
+        self.value = spec.value_per_h100e  # $ per installed H100e it bids
+        # Unfilled install orders by ticks waited (1..patience): H100e. Served first
+        # (bid at the full value plus a priority premium per tick waited), cancelled
+        # after ``behaviour.backlog_patience`` ticks.
+        self.waiting: dict[int, float] = {}
+        self.cancelled = 0.0  # H100e of orders cancelled this tick
+        self.ordered = 0.0  # H100e of new orders this tick
+        self.install_bids: tuple[float, ...] = ()
         self._tally()
 
     def _tally(self) -> None:
@@ -53,7 +60,19 @@ class Hyperscaler(MarketAgent):
         total = self.fleet_size
         return self.units.get(designer, 0.0) / total if total > 0 else 0.0
 
+    def capacity_for(self, good: str) -> float:
+        return (self.available or self.fleet_size) if good == "compute" else 0.0
+
+    def columns(self) -> dict[str, float]:
+        return dict(
+            capacity=self.available, sold=self.sold,
+            utilisation=self.utilisation if self.available > 0 else float("nan"),
+            stranded=metrics.stranded_capacity(self.available, self.sold), markup=self.markup,
+            fleet=self.fleet_size, power_mw=self.power_mw,
+        )  # fmt: skip
+
     def submit_orders(self) -> None:
+        b = self.model.world.behaviour
         t = self.model.tick
         for d in list(self.fleet):
             self.fleet[d] = [c for c in self.fleet[d] if c[0] > t]
@@ -63,13 +82,65 @@ class Hyperscaler(MarketAgent):
         powered = min(fleet, self.power_mw / s.mw_per_h100e)
         self.available = powered * self.model.policy.capacity_factor(self.name)
         price = s.opex * (1 + self.markup)
-        for share, mult in COMPUTE_STEPS:
+        for share, mult in ((1 - b.ask_top_share, 1.0), (b.ask_top_share, 1 + b.ask_top_premium)):
             self.ask("compute", self.available * share, price * mult)
         self.ask("power", max(0.0, self.power_mw - fleet * s.mw_per_h100e), 0.0)
-        want = self._wanted_installs(fleet)
-        self.recipe(INSTALL, {"accelerator": 1.0, "power": s.mw_per_h100e}, want, 0.0)
-        for share, mult in INSTALL_STEPS:
-            self.bid(INSTALL, want * share, s.value_per_h100e * mult)
+        outstanding = sum(self.waiting.values())
+        self.ordered = max(0.0, self._wanted_installs(fleet) - outstanding)
+        total = outstanding + self.ordered
+        spare = max(0.0, self.power_mw - fleet * s.mw_per_h100e)
+        mw = self.model.allocation.secured(self.name, "power") + spare
+        total_cap = min(total, mw / s.mw_per_h100e)
+        self.recipe(INSTALL, {"accelerator": 1.0, "power": s.mw_per_h100e}, total_cap, 0.0)
+        value = self.install_value()
+        low = b.install_low_share
+        bids = [self.ordered * (1 - low), self.ordered * low]
+        self.bid(INSTALL, bids[0], value)
+        self.bid(INSTALL, bids[1], value * b.install_low_value)
+        # One bid slot per age, every tick (quantity 0 when empty): the book keeps its shape.
+        for age in range(1, b.backlog_patience + 1):
+            q = self.waiting.get(age, 0.0)
+            bids.append(q)
+            self.bid(INSTALL, q, value * (1 + b.backlog_priority * age))
+        self.install_bids = tuple(bids)
+
+    def install_value(self) -> float:
+        """$ it will pay for one more installed H100e (``value``, learnt in ``decide``)."""
+        return self.value
+
+    def _learn_value(self) -> None:
+        """The value moves (weight ``foresight``) from ``value_per_h100e`` towards the NPV
+        of the rent an install earns (``install_npv``) at the market's compute price
+        and its own utilisation, both moving averages."""
+        m = self.model
+        price = m.price_ema.get("compute")
+        if price is None:
+            return
+        b = m.world.behaviour
+        util = self.util_ema if self.util_ema is not None else b.rental_utilisation
+        per_tick = (1 + self.spec.discount_rate) ** (1 / m.world.meta.ticks_per_year)
+        npv = install_npv(
+            price, util, self.spec.opex, b.rental_decline, per_tick - 1, b.valuation_ticks
+        )
+        self.value = ema(self.value, npv, b.foresight)
+
+    @property
+    def backlog_total(self) -> float:
+        """H100e of install orders waiting (after this tick's settlement)."""
+        return sum(self.waiting.values())
+
+    def _age_backlog(self, fills: tuple[float, ...]) -> None:
+        """Unfilled orders wait one tick more; those past patience are cancelled."""
+        patience = self.model.world.behaviour.backlog_patience
+        tol = REL_QUANTITY * max(1.0, sum(self.install_bids))
+        unfilled = [q - f if q - f > tol else 0.0 for q, f in zip(self.install_bids, fills)]
+        if not unfilled:
+            return
+        backlog = {1: unfilled[0] + unfilled[1]}
+        for age in range(1, patience + 1):
+            backlog[age + 1] = unfilled[1 + age]
+        self.cancelled = backlog.pop(patience + 1, 0.0)
+        self.waiting = {a: q for a, q in backlog.items() if q > 0}
 
     def _wanted_installs(self, fleet: float) -> float:
         s = self.spec
@@ -77,7 +148,7 @@ class Hyperscaler(MarketAgent):
             q for cohorts in self.fleet.values() for r, q in cohorts if r <= self.model.tick + 1
         )
         expected = self.demand_ema if self.demand_ema is not None else fleet
-        gap = max(0.0, HEADROOM * expected - (fleet - retiring))
+        gap = max(0.0, self.model.world.behaviour.fleet_headroom * expected - (fleet - retiring))
         unit = self.unit_cost_ema if self.unit_cost_ema else s.value_per_h100e / 2
         years = self.model.tick / self.model.world.meta.ticks_per_year
         budget = s.capex_budget * (1 + s.capex_growth) ** years
@@ -89,26 +160,68 @@ class Hyperscaler(MarketAgent):
         s = self.spec
         t = m.tick
         self.installed = 0.0
-        for designer, q in m.inflows(self.name, "accelerator").items():
+        out = m.outcome
+        self._age_backlog(out.fills.get(self.name, ()))
+        for designer, q in out.inflows(self.name, "accelerator").items():
             if q > 0:
                 self.fleet.setdefault(designer, []).append([t + 1 + s.fleet_life, q])
                 self.installed += q
         self._tally()
-        self.power_mw += sum(m.inflows(self.name, "power").values())
-        self.sold = sum(m.outflows(self.name, "compute").values())
+        self.power_mw += sum(out.inflows(self.name, "power").values())
+        self.sold = sum(out.outflows(self.name, "compute").values())
         self.utilisation = self.sold / self.available if self.available > 0 else 0.0
         m.ledger.pay(self.name, EXTERNAL, s.opex * self.sold, "operating")
 
     def decide(self) -> None:
         m = self.model
         b = m.world.behaviour
-        unmet = m.unmet_compute_share(self.name)
+        unmet = m.unmet_by_hyperscaler.get(self.name, 0.0)
         self.demand_ema = ema(self.demand_ema, self.sold + unmet, b.foresight)
-        acc, mw = m.node_price(self.name, "accelerator"), m.node_price(self.name, "power")
+        acc = m.outcome.node_price(self.name, "accelerator")
+        mw = m.outcome.node_price(self.name, "power")
         if acc is not None and self.installed > 0:
             unit = acc + (mw or 0.0) * self.spec.mw_per_h100e
             self.unit_cost_ema = ema(self.unit_cost_ema, unit, b.foresight)
-        if self.utilisation >= 0.98:
+        self.util_ema = ema(self.util_ema, self.utilisation, b.foresight)
+        self._learn_value()
+        if self.utilisation >= b.sold_out_utilisation:
             self.markup = min(b.max_markup, self.markup + b.markup_step)
-        elif self.utilisation < 0.7:
+        elif self.utilisation < b.idle_utilisation:
             self.markup = max(0.0, self.markup - b.markup_step)
+
+
+def install_npv(
+    price: float, utilisation: float, opex: float, decline: float, rate: float, ticks: int
+) -> float:
+    """$ NPV of one installed H100e: sum over t = 1..ticks of
+    (utilisation x price x (1 - decline)^(t-1) - opex) / (1 + rate)^t, at least 0.
+
+    ``price`` and ``opex`` are $ per H100e-quarter (per tick); ``rate`` per tick."""
+    npv = 0.0
+    for t in range(1, ticks + 1):
+        npv += (utilisation * price * (1 - decline) ** (t - 1) - opex) / (1 + rate) ** t
+    return max(npv, 0.0)
+
+
+def most_spare_compute(hypers: list[Hyperscaler]) -> str | None:
+    """The hyperscaler with most unsold compute this tick (ties: first name)."""
+    spare = {h.name: h.available - h.sold for h in hypers}
+    return max(sorted(spare), key=lambda n: spare[n]) if spare else None
+
+
+def unmet_by_hyperscaler(hypers: list[Hyperscaler], labs: list, outcome) -> dict[str, float]:
+    """Unmet lab demand attributed to each hyperscaler by its share of each lab's supply
+    (split evenly over all hyperscalers for a lab that got nothing)."""
+    share: dict[str, float] = {h.name: 0.0 for h in hypers}
+    for lab in labs:
+        if lab.unmet <= 0:
+            continue
+        got = outcome.inflows(lab.name, "compute")
+        supply = sum(got.values())
+        if supply > 0:
+            for h, q in got.items():
+                share[h] = share.get(h, 0.0) + lab.unmet * q / supply
+        else:
+            for h in share:
+                share[h] += lab.unmet / len(share)
+    return share

@@ -2,22 +2,42 @@
 
 Demand grows each tick by its annual growth rate, which halves every
 ``growth_halflife`` years (an S-shaped adoption path), times a log-normal adoption
-shock (its own seeded generator, so activation order cannot change draws), and
-a demand-bust shock scales it. It bids inference demand at its inference value
-and training demand at its training value; its revenue (from outside the model)
-is the value of the compute it gets. When its unmet share (EMA) passes the
-trigger it signs a take-or-pay contract with the hyperscaler that served it most.
+shock (its own stream from (seed, name), so neither activation order nor other
+agents change its draws), and
+a demand-bust shock scales it. It bids each use (inference, training) as a step
+demand curve (``demand_curve``): all of it at its value, less of it at higher
+prices with the use's price elasticity; its revenue (from outside the model) is
+the value of the compute it gets (each unit at its step's price). When its
+unmet share (EMA) passes the trigger it signs a take-or-pay contract with the
+hyperscaler that served it most.
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from market.agents.base import MarketAgent, ema
+from market.agents.hyperscaler import Hyperscaler, most_spare_compute
 from market.ledger import EXTERNAL
 from market.scenario import LabSpec
+
+
+def demand_curve(
+    quantity: float, value: float, elasticity: float, steps: int, top: float
+) -> list[tuple[float, float]]:
+    """A step demand curve (units, $/unit) for ``quantity`` wanted at ``value``.
+
+    Constant elasticity above the value: at price p >= value it wants
+    quantity x (p / value)^-elasticity, up to ``top`` x value. Steps sit at
+    p_k = value x top^(k/steps), k = 0..steps; the step at p_k holds
+    q(p_k) - q(p_k+1) (the top step holds q(p_top)), so the steps sum to ``quantity``
+    and the price rises smoothly as supply falls short.
+    """
+    prices = [value * top ** (k / steps) for k in range(steps + 1)]
+    wanted = [quantity * (p / value) ** -elasticity for p in prices]
+    out = [(wanted[k] - wanted[k + 1], prices[k]) for k in range(steps)]
+    out.append((wanted[-1], prices[-1]))
+    return out
 
 
 class Lab(MarketAgent):
@@ -26,31 +46,38 @@ class Lab(MarketAgent):
         self.spec = spec
         self.training = spec.training
         self.inference = spec.inference
-        self.demand_rng = np.random.default_rng(model.rng.integers(2**63))
         self.demand = 0.0  # H100e-quarters wanted this tick (after shocks)
         self.received = 0.0
         self.unmet = 0.0
         self.unmet_ema: float | None = None
         self.equity_given = 0.0  # share of the lab given away for compute
+        self.steps: list[float] = []  # $/unit of this tick's bid steps, in bid order
 
     def submit_orders(self) -> None:
         s = self.spec
         tpy = self.model.world.meta.ticks_per_year
         if self.model.tick > 0:
-            shock = math.exp(s.volatility * self.demand_rng.standard_normal() - s.volatility**2 / 2)
+            shock = math.exp(s.volatility * self.stream.standard_normal() - s.volatility**2 / 2)
             fade = 0.5 ** (self.model.tick / tpy / s.growth_halflife)
             self.training *= (1 + s.training_growth * fade) ** (1 / tpy) * shock
             self.inference *= (1 + s.inference_growth * fade) ** (1 / tpy) * shock
         f = self.model.policy.demand_factor(self.name)
         self.demand = (self.training + self.inference) * f
-        self.bid("compute", self.inference * f, s.inference_value)
-        self.bid("compute", self.training * f, s.training_value)
+        b = self.model.world.behaviour
+        self.steps = []
+        for q, value, e in (
+            (self.inference * f, s.inference_value, s.inference_elasticity),
+            (self.training * f, s.training_value, s.training_elasticity),
+        ):
+            for units, price in demand_curve(q, value, e, b.demand_steps, b.demand_top_price):
+                self.bid("compute", units, price)
+                self.steps.append(price)
 
     def settle(self) -> None:
-        fills = self.model.bid_fills.get(self.name, [0.0, 0.0])
+        fills = self.model.outcome.fills.get(self.name, ())
         self.received = sum(fills)
         self.unmet = max(0.0, self.demand - self.received)
-        value = fills[0] * self.spec.inference_value + fills[1] * self.spec.training_value
+        value = sum(f * p for f, p in zip(fills, self.steps))  # its value of what it got
         self.model.ledger.pay(EXTERNAL, self.name, value, "revenue")
 
     def decide(self) -> None:
@@ -60,18 +87,25 @@ class Lab(MarketAgent):
         self.unmet_ema = ema(self.unmet_ema, share, b.foresight)
         if not b.contracting or self.unmet_ema <= b.contract_trigger:
             return
-        seller, _ = m.top_supplier(self.name, "compute")
+        seller, _ = m.outcome.top_supplier(self.name, "compute")
         if seller is None:
-            seller = m.most_spare_compute()
-        if seller is None or m.contracts.held(m.tick, self.name, seller, "compute"):
+            seller = most_spare_compute(m.agents_of(Hyperscaler))
+        if seller is None or m.desk.book.held(m.tick, self.name, seller, "compute"):
             return
         price = m.price_ema.get("compute")
         if price is None:
             return
-        m.sign_take_or_pay(
-            self, seller, b.contract_share * self.demand, price * (1 + b.contract_premium)
-        )
+        m.desk.request(
+            "take_or_pay", self.name, seller, "compute",
+            b.contract_share * self.demand, price * (1 + b.contract_premium),
+        )  # fmt: skip
 
-    def nominate(self, quantity: float, min_take: float) -> float:
-        """Take-or-pay nomination: what it expects to need, within [min_take*q, q]."""
-        return min(quantity, max(min_take * quantity, self.demand))
+    def columns(self) -> dict[str, float]:
+        return dict(demand=self.demand, received=self.received, unmet=self.unmet)
+
+    def nominate(self, contract) -> float:
+        """Take-or-pay: what it expects to need, within [min_take x q, q]; else q."""
+        q = contract.quantity
+        if contract.kind != "take_or_pay":
+            return q
+        return min(q, max(contract.min_take * q, self.demand))

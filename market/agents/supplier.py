@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from market import metrics
 from market.agents.base import MarketAgent, ema
 from market.ledger import EXTERNAL
 
-#: The ask is two steps: most capacity at the marked-up price, the rest dearer.
-STEPS = ((0.8, 1.0), (0.2, 1.25))
+NAN = float("nan")
 
 
 @dataclass(slots=True)
@@ -30,6 +30,7 @@ class Line:
     available: float = 0.0  # effective capacity this tick (after shocks)
     price_ema: float | None = None
     util_ema: float | None = None
+    markup_step: float | None = None  # None: behaviour.markup_step
 
     def price(self) -> float:
         return self.unit_cost * (1.0 + self.markup)
@@ -45,6 +46,7 @@ class Line:
             spec.lead_time,
             spec.markup,
             spec.depreciation,
+            markup_step=spec.markup_step,
         )
 
 
@@ -55,7 +57,25 @@ class Supplier(MarketAgent):
         super().__init__(model, name, region, cash)
         self.lines = {line.good: line for line in lines}
 
-    def submit_orders(self) -> None:
+    def capacity_for(self, good: str) -> float:
+        line = self.lines.get(good)
+        return line.capacity if line is not None else 0.0
+
+    def line(self, good: str) -> Line | None:
+        return self.lines.get(good)
+
+    def columns(self) -> dict[str, float]:
+        cap = sum(line.available for line in self.lines.values())
+        sold = sum(line.sold for line in self.lines.values())
+        return dict(
+            capacity=sum(line.capacity for line in self.lines.values()), sold=sold,
+            utilisation=metrics.utilisation(min(sold, cap), cap) if cap > 0 else NAN,
+            stranded=metrics.stranded_capacity(cap, sold),
+            markup=max(line.markup for line in self.lines.values()),
+        )  # fmt: skip
+
+    def prepare(self) -> None:
+        """New capacity arrives, old retires; this tick's shocks set what is available."""
         factor = self.model.policy.capacity_factor(self.name)
         t = self.model.tick
         for line in self.lines.values():
@@ -63,12 +83,17 @@ class Supplier(MarketAgent):
             line.pipeline = [(r, u) for r, u in line.pipeline if r > t]
             line.capacity = line.capacity * (1 - line.depreciation) + arrived
             line.available = line.capacity * factor
-            for share, mult in STEPS:
+
+    def submit_orders(self) -> None:
+        b = self.model.world.behaviour
+        steps = ((1 - b.ask_top_share, 1.0), (b.ask_top_share, 1 + b.ask_top_premium))
+        for line in self.lines.values():
+            for share, mult in steps:
                 self.ask(line.good, line.available * share, line.price() * mult)
 
     def settle(self) -> None:
         for line in self.lines.values():
-            line.sold = self.model.sold.get((self.name, line.good), 0.0)
+            line.sold = self.model.outcome.sold.get((self.name, line.good), 0.0)
             self.model.ledger.pay(self.name, EXTERNAL, line.sold * line.unit_cost, "operating")
 
     def decide(self) -> None:
@@ -76,13 +101,14 @@ class Supplier(MarketAgent):
         for line in self.lines.values():
             util = line.sold / line.available if line.available > 0 else 0.0
             line.util_ema = ema(line.util_ema, util, b.foresight)
-            price = self.model.node_price(self.name, line.good)
+            price = self.model.outcome.node_price(self.name, line.good)
             if price is not None and line.sold > 0:
                 line.price_ema = ema(line.price_ema, price, b.foresight)
-            if util >= 0.98:
-                line.markup = min(b.max_markup, line.markup + b.markup_step)
-            elif util < 0.7:
-                line.markup = max(0.0, line.markup - b.markup_step)
+            step = b.markup_step if line.markup_step is None else line.markup_step
+            if util >= b.sold_out_utilisation:
+                line.markup = min(b.max_markup, line.markup + step)
+            elif util < b.idle_utilisation:
+                line.markup = max(0.0, line.markup - step)
             self._maybe_expand(line)
 
     def _maybe_expand(self, line: Line) -> None:
@@ -112,3 +138,14 @@ class SingleLineSupplier(Supplier):
         super().__init__(
             model, spec.name, spec.region, spec.cash, [Line.from_spec(self.GOOD, spec)]
         )
+
+
+def list_prices(suppliers: list[Supplier]) -> dict[str, float]:
+    """Each good's list price ($/unit): its suppliers' marked-up prices, weighted by capacity."""
+    value: dict[str, float] = {}
+    units: dict[str, float] = {}
+    for s in suppliers:
+        for line in s.lines.values():
+            value[line.good] = value.get(line.good, 0.0) + line.capacity * line.price()
+            units[line.good] = units.get(line.good, 0.0) + line.capacity
+    return {g: value[g] / units[g] for g in sorted(value) if units[g] > 0}

@@ -32,7 +32,7 @@ def test_exclusive_equity_deal_closes_the_labs_routes_to_rival_hyperscalers():
                 assert not r.allowed and q == 0.0
             if t >= 6:
                 assert r.allowed  # the exclusivity ends with the term
-        got = m.inflows("anthropic", "compute")
+        got = m.outcome.inflows("anthropic", "compute")
         if t < 6:
             assert set(got) <= {"google"}
             # Credits were paid in equity: no cash changes hands for them.
@@ -49,7 +49,7 @@ def test_a_seller_that_cannot_deliver_pays_the_breach_penalty():
     ]  # fmt: skip
     m = MarketModel(small_world(contracts=contracts), seed=1)
     m.step()
-    (k, delivered, short) = next(x for x in m.deliveries if x[0].seller == "azure")
+    (k, delivered, short) = next(x for x in m.outcome.deliveries if x[0].seller == "azure")
     assert short > 0 and k.breaches == 1
     rate = m.world.behaviour.shortfall_penalty
     penalties = [amt for p, q, amt, kind in m.last_ledger.rows if kind == "penalty"]
@@ -71,7 +71,7 @@ def test_take_or_pay_buyer_pays_for_its_minimum_even_when_it_needs_less():
     m = MarketModel(small_world(labs=labs, contracts=contracts), seed=1)
     m.step()
     m.step()
-    k, delivered, short = m.deliveries[0]
+    k, delivered, short = m.outcome.deliveries[0]
     assert k.nominated == pytest.approx(6000)  # it needs ~200 but must take 60%
     assert delivered == pytest.approx(6000) and short == pytest.approx(0.0, abs=1e-6)
     lab = m.by_name["tiny"]
@@ -87,7 +87,7 @@ def test_capacity_reservation_prepays_and_finances_new_capacity():
     designer, hynix = m.by_name["nvidia"], m.by_name["hynix"]
     line = hynix.lines["hbm"]
     before = (len(line.pipeline), hynix.prepaid_total, designer.cash, hynix.cash)
-    m.reserve_capacity(designer, "hynix", "hbm", 1.0e6, 12.0)
+    m.desk.reserve_capacity(designer, "hynix", "hbm", 1.0e6, 12.0)
     c = m.contracts.contracts[-1]
     assert c.kind == "capacity_reservation" and c.start == m.tick + line.lead_time
     assert c.prepayment == pytest.approx(0.5 * line.capex_per_unit * 1.0e6)

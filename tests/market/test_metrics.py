@@ -439,3 +439,25 @@ def test_long_chain_and_wide_fan_in_are_traced_exactly():
     assert exp["hub"][0] == pytest.approx(0.5)
     assert exp["hub"][("fab", 7)] == pytest.approx(0.5 / m)
     assert exposure_by("region", g, exp)["hub"] == pytest.approx({"TW": 0.5, "KR": 0.5})
+
+
+# --- margins ------------------------------------------------------------------------------
+def test_gross_margin_from_a_hand_ledger():
+    from market.metrics import gross_margins
+
+    rows = [
+        ("hyper", "nv", 30000.0, "spot:accelerator"),  # a chip sold (capital for the buyer)
+        ("nv", "tsmc", 1000.0, "contract:wafer"),
+        ("nv", "hynix", 2400.0, "spot:hbm"),
+        ("nv", "<external>", 3900.0, "operating"),
+        ("nv", "<external>", 700.0, "switching"),  # a selling cost, not cost of sales
+        ("tsmc", "<external>", 600.0, "operating"),
+        ("lab", "hyper", 5000.0, "spot:compute"),
+        ("hyper", "<external>", 600.0, "operating"),
+        ("<external>", "lab", 6000.0, "revenue"),
+    ]
+    m = gross_margins(rows, capital_goods=["accelerator", "power"])
+    assert m["nv"] == pytest.approx((30000 - 1000 - 2400 - 3900) / 30000)
+    assert m["tsmc"] == pytest.approx((1000 - 600) / 1000)
+    assert m["hyper"] == pytest.approx((5000 - 600) / 5000)  # the chip is capex
+    assert m["lab"] == pytest.approx((6000 - 5000) / 6000)

@@ -34,7 +34,7 @@ def test_money_is_conserved_every_tick():
             assert a.cash - before[a.name] == pytest.approx(net.get(a.name, 0.0), abs=1e-3)
         # Spot trades: what buyers paid equals what sellers got plus the routes' costs.
         paid = sum(amount for p, _, amount, k in m.last_ledger.rows if k.startswith("spot"))
-        expected = sum(q * price for _, _, _, q, price in m.spot)
+        expected = sum(q * price for _, _, _, q, price in m.outcome.spot)
         assert paid == pytest.approx(expected, rel=1e-9)
 
 
@@ -50,11 +50,13 @@ def test_stocks_follow_their_flows():
         m.step()
         for h in m.agents_of(Hyperscaler):
             fleet0, mw0 = hypers[h.name]
-            bought = sum(m.inflows(h.name, "accelerator").values())
+            bought = sum(m.outcome.inflows(h.name, "accelerator").values())
             assert h.fleet_size == pytest.approx(fleet0 - retiring[h.name] + bought, rel=1e-9)
-            assert h.power_mw == pytest.approx(mw0 + sum(m.inflows(h.name, "power").values()))
+            assert h.power_mw == pytest.approx(
+                mw0 + sum(m.outcome.inflows(h.name, "power").values())
+            )
         for d in m.agents_of(ChipDesigner):
-            shipped = sum(m.outflows(d.name, "accelerator").values())
+            shipped = sum(m.outcome.outflows(d.name, "accelerator").values())
             assert d.made == pytest.approx(shipped, rel=1e-7, abs=1e-6)
         for s in m.agents_of(Supplier):
             for line in s.lines.values():

@@ -1,0 +1,124 @@
+"""One tick's results as the market reads them: a frozen ``TickOutcome``.
+
+Built once per tick from the order book and the clearing (``TickOutcome.of``):
+quantities are snapped to exact zeros within ``market.tolerance.REL_QUANTITY`` of
+each good's market size, contract deliveries are split back to their contracts,
+and the views agents and metrics need (units sold per (seller, good), accelerators
+made per designer, fills per bidder, flows per (seller, buyer, good), spot trades
+with the buyer's nodal price) are indexed. Nothing changes it after it is built.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from market import contracts as ct
+from market.goods import GOODS
+from market.tolerance import market_scales, snap
+from optimizers import Clearing, OrderBook
+
+Key = tuple[str, str, str]  # (seller, buyer, good)
+
+
+@dataclass(frozen=True, slots=True)
+class TickOutcome:
+    """The tick's trades. Quantities are per tick in the good's unit; prices $/unit.
+
+    ``spot``: (seller, buyer, good, units, $/unit at the buyer's node) per route that
+    carried spot units; ``deliveries``: (contract, units delivered, units short);
+    ``spot_price``: volume-weighted spot price per good that traded.
+    """
+
+    tick: int
+    book: OrderBook
+    clearing: Clearing
+    ask_fills: tuple[float, ...]
+    bid_fills: tuple[float, ...]
+    recipe_activity: tuple[float, ...]
+    route_flows: tuple[float, ...]
+    deliveries: tuple[tuple[ct.Contract, float, float], ...]
+    sold: dict[tuple[str, str], float]
+    made: dict[str, float]
+    fills: dict[str, tuple[float, ...]]
+    flows: dict[Key, float]
+    spot: tuple[tuple[str, str, str, float, float], ...]
+    asks_first: dict[tuple[str, str], float]
+    into: dict[tuple[str, str], dict[str, float]]
+    out_of: dict[tuple[str, str], dict[str, float]]
+    spot_price: dict[str, float]
+
+    @classmethod
+    def of(cls, tick: int, book: OrderBook, c: Clearing, groups: list) -> TickOutcome:
+        scale = market_scales(book)
+
+        def snapped(orders, values, good_of) -> tuple[float, ...]:
+            return tuple(snap(q, scale.get(good_of(o), 0.0)) for o, q in zip(orders, values))
+
+        asks = snapped(book.asks, c.ask_fills, lambda o: o.good)
+        bids = snapped(book.bids, c.bid_fills, lambda o: o.good)
+        activity = snapped(book.recipes, c.recipe_activity, lambda o: o.output)
+        route_flows = snapped(book.routes, c.route_flows, lambda o: o.good)
+        delivered = snapped(book.commitments, c.commitment_deliveries, lambda o: o.good)
+        deliveries = tuple(ct.split(groups, list(delivered)))
+
+        sold: dict[tuple[str, str], float] = defaultdict(float)
+        asks_first: dict[tuple[str, str], float] = {}
+        for a, q in zip(book.asks, asks):
+            sold[(a.agent, a.good)] += q
+            asks_first.setdefault((a.agent, a.good), a.price)
+        made: dict[str, float] = defaultdict(float)
+        for r, q in zip(book.recipes, activity):
+            if r.output == "accelerator":
+                made[r.agent] += q
+        fills: dict[str, list[float]] = defaultdict(list)
+        for b, q in zip(book.bids, bids):
+            fills[b.agent].append(q)
+        flows: dict[Key, float] = defaultdict(float)
+        spot = []
+        for r, q in zip(book.routes, route_flows):
+            if q > 0:
+                flows[(r.seller, r.buyer, r.good)] += q
+                spot.append((r.seller, r.buyer, r.good, q, c.prices[(r.buyer, r.good)]))
+        for k, q, _ in deliveries:
+            if q > 0:
+                flows[(k.seller, k.buyer, k.good)] += q
+        into: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+        out_of: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+        for (s, b, g), q in flows.items():
+            into[(b, g)][s] = q
+            out_of[(s, g)][b] = q
+        spot_price = {}
+        for good in GOODS:
+            vol = sum(q for _, _, g, q, _ in spot if g == good)
+            if vol > 0:
+                spot_price[good] = sum(q * p for _, _, g, q, p in spot if g == good) / vol
+        return cls(
+            tick, book, c, asks, bids, activity, route_flows, deliveries, dict(sold),
+            dict(made), {k: tuple(v) for k, v in fills.items()}, dict(flows), tuple(spot),
+            asks_first, dict(into), dict(out_of), spot_price,
+        )  # fmt: skip
+
+    def node_price(self, agent: str, good: str) -> float | None:
+        """This tick's nodal price ($/unit), or None if the node is not in the book."""
+        return self.clearing.prices.get((agent, good))
+
+    def ask_price(self, agent: str, good: str) -> float | None:
+        """The agent's first (cheapest) ask price for ``good`` this tick."""
+        return self.asks_first.get((agent, good))
+
+    def inflows(self, agent: str, good: str) -> dict[str, float]:
+        """Units of ``good`` each seller delivered to ``agent`` this tick (spot + contract)."""
+        return self.into.get((agent, good), {})
+
+    def outflows(self, agent: str, good: str) -> dict[str, float]:
+        """Units of ``good`` ``agent`` delivered to each buyer this tick (spot + contract)."""
+        return self.out_of.get((agent, good), {})
+
+    def top_supplier(self, buyer: str, good: str) -> tuple[str | None, float]:
+        """The seller that delivered most of ``good`` to ``buyer`` (ties: first name), and units."""
+        got = self.inflows(buyer, good)
+        if not got:
+            return None, 0.0
+        seller = max(sorted(got), key=lambda s: got[s])
+        return seller, got[seller]

@@ -1,0 +1,116 @@
+"""Demand, value and price formation (issue 8 parts 1-2).
+
+Closed forms: the demand curve's steps sum to the demand and follow the constant
+elasticity; the NPV of an install is a geometric sum. Rent location on a small
+world: with wafers scarce, the designer's margin rises and the wafer price stays
+within its documented bound (the dearest wafer supplier's top ask step); without
+the designer's pricing power (no allocation, markup capped), the rent moves to
+the wafer. The tables report spot, contract and transaction prices consistently.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from worlds import small_world
+
+from market.agents.hyperscaler import install_npv
+from market.agents.lab import demand_curve
+from market.model import MarketModel
+
+
+@pytest.mark.parametrize("elasticity", [0.0, 0.5, 1.0, 1.5])
+def test_demand_curve_steps_sum_to_demand_and_follow_the_elasticity(elasticity):
+    steps = demand_curve(1000.0, 4000.0, elasticity, 8, 3.0)
+    assert len(steps) == 9
+    assert sum(q for q, _ in steps) == pytest.approx(1000.0)
+    prices = [p for _, p in steps]
+    assert prices[0] == pytest.approx(4000.0) and prices[-1] == pytest.approx(12000.0)
+    assert all(b > a for a, b in zip(prices, prices[1:]))
+    # Units wanted at or above each step's price = 1000 x (p / 4000)^-e.
+    for k, (_, p) in enumerate(steps):
+        wanted = sum(q for q, _ in steps[k:])
+        assert wanted == pytest.approx(1000.0 * (p / 4000.0) ** -elasticity)
+
+
+def test_install_npv_is_the_discounted_sum_of_falling_rent_less_opex():
+    u, p, opex, d, r, n = 0.85, 5000.0, 600.0, 0.05, 0.025, 16
+    # Geometric sums in closed form.
+    a = (1 - d) / (1 + r)
+    rent = u * p / (1 + r) * (1 - a**n) / (1 - a)
+    cost = opex * (1 - (1 + r) ** -n) / r
+    assert install_npv(p, u, opex, d, r, n) == pytest.approx(rent - cost)
+    assert install_npv(100.0, 0.5, opex, d, r, n) == 0.0  # never below zero
+
+
+FABS = {
+    "ample": [
+        {"name": "tsmc", "region": "TW", "capacity": 3000, "unit_cost": 15000,
+         "capex_per_unit": 250000, "lead_time": 8, "cowos_capacity": 4000,
+         "cowos_unit_cost": 10000},
+        {"name": "intel", "region": "US", "capacity": 500, "unit_cost": 22000,
+         "capex_per_unit": 400000, "lead_time": 10},
+    ],
+    "scarce": [
+        {"name": "tsmc", "region": "TW", "capacity": 700, "unit_cost": 15000,
+         "capex_per_unit": 250000, "lead_time": 8, "cowos_capacity": 4000,
+         "cowos_unit_cost": 10000},
+        {"name": "intel", "region": "US", "capacity": 100, "unit_cost": 22000,
+         "capex_per_unit": 400000, "lead_time": 10},
+    ],
+}  # fmt: skip
+
+
+def _run(fabs: str, **behaviour):
+    """Wafer transaction price, its bound, and Nvidia's gross margin, per tick."""
+    world = small_world(fabs=FABS[fabs], behaviour={"contracting": False, **behaviour})
+    m = MarketModel(world, seed=1)
+    price, bound = [], []
+    for _ in range(12):
+        m.step()
+        p = m.tables()["prices"]
+        price.append([v for g, v in zip(p["good"], p["price"]) if g == "wafer"][-1])
+        top = 1 + m.world.behaviour.ask_top_premium
+        transport = m.world.transport_cost.get("wafer", 0.0)
+        lines = [m.by_name[f].lines["wafer"] for f in ("tsmc", "intel")]
+        bound.append(max(line.price() for line in lines) * top + transport)
+    a = m.tables()["agents"]
+    margin = [v for n, v in zip(a["agent"], a["gross_margin"]) if n == "nvidia"]
+    return np.array(price), np.array(bound), np.array(margin)
+
+
+def test_with_wafers_scarce_the_rent_goes_to_the_designer_not_the_wafer():
+    _, _, ample_margin = _run("ample")
+    price, bound, margin = _run("scarce")
+    late = slice(9, 12)  # demand has outgrown the wafers by then
+    assert margin[late].min() > ample_margin[late].max() + 0.3
+    assert np.all(price[1:] <= bound[1:] * (1 + 1e-9))
+
+
+def test_without_the_designers_pricing_power_the_rent_moves_to_the_wafer():
+    _, _, ample_margin = _run("ample")
+    price, bound, margin = _run("scarce", input_allocation=False, max_markup=0.5)
+    late = slice(9, 12)
+    assert price[late].max() > 10 * bound[late].max()
+    assert margin[late].max() < ample_margin[late].min()
+
+
+def test_transaction_price_is_the_volume_weighted_spot_and_contract_price():
+    m = MarketModel(small_world(), seed=2)
+    m.run(8)
+    p = m.tables()["prices"]
+    seen_both = False
+    for price, spot, contract, vol, cvol in zip(
+        p["price"], p["spot_price"], p["contract_price"], p["volume"], p["contract_volume"]
+    ):
+        if vol > 0 and cvol > 0:
+            seen_both = True
+            assert price == pytest.approx((vol * spot + cvol * contract) / (vol + cvol))
+        elif cvol > 0:
+            assert price == pytest.approx(contract)
+        else:
+            assert math.isnan(contract)
+            assert price == pytest.approx(spot) or (math.isnan(price) and math.isnan(spot))
+    assert seen_both
