@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
+
 from market import contracts as ct
 from market.goods import GOODS
-from market.tolerance import market_scales, snap
+from market.tolerance import market_scales, snap_array
 from optimizers import Clearing, OrderBook
 
 Key = tuple[str, str, str]  # (seller, buyer, good)
@@ -53,7 +55,11 @@ class TickOutcome:
         scale = market_scales(book)
 
         def snapped(orders, values, good_of) -> tuple[float, ...]:
-            return tuple(snap(q, scale.get(good_of(o), 0.0)) for o, q in zip(orders, values))
+            q = np.asarray(values, dtype=float)
+            if not q.size:
+                return ()
+            s = np.fromiter((scale.get(good_of(o), 0.0) for o in orders), float, len(q))
+            return tuple(snap_array(q, s).tolist())
 
         asks = snapped(book.asks, c.ask_fills, lambda o: o.good)
         bids = snapped(book.bids, c.bid_fills, lambda o: o.good)
@@ -88,11 +94,12 @@ class TickOutcome:
         for (s, b, g), q in flows.items():
             into[(b, g)][s] = q
             out_of[(s, g)][b] = q
-        spot_price = {}
-        for good in GOODS:
-            vol = sum(q for _, _, g, q, _ in spot if g == good)
-            if vol > 0:
-                spot_price[good] = sum(q * p for _, _, g, q, p in spot if g == good) / vol
+        volume: dict[str, float] = defaultdict(float)
+        value: dict[str, float] = defaultdict(float)
+        for _, _, g, q, p in spot:
+            volume[g] += q
+            value[g] += q * p
+        spot_price = {g: value[g] / volume[g] for g in GOODS if volume.get(g, 0.0) > 0}
         return cls(
             tick, book, c, asks, bids, activity, route_flows, deliveries, dict(sold),
             dict(made), {k: tuple(v) for k, v in fills.items()}, dict(flows), tuple(spot),

@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+import numpy as np
+
 #: Relative tolerance on quantities read from the solver (share of the good's market).
 REL_QUANTITY = 1e-8
 
@@ -30,8 +32,13 @@ def exceeds(price: float, threshold: float) -> bool:
 
 def snap(q: float, scale: float) -> float:
     """``q`` as a float, or exactly 0.0 when within ``REL_QUANTITY x scale`` of zero."""
-    q = float(q)
-    return 0.0 if abs(q) <= REL_QUANTITY * max(1.0, scale) else q
+    return float(snap_array(np.asarray([q], float), np.asarray([scale], float))[0])
+
+
+def snap_array(q: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """:func:`snap` element-wise: ``q`` with entries within ``REL_QUANTITY x max(1, scale)``
+    of zero set to exactly 0.0."""
+    return np.where(np.abs(q) <= REL_QUANTITY * np.maximum(1.0, scale), 0.0, q)
 
 
 def market_scales(book) -> dict[str, float]:
