@@ -63,17 +63,24 @@ def test_stocks_follow_their_flows():
                 assert line.sold <= line.available * (1 + 1e-9) + 1e-6
 
 
-def test_supplier_capacity_grows_by_what_it_ordered_after_the_lead_time():
-    m = MarketModel(small_world(), seed=4)
+def test_ordered_capacity_arrives_exactly_after_the_lead_time_and_depreciates():
+    # Depreciation on, the supplier's own expansions and designers' reservations off, so
+    # the capacity path is known in closed form: K_t = K0 (1-d)^(t+1) + q (1-d)^(t-l) for
+    # t >= l (the order placed at tick 0 arrives in tick l's prepare step), else without q.
+    world = small_world()
+    hbm = world.memory_makers[0].model_copy(update={"depreciation": 0.05})
+    rules = world.behaviour.model_copy(
+        update={"expansion_trigger": 1.0, "payback_ticks": 1e-9, "reservation_trigger": 1e4}
+    )
+    m = MarketModel(world.model_copy(update={"memory_makers": (hbm,), "behaviour": rules}), 4)
     hynix = m.by_name["hynix"]
     line = hynix.lines["hbm"]
-    start = line.capacity
-    hynix.expand(line, 1000.0, line.capex_per_unit)
-    for _ in range(line.lead_time):
+    k0, d, q, lead = line.capacity, 0.05, 1000.0, line.lead_time
+    hynix.expand(line, q, line.capex_per_unit)
+    for t in range(lead + 3):
         m.step()
-        assert line.capacity == pytest.approx(start) or line.capacity > start
-    m.step()
-    assert line.capacity >= start + 1000.0 - 1e-6
+        expected = k0 * (1 - d) ** (t + 1) + (q * (1 - d) ** (t - lead) if t >= lead else 0.0)
+        assert line.capacity == pytest.approx(expected, rel=1e-12), f"tick {t}"
 
 
 def _tables_equal(a: dict, b: dict) -> bool:
