@@ -184,6 +184,8 @@ class ContractDesk:
         """Sign this tick's requests in (buyer, seller, good, kind) order."""
         by_name = self.model.by_name
         for buyer, seller, good, kind, terms in sorted(self.requests, key=lambda r: r[:4]):
+            if by_name[buyer].defaulted or by_name[seller].defaulted:
+                continue  # a defaulted agent signs nothing, and no one signs with it
             if kind == "capacity_reservation":
                 self.reserve_capacity(by_name[buyer], seller, good, *terms)
             else:
@@ -212,7 +214,7 @@ class ContractDesk:
         nxt = m.tick + 1
         for (s, buyer, g), use in sorted(self._use.items()):
             line = m.by_name[s].line(g)
-            if line is None or use <= 0:
+            if line is None or use <= 0 or m.by_name[s].defaulted or m.by_name[buyer].defaulted:
                 continue
             if any(c.start <= nxt < c.end for c in self.book.held(m.tick, buyer, s, g)):
                 continue
@@ -246,6 +248,8 @@ class ContractDesk:
         b = m.world.behaviour
         capex = line.capex_per_unit * m.policy.capex_factor(supplier)
         prepayment = b.reservation_prepayment * capex * quantity
+        if prepayment > designer.headroom:  # it cannot pay for it (market.credit)
+            return None
         c = self.book.sign(
             kind="capacity_reservation", seller=supplier, buyer=designer.name, good=good,
             quantity=quantity, price=ask * (1 + b.contract_premium),

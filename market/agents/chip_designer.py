@@ -79,6 +79,9 @@ class ChipDesigner(MarketAgent):
     def capacity_for(self, good: str) -> float:
         return self.capacity if good == "accelerator" else 0.0
 
+    def halt(self) -> None:
+        self.made = self.output_cap = 0.0
+
     def columns(self) -> dict[str, float]:
         return dict(capacity=self.capacity, sold=self.made, markup=self.markup)
 
