@@ -6,9 +6,11 @@ before the spot market). Settlement, per tick and contract:
 
 - the buyer pays ``price`` x units delivered (equity-for-compute: 0, the credits
   were paid for in equity);
-- take-or-pay: the buyer nominates between ``min_take`` x quantity and quantity
-  each tick and pays for what it nominated even if it cannot use it (the goods
-  are delivered and, if unused, wasted: that is the lock-in);
+- take-or-pay (also supply agreements and capacity reservations): the buyer
+  nominates what it expects to need, up to the quantity; units of the minimum
+  (``min_take`` x quantity) it does not call are paid for at the contract price
+  (ledger kind ``deficiency``) and stay with the seller, who may sell them again:
+  the buyer pays for the lock-in but nothing is delivered to be disposed of;
 - a shortfall (seller failed to deliver) costs the seller ``penalty`` x price per
   unit, paid to the buyer, and counts as a breach;
 - capacity reservation: the buyer paid ``prepayment`` at signing, which finances
@@ -47,6 +49,7 @@ class Contract:
     equity_share: float = 0.0
     exclusive: bool = False
     nominated: float = 0.0  # this tick's nominated quantity (after any cap)
+    deficiency: float = 0.0  # units of the minimum it paid for but did not call, this tick
     delivered_total: float = 0.0
     shortfall_total: float = 0.0
     paid_total: float = 0.0
@@ -137,6 +140,9 @@ def split(
     return out
 
 
+#: Kinds whose buyer may call less than the minimum, paying for the rest (``deficiency``).
+CALLED_DOWN = ("take_or_pay", "supply_agreement", "capacity_reservation")
+
 #: Goods bought under long-term supply agreements (inputs and MW; compute has its own).
 LTA_GOODS = ("wafer", "hbm", "cowos", "power")
 
@@ -194,7 +200,8 @@ class ContractDesk:
 
     def renew_supply_agreements(self) -> None:
         """Long-term supply agreements: each buyer of an LTA good keeps ``lta_share`` of its
-        recent use from each supplier (moving average of units received) under contract.
+        recent use from each supplier (moving average of units received, scaled down to
+        what it used when it received more) under contract.
         When none is in force next tick for a (buyer, supplier, good), it signs one for
         ``lta_term`` ticks at the supplier's list price (its marked-up unit cost now), so
         most upstream volume moves at slowly moving contract prices and only the
@@ -205,9 +212,16 @@ class ContractDesk:
             return
         w = b.foresight
         now: dict[tuple[str, str, str], float] = {}
+        received: dict[tuple[str, str], float] = defaultdict(float)
         for (s, buyer, g), q in m.outcome.flows.items():
             if g in LTA_GOODS:
                 now[(s, buyer, g)] = q
+                received[(buyer, g)] += q
+        # Units it used, not units it received: what it disposed of is not renewed.
+        for (s, buyer, g), q in now.items():
+            used = m.by_name[buyer].input_used(g)
+            if used is not None and received[(buyer, g)] > used:
+                now[(s, buyer, g)] = q * used / received[(buyer, g)]
         for key in sorted(set(self._use) | set(now)):
             old = self._use.get(key)  # the first observation starts the average
             self._use[key] = now[key] if old is None else (1 - w) * old + w * now.get(key, 0.0)
@@ -283,6 +297,12 @@ class ContractDesk:
         m = self.model
         for c in due:
             c.nominated = m.by_name[c.buyer].nominate(c)
+            # Units of the minimum not called are paid for and left with the seller, who
+            # may sell them again (take-or-pay), rather than delivered and disposed of.
+            c.deficiency = 0.0
+            if c.kind in CALLED_DOWN:
+                c.deficiency = max(0.0, c.min_take * c.quantity - c.nominated)
+                m.ledger.pay(c.buyer, c.seller, c.price * c.deficiency, "deficiency")
         cap = m.policy.contract_cap
         if cap is None:
             return

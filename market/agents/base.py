@@ -82,6 +82,10 @@ class MarketAgent(mesa.Agent):
         """Its capacity line for ``good`` (suppliers), else None."""
         return None
 
+    def input_used(self, good: str) -> float | None:
+        """Units of ``good`` it used this tick (designers' recipe inputs), else None."""
+        return None
+
     def nominate(self, contract) -> float:
         """Units it calls for this tick under ``contract`` (default: the full quantity)."""
         return contract.quantity

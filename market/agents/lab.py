@@ -46,7 +46,7 @@ class Lab(MarketAgent):
         self.spec = spec
         self.training = spec.training
         self.inference = spec.inference
-        self.demand = 0.0  # H100e-quarters wanted this tick (after shocks)
+        self.demand = spec.training + spec.inference  # H100e-quarters wanted this tick
         self.received = 0.0
         self.unmet = 0.0
         self.unmet_ema: float | None = None
@@ -92,7 +92,7 @@ class Lab(MarketAgent):
         s = self.spec
         t = self.model.tick
         due = [c for c in self.model.desk.book.held(t, self.name) if c.active(t)]
-        owed = sum(c.nominated * c.price for c in due if c.kind == "take_or_pay")
+        owed = sum((c.nominated + c.deficiency) * c.price for c in due if c.kind == "take_or_pay")
         worth = sum(c.nominated for c in due) * min(s.inference_value, s.training_value)
         earned = self.revenue if self.model.tick > 0 else spend  # no history: pays its way
         budget = self.headroom + earned - owed + worth
@@ -168,8 +168,9 @@ class Lab(MarketAgent):
         return dict(demand=self.demand, received=self.received, unmet=self.unmet)
 
     def nominate(self, contract) -> float:
-        """Take-or-pay: what it expects to need, within [min_take x q, q]; else q."""
+        """Take-or-pay: what it expects to need, at most q (the unused minimum is paid
+        for, not taken: ``contracts.ContractDesk.nominate``); else q."""
         q = contract.quantity
         if contract.kind != "take_or_pay":
             return q
-        return min(q, max(contract.min_take * q, self.demand))
+        return min(q, self.demand)
