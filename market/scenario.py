@@ -383,7 +383,7 @@ class AgentSpec(Strict):
         description="$ it may borrow: its cash may fall to -credit_line and no lower. It cuts "
         "orders to stay above it and defaults if it cannot (market/credit.py). Defaults per "
         "type: suppliers $10B, designers $5B, hyperscalers $50B, labs $5B (estimates from "
-        "revolvers and bond issues, e.g. CoreWeave's $11.2B of debt, Jun-25).",
+        "revolvers and bond issues, e.g. CoreWeave's $11.2B of debt, 10-Q Jun-25).",
     )
 
 
@@ -431,7 +431,7 @@ class DesignerSpec(AgentSpec):
     credit_line: NonNeg = Field(
         5e9,
         description="$ it may borrow (cash floor -credit_line; market/credit.py). Default "
-        "$5B: a designer's revolver and notes (AMD: $3B revolver; Nvidia: ~$8.5B of notes).",
+        "$5B, estimate: a designer's revolver and notes.",
     )
 
     chips_per_wafer: PosRatio = Field(description="Good dies per leading-edge wafer.")
@@ -452,8 +452,8 @@ class HyperscalerSpec(AgentSpec):
     credit_line: NonNeg = Field(
         5e10,
         description="$ it may borrow (cash floor -credit_line; market/credit.py). Default "
-        "$50B: investment-grade issuers (Meta's Hyperion SPV raised $27.3B of bonds, Oct-25; "
-        "neoclouds less: CoreWeave $11.2B of debt, Jun-25).",
+        "$50B, estimate: investment-grade issuers (Meta's Hyperion SPV raised $27.3B of bonds, "
+        "Meta release Oct-25; neoclouds less: CoreWeave $11.2B of debt, 10-Q Jun-25).",
     )
 
     fleet: dict[str, Quantity] = Field(
