@@ -6,9 +6,11 @@ before the spot market). Settlement, per tick and contract:
 
 - the buyer pays ``price`` x units delivered (equity-for-compute: 0, the credits
   were paid for in equity);
-- take-or-pay: the buyer nominates between ``min_take`` x quantity and quantity
-  each tick and pays for what it nominated even if it cannot use it (the goods
-  are delivered and, if unused, wasted: that is the lock-in);
+- take-or-pay (also supply agreements and capacity reservations): the buyer
+  nominates what it expects to need, up to the quantity; units of the minimum
+  (``min_take`` x quantity) it does not call are paid for at the contract price
+  (ledger kind ``deficiency``) and stay with the seller, who may sell them again:
+  the buyer pays for the lock-in but nothing is delivered to be disposed of;
 - a shortfall (seller failed to deliver) costs the seller ``penalty`` x price per
   unit, paid to the buyer, and counts as a breach;
 - capacity reservation: the buyer paid ``prepayment`` at signing, which finances
@@ -47,6 +49,7 @@ class Contract:
     equity_share: float = 0.0
     exclusive: bool = False
     nominated: float = 0.0  # this tick's nominated quantity (after any cap)
+    deficiency: float = 0.0  # units of the minimum it paid for but did not call, this tick
     delivered_total: float = 0.0
     shortfall_total: float = 0.0
     paid_total: float = 0.0
@@ -137,6 +140,9 @@ def split(
     return out
 
 
+#: Kinds whose buyer may call less than the minimum, paying for the rest (``deficiency``).
+CALLED_DOWN = ("take_or_pay", "supply_agreement", "capacity_reservation")
+
 #: Goods bought under long-term supply agreements (inputs and MW; compute has its own).
 LTA_GOODS = ("wafer", "hbm", "cowos", "power")
 
@@ -184,6 +190,8 @@ class ContractDesk:
         """Sign this tick's requests in (buyer, seller, good, kind) order."""
         by_name = self.model.by_name
         for buyer, seller, good, kind, terms in sorted(self.requests, key=lambda r: r[:4]):
+            if by_name[buyer].defaulted or by_name[seller].defaulted:
+                continue  # a defaulted agent signs nothing, and no one signs with it
             if kind == "capacity_reservation":
                 self.reserve_capacity(by_name[buyer], seller, good, *terms)
             else:
@@ -192,7 +200,8 @@ class ContractDesk:
 
     def renew_supply_agreements(self) -> None:
         """Long-term supply agreements: each buyer of an LTA good keeps ``lta_share`` of its
-        recent use from each supplier (moving average of units received) under contract.
+        recent use from each supplier (moving average of units received, scaled down to
+        what it used when it received more) under contract.
         When none is in force next tick for a (buyer, supplier, good), it signs one for
         ``lta_term`` ticks at the supplier's list price (its marked-up unit cost now), so
         most upstream volume moves at slowly moving contract prices and only the
@@ -203,16 +212,23 @@ class ContractDesk:
             return
         w = b.foresight
         now: dict[tuple[str, str, str], float] = {}
+        received: dict[tuple[str, str], float] = defaultdict(float)
         for (s, buyer, g), q in m.outcome.flows.items():
             if g in LTA_GOODS:
                 now[(s, buyer, g)] = q
+                received[(buyer, g)] += q
+        # Units it used, not units it received: what it disposed of is not renewed.
+        for (s, buyer, g), q in now.items():
+            used = m.by_name[buyer].input_used(g)
+            if used is not None and received[(buyer, g)] > used:
+                now[(s, buyer, g)] = q * used / received[(buyer, g)]
         for key in sorted(set(self._use) | set(now)):
             old = self._use.get(key)  # the first observation starts the average
             self._use[key] = now[key] if old is None else (1 - w) * old + w * now.get(key, 0.0)
         nxt = m.tick + 1
         for (s, buyer, g), use in sorted(self._use.items()):
             line = m.by_name[s].line(g)
-            if line is None or use <= 0:
+            if line is None or use <= 0 or m.by_name[s].defaulted or m.by_name[buyer].defaulted:
                 continue
             if any(c.start <= nxt < c.end for c in self.book.held(m.tick, buyer, s, g)):
                 continue
@@ -246,6 +262,8 @@ class ContractDesk:
         b = m.world.behaviour
         capex = line.capex_per_unit * m.policy.capex_factor(supplier)
         prepayment = b.reservation_prepayment * capex * quantity
+        if prepayment > designer.headroom:  # it cannot pay for it (market.credit)
+            return None
         c = self.book.sign(
             kind="capacity_reservation", seller=supplier, buyer=designer.name, good=good,
             quantity=quantity, price=ask * (1 + b.contract_premium),
@@ -279,6 +297,12 @@ class ContractDesk:
         m = self.model
         for c in due:
             c.nominated = m.by_name[c.buyer].nominate(c)
+            # Units of the minimum not called are paid for and left with the seller, who
+            # may sell them again (take-or-pay), rather than delivered and disposed of.
+            c.deficiency = 0.0
+            if c.kind in CALLED_DOWN:
+                c.deficiency = max(0.0, c.min_take * c.quantity - c.nominated)
+                m.ledger.pay(c.buyer, c.seller, c.price * c.deficiency, "deficiency")
         cap = m.policy.contract_cap
         if cap is None:
             return

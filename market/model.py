@@ -32,6 +32,7 @@ from market.agents.hyperscaler import unmet_by_hyperscaler
 from market.agents.supplier import Supplier, list_prices
 from market.allocation import Allocation
 from market.backlog import LeadTimes
+from market.credit import Credit
 from market.goods import GOODS, INSTALL
 from market.ledger import EXTERNAL, Ledger
 from market.network import build_network, route_table, routes_for_tick
@@ -83,9 +84,13 @@ class MarketModel(mesa.Model):
         for section, spec in sorted(
             scenario.agent_specs(), key=lambda s: (SECTIONS.index(s[0]), s[1].name)
         ):
-            self.by_name[spec.name] = BY_SECTION[section].cls(self, spec)
+            agent = BY_SECTION[section].cls(self, spec)
+            agent.credit_line = spec.credit_line
+            self.by_name[spec.name] = agent
         self.clearer = Clearer(solver_options or SolverOptions())
         self.desk = ct.ContractDesk(self)
+        self.credit = Credit(self)
+        self.trading = self.agents  # agents that have not defaulted (market.credit)
         self.ledger = Ledger()  # open: payments until the end of the next tick
         self.last_ledger = Ledger()  # the last tick's payments, as applied to cash
         self.policy = PolicyState()
@@ -108,10 +113,10 @@ class MarketModel(mesa.Model):
         self.desk.pay_signing()
         due = self.due = self.contracts.due(self.tick)
         self.desk.nominate(due)
-        self.agents.shuffle_do("prepare")
+        self.trading.shuffle_do("prepare")
         self.allocation.start_tick(due)
         self.orders = Orders()
-        self.agents.shuffle_do("submit_orders")
+        self.trading.shuffle_do("submit_orders")
         book, groups = self._book(due)
         t1 = time.perf_counter()
         clearing = self.clearer.clear(book)
@@ -119,13 +124,13 @@ class MarketModel(mesa.Model):
         self.outcome = TickOutcome.of(self.tick, book, clearing, groups)
         self._learn_prices()
         self._settle_trades()
-        self.agents.shuffle_do("settle")
+        self.trading.shuffle_do("settle")
         self.allocation.learn()
         self.unmet_by_hyperscaler = unmet_by_hyperscaler(
             self.agents_of(Hyperscaler), self.agents_of(Lab), self.outcome
         )
         self.lead_times.quote()
-        self.agents.shuffle_do("decide")
+        self.trading.shuffle_do("decide")
         self.desk.sign_requests()
         self.desk.renew_supply_agreements()
         self._interest_and_cash()
@@ -198,8 +203,9 @@ class MarketModel(mesa.Model):
     def _interest_and_cash(self) -> None:
         rate = self.world.behaviour.debt_rate
         for a in self.by_name.values():
-            if a.cash < 0:
+            if a.cash < 0 and not a.defaulted:  # a defaulted agent's debt is frozen
                 self.ledger.pay(a.name, EXTERNAL, -a.cash * rate, "interest")
+        self.credit.settle(self.ledger)
         net = self.ledger.net()
         operating = self.ledger.net(exclude=CAPITAL_KINDS)
         for _, payee, amount, kind in self.ledger.rows:
@@ -210,6 +216,10 @@ class MarketModel(mesa.Model):
             a.profit_total += a.profit
             a.cash += net.get(a.name, 0.0)
         self.last_ledger, self.ledger = self.ledger, Ledger()
+
+    def active_agents_changed(self) -> None:
+        """An agent defaulted: from now on only the others trade."""
+        self.trading = self.agents.select(lambda a: not a.defaulted)
 
     # ------------------------------------------------------------------ views
     @property

@@ -378,6 +378,13 @@ class AgentSpec(Strict):
         description="Default routes link only agents of the same cluster (scaled worlds).",
     )
     cash: Money = Field(0.0, description="$ at tick 0 (negative: debt).")
+    credit_line: NonNeg = Field(
+        1e10,
+        description="$ it may borrow: its cash may fall to -credit_line and no lower. It cuts "
+        "orders to stay above it and defaults if it cannot (market/credit.py). Defaults per "
+        "type: suppliers $10B, designers $5B, hyperscalers $50B, labs $5B (estimates from "
+        "revolvers and bond issues, e.g. CoreWeave's $11.2B of debt, 10-Q Jun-25).",
+    )
 
 
 class Supplier(AgentSpec):
@@ -421,6 +428,12 @@ class PowerSpec(Supplier):
 class DesignerSpec(AgentSpec):
     """Chip designer: makes accelerators by recipe from wafers, HBM and CoWoS."""
 
+    credit_line: NonNeg = Field(
+        5e9,
+        description="$ it may borrow (cash floor -credit_line; market/credit.py). Default "
+        "$5B, estimate: a designer's revolver and notes.",
+    )
+
     chips_per_wafer: PosRatio = Field(description="Good dies per leading-edge wafer.")
     hbm_per_chip: PosRatio = Field(description="GB of HBM per accelerator.")
     chips_per_cowos_wafer: PosRatio = Field(description="Packages per CoWoS wafer-equivalent.")
@@ -435,6 +448,13 @@ class DesignerSpec(AgentSpec):
 
 class HyperscalerSpec(AgentSpec):
     """Cloud provider: buys accelerators and MW, rents compute from its fleet."""
+
+    credit_line: NonNeg = Field(
+        5e10,
+        description="$ it may borrow (cash floor -credit_line; market/credit.py). Default "
+        "$50B, estimate: investment-grade issuers (Meta's Hyperion SPV raised $27.3B of bonds, "
+        "Meta release Oct-25; neoclouds less: CoreWeave $11.2B of debt, 10-Q Jun-25).",
+    )
 
     fleet: dict[str, Quantity] = Field(
         default_factory=dict, description="Installed H100e at tick 0 by designer name."
@@ -464,6 +484,12 @@ class HyperscalerSpec(AgentSpec):
 
 class LabSpec(AgentSpec):
     """AI lab: rents compute for training and inference."""
+
+    credit_line: NonNeg = Field(
+        5e9,
+        description="$ it may borrow (cash floor -credit_line; market/credit.py). Default "
+        "$5B, estimate (OpenAI's revolving credit facility: $4B, Oct-24).",
+    )
 
     training: Quantity = Field(description="H100e-quarters of training demand at tick 0.")
     inference: Quantity = Field(description="H100e-quarters of inference demand at tick 0.")

@@ -10,7 +10,8 @@ Tables (one row per tick and key; money in $, quantities per tick in the good's 
   last tick; NaN at tick 0), contracts in force, breaches this tick,
   backlog_installs (H100e of install orders waiting), cancelled_installs (H100e of
   orders cancelled after the patience), lead_time_<good> (weeks: backlog waiting
-  on the good / units delivered this tick; ``market.backlog``).
+  on the good / units delivered this tick; ``market.backlog``), defaults (agents
+  that defaulted this tick) and defaulted (all so far; ``market.credit``).
 - ``prices``: tick, date, good, spot_price (volume-weighted over spot trades, $/unit
   paid by buyers; when nothing trades, the mean nodal shadow price at the good's
   buyers), contract_price (volume-weighted over contracted deliveries; NaN when
@@ -22,7 +23,10 @@ Tables (one row per tick and key; money in $, quantities per tick in the good's 
   received: the share of expansion risk customers carry), capacity, sold,
   utilisation, stranded, markup; labs: demand, received, unmet; hyperscalers:
   fleet (H100e), power_mw; sellers: backlog (units of orders waiting on it) and
-  lead_time (weeks it quotes, the largest over its goods).
+  lead_time (weeks it quotes, the largest over its goods); credit_line ($ it may
+  borrow: cash never goes below -credit_line), defaulted (it has defaulted and
+  stopped trading), default_loss (cumulative $ of contracts it lost to others'
+  defaults; ``market.credit``).
 - ``flows``: tick, seller, buyer, good, quantity (spot + contract units).
 - ``node_prices``: tick, agent, good, price ($/unit at that node, the price rule's).
 - ``contracts``: tick, contract, kind, seller, buyer, good, nominated, delivered,
@@ -56,7 +60,7 @@ TABLES = {
     "ticks": [
         "tick", "date", "surplus", "shortfall", "rebuilt", "shocks", "persistence",
         "contracts_active", "breaches", "backlog_installs", "cancelled_installs",
-        *(f"lead_time_{g}" for g in QUOTED),
+        *(f"lead_time_{g}" for g in QUOTED), "defaults", "defaulted",
     ],
     "prices": [
         "tick", "date", "good", "price", "spot_price", "contract_price", "volume",
@@ -66,7 +70,7 @@ TABLES = {
         "tick", "agent", "type", "region", "cash", "profit", "gross_margin", "roi", "capex",
         "prepaid", "capacity", "sold",
         "utilisation", "stranded", "markup", "demand", "received", "unmet", "fleet", "power_mw",
-        "backlog", "lead_time",
+        "backlog", "lead_time", "credit_line", "defaulted", "default_loss",
     ],
     "flows": ["tick", "seller", "buyer", "good", "quantity"],
     "node_prices": ["tick", "agent", "good", "price"],
@@ -141,6 +145,7 @@ class TickRecorder:
             backlog_installs=sum(h.backlog_total for h in m.agents_of(Hyperscaler)),
             cancelled_installs=sum(h.cancelled for h in m.agents_of(Hyperscaler)),
             **{f"lead_time_{g}": w for g, w in m.lead_times.by_good.items()},
+            defaults=m.credit.defaults_this_tick, defaulted=len(m.credit.defaulted),
         )  # fmt: skip
         self._previous = current
 
@@ -199,6 +204,7 @@ class TickRecorder:
                 stranded=NAN, markup=NAN, demand=NAN, received=NAN, unmet=NAN, fleet=NAN,
                 power_mw=NAN, backlog=a.backlog,
                 lead_time=max(a.lead_times.values()) if a.lead_times else 0.0,
+                credit_line=a.credit_line, defaulted=a.defaulted, default_loss=a.default_loss,
             )  # fmt: skip
             row.update(a.columns())
             self._row("agents", **row)

@@ -47,6 +47,10 @@ class MarketAgent(mesa.Agent):
         self.stream = agent_rng(model.seed, name)  # its own draws (never model.rng)
         self.backlog = 0.0  # units of orders waiting on it (market.backlog)
         self.lead_times: dict[str, float] = {}  # good -> quoted lead time, weeks
+        self.credit_line = 0.0  # $ it may borrow (set from its spec; market.credit)
+        self.defaulted = False  # it defaulted and stopped trading (market.credit)
+        self.default_tick: int | None = None
+        self.default_loss = 0.0  # $ of contracts lost to counterparties' defaults, cumulative
 
     # The tick, as MarketModel.step calls it.
     def prepare(self) -> None:
@@ -61,6 +65,14 @@ class MarketAgent(mesa.Agent):
     def decide(self) -> None:
         """Learn from the tick and decide: prices, capacity, contracts."""
 
+    def halt(self) -> None:
+        """It has defaulted: nothing more to sell this tick or later (types override)."""
+
+    @property
+    def headroom(self) -> float:
+        """$ it may still spend before its cash reaches ``-credit_line`` (market.credit)."""
+        return self.cash + self.credit_line
+
     # What the model and the tables ask of every agent (types override).
     def capacity_for(self, good: str) -> float:
         """Units of ``good`` per tick it can supply (before this tick's shocks)."""
@@ -68,6 +80,10 @@ class MarketAgent(mesa.Agent):
 
     def line(self, good: str):
         """Its capacity line for ``good`` (suppliers), else None."""
+        return None
+
+    def input_used(self, good: str) -> float | None:
+        """Units of ``good`` it used this tick (designers' recipe inputs), else None."""
         return None
 
     def nominate(self, contract) -> float:

@@ -47,6 +47,7 @@ class ChipDesigner(MarketAgent):
         self.list_price: dict[str, float] = {}  # $/unit of each input at list (see module)
         self.made = 0.0  # H100e made this tick
         self.made_ema: float | None = None  # H100e per tick, moving average
+        self.made_before = 0.0  # H100e made the tick before last
         self.output_cap = self.capacity  # H100e it can make this tick (allocation)
 
     def input_cost(self) -> float:
@@ -61,23 +62,39 @@ class ChipDesigner(MarketAgent):
         )
 
     def nominate(self, contract) -> float:
-        """Supply agreements: the units it expects to need (its recent output, moving
-        average, x the input per H100e), shared over its agreements for the good and
-        kept within [min_take x quantity, quantity]; other contracts in full."""
+        """Supply agreements and capacity reservations: the units it expects to need (its
+        expected output, ``expected_output``, x the input per H100e), shared over its contracts
+        for the good, at most the quantity (the unused minimum is paid for, not taken:
+        ``contracts.ContractDesk.nominate``); other contracts in full."""
         q = contract.quantity
-        if contract.kind != "supply_agreement" or self.made_ema is None:
+        if contract.kind not in ("supply_agreement", "capacity_reservation"):
             return q
-        need = self.made_ema * self.inputs[contract.good]
+        if self.made_ema is None:
+            return q
+        need = self.expected_output() * self.inputs[contract.good]
         held = sum(
             c.quantity
             for c in self.model.desk.book.held(self.model.tick, self.name, good=contract.good)
             if c.active(self.model.tick)
         )
         ratio = need / held if held > 0 else 1.0
-        return min(q, max(contract.min_take * q, ratio * q))
+        return min(q, ratio * q)
 
     def capacity_for(self, good: str) -> float:
         return self.capacity if good == "accelerator" else 0.0
+
+    def expected_output(self) -> float:
+        """H100e it expects to make this tick: the lowest of its moving average, last
+        tick's output and last tick's output continued at its last rate of change
+        (it calls inputs for a falling output, not for the past)."""
+        trend = self.made * self.made / self.made_before if self.made_before > 0 else self.made
+        return min(self.made_ema, self.made, trend)
+
+    def input_used(self, good: str) -> float | None:
+        return self.made * self.inputs[good] if good in self.inputs else None
+
+    def halt(self) -> None:
+        self.made = self.output_cap = 0.0
 
     def columns(self) -> dict[str, float]:
         return dict(capacity=self.capacity, sold=self.made, markup=self.markup)
@@ -89,6 +106,7 @@ class ChipDesigner(MarketAgent):
         self.recipe("accelerator", self.inputs, self.output_cap, self.unit_cost + margin)
 
     def settle(self) -> None:
+        self.made_before = self.made
         self.made = self.model.outcome.made.get(self.name, 0.0)
         self.model.ledger.pay(self.name, EXTERNAL, self.made * self.unit_cost, "operating")
 

@@ -86,6 +86,11 @@ class Hyperscaler(MarketAgent):
             self.ask("compute", self.available * share, price * mult)
         self.ask("power", max(0.0, self.power_mw - fleet * s.mw_per_h100e), 0.0)
         outstanding = sum(self.waiting.values())
+        affordable = max(0.0, self.headroom) / self._unit_cost()
+        if outstanding > affordable:  # it cancels what it could not pay (market.credit)
+            cut = affordable / outstanding
+            self.waiting = {a: q * cut for a, q in self.waiting.items()}
+            outstanding = affordable
         self.ordered = max(0.0, self._wanted_installs(fleet) - outstanding)
         total = outstanding + self.ordered
         spare = max(0.0, self.power_mw - fleet * s.mw_per_h100e)
@@ -103,6 +108,15 @@ class Hyperscaler(MarketAgent):
             bids.append(q)
             self.bid(INSTALL, q, value * (1 + b.backlog_priority * age))
         self.install_bids = tuple(bids)
+
+    def _unit_cost(self) -> float:
+        """$ it expects one install (accelerator + MW) to cost (EMA of what it paid)."""
+        return self.unit_cost_ema if self.unit_cost_ema else self.spec.value_per_h100e / 2
+
+    def halt(self) -> None:
+        self.available = self.sold = self.utilisation = 0.0
+        self.ordered = self.cancelled = self.installed = 0.0
+        self.waiting = {}
 
     def install_value(self) -> float:
         """$ it will pay for one more installed H100e (``value``, learnt in ``decide``)."""
@@ -149,10 +163,12 @@ class Hyperscaler(MarketAgent):
         )
         expected = self.demand_ema if self.demand_ema is not None else fleet
         gap = max(0.0, self.model.world.behaviour.fleet_headroom * expected - (fleet - retiring))
-        unit = self.unit_cost_ema if self.unit_cost_ema else s.value_per_h100e / 2
+        unit = self._unit_cost()
         years = self.model.tick / self.model.world.meta.ticks_per_year
         budget = s.capex_budget * (1 + s.capex_growth) ** years
         budget *= self.model.policy.capex_factor(self.name)
+        # No more than it can pay before its cash reaches its credit line (market.credit).
+        budget = max(0.0, min(budget, self.headroom))
         return min(gap, budget / unit)
 
     def settle(self) -> None:

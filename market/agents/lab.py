@@ -46,12 +46,14 @@ class Lab(MarketAgent):
         self.spec = spec
         self.training = spec.training
         self.inference = spec.inference
-        self.demand = 0.0  # H100e-quarters wanted this tick (after shocks)
+        self.demand = spec.training + spec.inference  # H100e-quarters wanted this tick
         self.received = 0.0
         self.unmet = 0.0
         self.unmet_ema: float | None = None
         self.equity_given = 0.0  # share of the lab given away for compute
         self.steps: list[float] = []  # $/unit of this tick's bid steps, in bid order
+        self.revenue = 0.0  # $ of value it got from compute last tick
+        self.cut = 1.0  # share of its demand curve it could pay for this tick (market.credit)
 
     def submit_orders(self) -> None:
         s = self.spec
@@ -64,20 +66,63 @@ class Lab(MarketAgent):
         f = self.model.policy.demand_factor(self.name)
         self.demand = (self.training + self.inference) * f
         b = self.model.world.behaviour
+        curve = [
+            step
+            for q, value, e in (
+                (self.inference * f, s.inference_value, s.inference_elasticity),
+                (self.training * f, s.training_value, s.training_elasticity),
+            )
+            for step in demand_curve(q, value, e, b.demand_steps, b.demand_top_price)
+        ]
+        expected = self.model.price_ema.get("compute")  # what a unit will cost, $
+        self.cut = self._affordable(sum(q * min(p, expected or p) for q, p in curve))
         self.steps = []
+        for units, price in curve:
+            self.bid("compute", units * self.cut, price)
+            self.steps.append(price)
+
+    def _affordable(self, spend: float) -> float:
+        """Share of its bids (``spend`` $ at the expected compute price, or the bid price
+        if lower) it can pay: its headroom plus last tick's revenue, less its contract
+        payments due this tick, plus those contracted units at its lower value
+        (market.credit); 1 when it can pay them all. At tick 0, with no revenue yet,
+        it counts on earning what it spends."""
+        if spend <= 0:
+            return 1.0
+        s = self.spec
+        t = self.model.tick
+        due = [c for c in self.model.desk.book.held(t, self.name) if c.active(t)]
+        owed = sum((c.nominated + c.deficiency) * c.price for c in due if c.kind == "take_or_pay")
+        worth = sum(c.nominated for c in due) * min(s.inference_value, s.training_value)
+        earned = self.revenue if self.model.tick > 0 else spend  # no history: pays its way
+        budget = self.headroom + earned - owed + worth
+        return 1.0 if budget >= spend else max(0.0, budget) / spend
+
+    def wanted_at(self, price: float) -> float:
+        """H100e-quarters its demand curves want at ``price`` (this tick's demand)."""
+        s = self.spec
+        top = self.model.world.behaviour.demand_top_price
+        f = self.model.policy.demand_factor(self.name)
+        out = 0.0
         for q, value, e in (
             (self.inference * f, s.inference_value, s.inference_elasticity),
             (self.training * f, s.training_value, s.training_elasticity),
         ):
-            for units, price in demand_curve(q, value, e, b.demand_steps, b.demand_top_price):
-                self.bid("compute", units, price)
-                self.steps.append(price)
+            if price <= value:
+                out += q
+            elif price <= top * value:
+                out += q * (price / value) ** -e
+        return out
+
+    def halt(self) -> None:
+        self.demand = self.received = self.unmet = 0.0
 
     def settle(self) -> None:
         fills = self.model.outcome.fills.get(self.name, ())
         self.received = sum(fills)
         self.unmet = max(0.0, self.demand - self.received)
         value = sum(f * p for f, p in zip(fills, self.steps))  # its value of what it got
+        self.revenue = value
         self.model.ledger.pay(EXTERNAL, self.name, value, "revenue")
 
     def decide(self) -> None:
@@ -95,17 +140,37 @@ class Lab(MarketAgent):
         price = m.price_ema.get("compute")
         if price is None:
             return
-        m.desk.request(
-            "take_or_pay", self.name, seller, "compute",
-            b.contract_share * self.demand, price * (1 + b.contract_premium),
-        )  # fmt: skip
+        price *= 1 + b.contract_premium
+        quantity = self.contract_quantity(price, b.contract_share * self.demand)
+        if quantity > 0:
+            m.desk.request("take_or_pay", self.name, seller, "compute", quantity, price)
+
+    def contract_quantity(self, price: float, wanted: float) -> float:
+        """H100e-quarters per tick it will sign for at ``price``: at most ``wanted``, at most
+        what its demand curves want at that price (never above its own value of compute),
+        and only while the minimum payments of all its take-or-pay contracts fit in its
+        headroom plus last tick's revenue (market.credit)."""
+        m = self.model
+        b = m.world.behaviour
+        q = min(wanted, self.wanted_at(price))
+        nxt = m.tick + 1
+        held = sum(
+            c.min_take * c.quantity * c.price
+            for c in m.desk.book.held(m.tick, self.name)
+            if c.kind == "take_or_pay" and c.start <= nxt < c.end
+        )
+        room = self.headroom + self.revenue - held
+        if price > 0 and b.contract_min_take > 0:
+            q = min(q, room / (b.contract_min_take * price))
+        return max(0.0, q)
 
     def columns(self) -> dict[str, float]:
         return dict(demand=self.demand, received=self.received, unmet=self.unmet)
 
     def nominate(self, contract) -> float:
-        """Take-or-pay: what it expects to need, within [min_take x q, q]; else q."""
+        """Take-or-pay: what it expects to need, at most q (the unused minimum is paid
+        for, not taken: ``contracts.ContractDesk.nominate``); else q."""
         q = contract.quantity
         if contract.kind != "take_or_pay":
             return q
-        return min(q, max(contract.min_take * q, self.demand))
+        return min(q, self.demand)

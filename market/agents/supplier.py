@@ -119,7 +119,14 @@ class Supplier(MarketAgent):
         margin = line.price_ema - line.unit_cost
         if margin * b.payback_ticks < capex:
             return
-        self.expand(line, b.expansion_step * line.capacity, capex)
+        units = b.expansion_step * line.capacity
+        if units * capex > self.headroom:  # it cannot pay for it (market.credit)
+            return
+        self.expand(line, units, capex)
+
+    def halt(self) -> None:
+        for line in self.lines.values():
+            line.available = line.sold = 0.0
 
     def expand(self, line: Line, units: float, capex_per_unit: float) -> None:
         """Order ``units`` per tick of new capacity, ready after the lead time; pay capex now."""

@@ -42,10 +42,10 @@ def test_exclusive_equity_deal_closes_the_labs_routes_to_rival_hyperscalers():
 
 
 def test_a_seller_that_cannot_deliver_pays_the_breach_penalty():
-    # 1M H100e-quarters a tick from azure to openai: far beyond azure's fleet.
+    # 68k H100e-quarters a tick from azure to openai (which wants 70k): beyond azure's 60k.
     contracts = [
         {"kind": "take_or_pay", "seller": "azure", "buyer": "openai", "good": "compute",
-         "quantity": 1.0e6, "price": 3000, "term": 4, "min_take": 1.0},
+         "quantity": 6.8e4, "price": 3000, "term": 4, "min_take": 1.0},
     ]  # fmt: skip
     m = MarketModel(small_world(contracts=contracts), seed=1)
     m.step()
@@ -59,7 +59,7 @@ def test_a_seller_that_cannot_deliver_pays_the_breach_penalty():
     assert delivered == pytest.approx(m.by_name["azure"].available, rel=1e-6)
 
 
-def test_take_or_pay_buyer_pays_for_its_minimum_even_when_it_needs_less():
+def test_take_or_pay_buyer_pays_its_minimum_but_leaves_what_it_does_not_need_with_the_seller():
     labs = [
         {"name": "tiny", "region": "US", "training": 100, "inference": 100,
          "training_value": 4000, "inference_value": 6000, "volatility": 0.0},
@@ -72,13 +72,18 @@ def test_take_or_pay_buyer_pays_for_its_minimum_even_when_it_needs_less():
     m.step()
     m.step()
     k, delivered, short = m.outcome.deliveries[0]
-    assert k.nominated == pytest.approx(6000)  # it needs ~200 but must take 60%
-    assert delivered == pytest.approx(6000) and short == pytest.approx(0.0, abs=1e-6)
     lab = m.by_name["tiny"]
     assert lab.demand < 300
-    assert lab.received == pytest.approx(lab.demand)  # it uses what it needs; the rest is wasted
-    paid = sum(a for p, q, a, kind in m.last_ledger.rows if kind == "contract:compute")
-    assert paid == pytest.approx(2000 * 6000)
+    # It calls only what it expects to need (last tick's demand); nothing is disposed of.
+    assert k.nominated < 300 and k.deficiency == pytest.approx(6000 - k.nominated)
+    assert delivered == pytest.approx(k.nominated) and short == pytest.approx(0.0, abs=1e-6)
+    inflow = sum(m.outcome.inflows("tiny", "compute").values())
+    assert inflow == pytest.approx(lab.received, rel=1e-9)  # received = used, none wasted
+    rows = m.last_ledger.rows
+    paid = sum(a for p, q, a, kind in rows if kind == "contract:compute" and p == "tiny")
+    unused = sum(a for p, q, a, kind in rows if kind == "deficiency" and p == "tiny")
+    assert paid == pytest.approx(2000 * delivered)
+    assert paid + unused == pytest.approx(2000 * 6000)  # it pays for its whole minimum
 
 
 def test_capacity_reservation_prepays_and_finances_new_capacity():
