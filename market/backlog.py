@@ -18,7 +18,9 @@ the backlog waiting on it.
 A seller's quoted lead time for good g, in weeks, is
 ``backlog(s, g) / delivered(s, g) x weeks per tick``, with its capacity as the rate
 when it delivered nothing this tick (an outage); the market's lead time per good
-is the same ratio over all sellers. It is the queue's wait, on top of the
+is the same ratio over all sellers, with the moving average of the good's
+deliveries as the rate in a tick when nothing was delivered (NaN only if nothing
+ever was). It is the queue's wait, on top of the
 production cycle (which the model does not represent).
 """
 
@@ -45,6 +47,7 @@ class LeadTimes:
         self._sources: dict[tuple[str, str], dict[str, float]] = {}
         self.by_good: dict[str, float] = dict.fromkeys(QUOTED, 0.0)  # weeks
         self.backlog_by_good: dict[str, float] = dict.fromkeys(QUOTED, 0.0)  # units
+        self._rate: dict[str, float] = {}  # EMA of units delivered per tick, by good
 
     def _shares(self, buyer: str, good: str) -> dict[str, float]:
         got = self.model.outcome.inflows(buyer, good)
@@ -98,8 +101,15 @@ class LeadTimes:
         delivered: dict[str, float] = defaultdict(float)
         for (_, _, g), q in out.flows.items():
             delivered[g] += q
+        w = m.world.behaviour.foresight
         for g in QUOTED:
             q = waiting.get(g, 0.0)
-            rate = delivered.get(g, 0.0)
+            now = delivered.get(g, 0.0)
+            if now > 0:
+                old = self._rate.get(g)
+                self._rate[g] = now if old is None else (1 - w) * old + w * now
+            # A tick with no deliveries (a total outage) quotes the backlog against the
+            # usual delivery rate (its moving average); NaN only before any delivery.
+            rate = now if now > 0 else self._rate.get(g, 0.0)
             self.backlog_by_good[g] = q
             self.by_good[g] = 0.0 if q <= 0 else (q / rate * weeks if rate > 0 else NAN)

@@ -186,9 +186,12 @@ def _check_run(scenario) -> None:
         for column, values in columns.items():
             for v in values:
                 if isinstance(v, float) and not math.isfinite(v):
-                    assert (table, column) in NAN_OK, (
-                        f"{table}.{column} holds {v} (not a documented NaN or inf)"
+                    documented = (table, column) in NAN_OK or (
+                        # market/backlog.py: no quote while a backlog waits on a good
+                        # that was never delivered (e.g. an outage from tick 0)
+                        table == "ticks" and column.startswith("lead_time_") and math.isnan(v)
                     )
+                    assert documented, f"{table}.{column} holds {v} (not a documented NaN or inf)"
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
