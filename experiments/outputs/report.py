@@ -28,7 +28,8 @@ RUN_SECTIONS = {
     "Prices": ["prices.png"],
     "Quantities and unmet demand": ["demand.png"],
     "Contracts and concentration": ["lockin.png"],
-    "Capacity, utilisation and exposure": ["capacity.png"],
+    "Capacity per agent and good": ["capacity.png"],
+    "Dependency on regions": ["exposure.png"],
     "Supply network": ["network_t*.png"],
 }
 

@@ -1,9 +1,12 @@
-"""One run: a scenario and a seed in, the model's tidy tables and a manifest out.
+"""One run: a scenario and seeds in, the model's tidy tables and a manifest out.
 
-``run_scenario`` runs the model with a progress bar and returns its tables and
-manifest (scenario hash, seed, package versions, solver options, wall time,
-ticks); ``experiments.outputs.tables`` writes them. ``MarketRunner`` is the same
-for studies: plain data in, KPIs out, picklable for Dask workers.
+``run_scenario`` runs the model on one seed with a progress bar and returns its
+tables (with a ``seed`` column) and manifest (scenario hash, seed, package
+versions, solver options, wall time, ticks); ``run_seeds`` runs several seeds, in
+this process or on the worker pool (``experiments.cluster``), and returns all
+seeds' tables as one set; ``experiments.outputs.tables`` writes them.
+``MarketRunner`` is the same for studies: plain data in, KPIs (and optionally
+per-tick series) out, picklable for Dask workers.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from typing import Any
 
 from tqdm import tqdm
 
+from experiments.cluster import dask_client, scheduler_address
 from experiments.errors import RunError
 from experiments.kpis import kpis
 from experiments.outputs.files import versions
+from experiments.outputs.tables import combine, with_seed
 from experiments.scenarios import scenario_hash, validate_scenario, with_overrides
 from market import MarketModel, Scenario
 from optimizers import SolverOptions
@@ -62,11 +67,12 @@ def run_model(
 
 @dataclass
 class RunResult:
-    """Tables (name -> column -> values) and the manifest of one run."""
+    """Tables (name -> column -> values, with a ``seed`` column) and the manifest of a
+    run; ``model`` is the last model run in this process (None when run on workers)."""
 
     tables: dict[str, dict[str, list]]
     manifest: dict
-    model: MarketModel
+    model: MarketModel | None = None
 
 
 def run_scenario(
@@ -90,6 +96,7 @@ def run_scenario(
         "scenario": scenario.meta.name,
         "scenario_hash": scenario_hash(scenario),
         "seed": seed,
+        "seeds": [seed],
         "ticks": n,
         "start": model.date(0),
         "end": model.date(n - 1),
@@ -100,7 +107,68 @@ def run_scenario(
         "solver_options": options.as_dict(),
         "versions": versions(),
     }
-    return RunResult(model.tables(), manifest, model)
+    return RunResult(with_seed(model.tables(), seed), manifest, model)
+
+
+def _seed_run(data: dict, seed: int, ticks: int | None) -> tuple[dict, dict]:
+    """One seed of a multi-seed run (on a worker): tables and manifest as plain data."""
+    scenario = validate_scenario(data, "scenario")
+    result = run_scenario(scenario, seed, ticks, SolverOptions(threads=1), progress=False)
+    return result.tables, result.manifest
+
+
+def run_seeds(
+    scenario: Scenario,
+    seeds: list[int],
+    ticks: int | None = None,
+    workers: int = 0,
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> RunResult:
+    """Run ``scenario`` on each of ``seeds``; all seeds' tables as one set (a ``seed``
+    column tells them apart, rows in the order of ``seeds``).
+
+    ``workers=0`` and no scheduler runs in this process; otherwise on dask.distributed
+    (``experiments.cluster.dask_client``). HiGHS uses one thread either way, so the
+    tables are the same on any number of workers. The manifest records the seeds and
+    per-seed wall times.
+    """
+    seeds = list(seeds)
+    if len(seeds) == 1 and workers <= 0 and not scheduler_address(scheduler):
+        return run_scenario(scenario, seeds[0], ticks, SolverOptions(threads=1), progress)
+    start = time.perf_counter()
+    results: dict[int, tuple[dict, dict]] = {}
+    bar = tqdm(total=len(seeds), desc=scenario.meta.name, unit="seed",
+               disable=None if progress else True)  # fmt: skip
+    try:
+        if workers <= 0 and not scheduler_address(scheduler):
+            for s in seeds:
+                result = run_scenario(scenario, s, ticks, SolverOptions(threads=1), False)
+                results[s] = (result.tables, result.manifest)
+                bar.update(1)
+        else:
+            from dask.distributed import as_completed
+
+            data = scenario.model_dump(mode="python")
+            with dask_client(workers, scheduler) as client:
+                futures = {client.submit(_seed_run, data, s, ticks, pure=False): s for s in seeds}
+                for fut in as_completed(futures):
+                    results[futures[fut]] = fut.result()
+                    bar.update(1)
+    finally:
+        bar.close()
+    first = results[seeds[0]][1]
+    manifest = {k: v for k, v in first.items() if k not in ("seed", "wall_seconds",
+                "seconds_in_clearing", "seconds_in_agents", "clearing_rebuilds")}  # fmt: skip
+    manifest.update(
+        seeds=seeds,
+        workers=workers,
+        wall_seconds=round(time.perf_counter() - start, 3),
+        seconds_per_seed={str(s): results[s][1]["wall_seconds"] for s in seeds},
+        seconds_in_clearing=round(sum(results[s][1]["seconds_in_clearing"] for s in seeds), 3),
+        seconds_in_agents=round(sum(results[s][1]["seconds_in_agents"] for s in seeds), 3),
+    )
+    return RunResult(combine([results[s][0] for s in seeds]), manifest)
 
 
 @dataclass(frozen=True)
@@ -128,4 +196,4 @@ class MarketRunner:
         return {k: values[k] for k in self.outputs}
 
 
-__all__ = ["MODEL_ERRORS", "MarketRunner", "RunResult", "run_model", "run_scenario"]
+__all__ = ["MODEL_ERRORS", "MarketRunner", "RunResult", "run_model", "run_scenario", "run_seeds"]

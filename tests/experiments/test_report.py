@@ -36,7 +36,7 @@ def _not_blank(path: Path) -> bool:
 def test_every_plot_is_produced_and_non_empty_for_the_baseline(baseline_run):
     report = build_report(baseline_run)
     pngs = {p.name: p for p in baseline_run.glob("*.png")}
-    for name in ("prices.png", "demand.png", "lockin.png", "capacity.png"):
+    for name in ("prices.png", "demand.png", "lockin.png", "capacity.png", "exposure.png"):
         assert name in pngs and pngs[name].stat().st_size > 20_000, name
         assert _not_blank(pngs[name]), name
     networks = sorted(n for n in pngs if n.startswith("network_t"))
@@ -46,7 +46,7 @@ def test_every_plot_is_produced_and_non_empty_for_the_baseline(baseline_run):
     for section in ("Summary", *RUN_SECTIONS, "Shocks and policies", "Manifest"):
         assert f"<h2>{section}</h2>" in text, section
     images = re.findall(r'src="data:image/png;base64,', text)
-    assert len(images) == 4 + len(networks)  # self-contained: every plot embedded
+    assert len(images) == 5 + len(networks)  # self-contained: every plot embedded
     assert "price accelerator" in text and "scenario_hash" in text
 
 
