@@ -20,6 +20,7 @@ import argparse
 import os
 import stat
 import sys
+import warnings
 from pathlib import Path
 
 SCENARIO_HELP = "scenario TOML file, e.g. experiments/scenarios/baseline.toml"
@@ -137,7 +138,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _whatif(args: argparse.Namespace) -> int:
-    from experiments.studies.whatif import format_whatif, whatif
+    from experiments.studies.whatif import ShockWindowWarning, format_whatif, whatif
 
     overrides: dict[str, dict[str, object]] = {}
     for name, path, value in args.policy or ():
@@ -146,11 +147,18 @@ def _whatif(args: argparse.Namespace) -> int:
         print("aimarket whatif: give policy scenario files or --policy NAME:PATH=VALUE",
               file=sys.stderr)  # fmt: skip
         return 2
-    df = whatif(args.base, args.policies, seeds=args.seeds, out=args.out, workers=args.workers,
-                scheduler=args.scheduler, ticks=args.ticks, progress=not args.quiet,
-                resume=args.resume, overrides=overrides)  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ShockWindowWarning)
+        df = whatif(args.base, args.policies, seeds=args.seeds, out=args.out,
+                    workers=args.workers, scheduler=args.scheduler, ticks=args.ticks,
+                    progress=not args.quiet, resume=args.resume,
+                    overrides=overrides)  # fmt: skip
+    for w in caught:
+        print(f"aimarket: warning: {w.message}", file=sys.stderr)
     print(format_whatif(df))
-    print(f"\nwrote runs and whatif.parquet/.csv to {df.attrs.get('out')}/")
+    print(f"\nwrote runs, whatif.parquet/.csv (KPIs over the run, the shock window and "
+          f"after it), series.parquet, series_diff.parquet and report.html to "
+          f"{df.attrs.get('out')}/")  # fmt: skip
     return 0
 
 

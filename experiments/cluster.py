@@ -19,6 +19,10 @@ from collections.abc import Iterator
 WORKER_SWITCH_INTERVAL = 0.1
 
 
+PRELOAD = ("numpy", "pandas", "pyarrow.parquet", "networkx", "mesa", "pyomo.environ", "highspy")
+"""Third-party packages every worker imports when it starts (see ``tune_workers``)."""
+
+
 def scheduler_address(scheduler: str | None = None) -> str | None:
     """``scheduler``, else ``DASK_SCHEDULER_ADDRESS``, else None (start a local cluster)."""
     return scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
@@ -46,8 +50,12 @@ def tune_workers(client) -> None:
             import sys
 
             sys.setswitchinterval(WORKER_SWITCH_INTERVAL)
-            # Preload the model's packages (Pyomo, HiGHS, Mesa) before the first run.
-            importlib.import_module("experiments.studies.run")
+            # Preload the model's heavy third-party packages before the first run. Not
+            # this project's modules: a task may be importing them at the same time
+            # on the worker's task thread, and an import of them here could then
+            # deadlock on their module locks (seen as a study that never finished).
+            for name in PRELOAD:
+                importlib.import_module(name)
 
     client.register_plugin(SwitchInterval())
 

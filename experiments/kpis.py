@@ -13,13 +13,13 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+from experiments.outputs.glossary import UNITS
+
+PRICE_GOODS = ("accelerator", "compute", "hbm", "cowos", "wafer", "power")
+"""Goods with a price KPI ``price_<good>`` (units from the one units table)."""
+
 KPIS: dict[str, str] = {
-    "price_accelerator": "$/H100e, mean over ticks",
-    "price_compute": "$/H100e-quarter, mean over ticks",
-    "price_hbm": "$/GB, mean over ticks",
-    "price_cowos": "$/CoWoS wafer, mean over ticks",
-    "price_wafer": "$/wafer, mean over ticks",
-    "price_power": "$/MW, mean over ticks",
+    **{f"price_{g}": f"{UNITS[g]}, mean over ticks" for g in PRICE_GOODS},
     "unmet_share": "unmet / demanded lab compute, over the whole run",
     "unmet_demand": "H100e-quarters unmet, mean per tick",
     "contract_coverage": "labs' contracted share of compute received, mean",
@@ -31,8 +31,8 @@ KPIS: dict[str, str] = {
     "shortfall": "contract units not delivered, sum over ticks",
     "breaches": "contract breaches, sum over ticks",
     "supplier_capex": "$ of capacity expansion, total over the run",
-    "tariff_revenue": "$ of tariffs: tariff $/unit x units moved on tariffed routes, sum over "
-    "ticks",
+    "tariff_revenue": "$ of tariffs: the tariff ($ per unit of the good) x units moved on tariffed "
+    "routes, sum over ticks",
     "quota_rent": "$ of quota rents: (buyer's - seller's node price) x units moved on routes "
     "capped by an export control, sum over ticks",
 }
@@ -140,7 +140,7 @@ def kpis(tables: dict[str, dict[str, list]], shocks=()) -> dict[str, float]:
     prices: dict[str, list[float]] = defaultdict(list)
     for good, price in zip(tables["prices"]["good"], tables["prices"]["price"]):
         prices[good].append(price)
-    for good in ("accelerator", "compute", "hbm", "cowos", "wafer", "power"):
+    for good in PRICE_GOODS:
         out[f"price_{good}"] = _mean(prices[good])
     a = tables["agents"]
     demand = unmet = 0.0

@@ -125,6 +125,28 @@ COLUMNS: dict[str, dict[str, str]] = {
         "available": _Q + ": capacity after shocks (outages, shortages)",
         "sold": _Q + ": units of this good sold",
     },
+    "whatif": {
+        "policy": "the policy (scenario file stem or --policy name)",
+        "kpi": "the KPI compared (see the KPI entries)",
+        "window": "'run' (all ticks), 'shock' (the policy's shock window) or 'after' (the "
+        "ticks after it)",
+        "ticks": "the ticks of the window (first-last)",
+        "unit": "the KPI's unit",
+        "n": "seeds paired (both runs finished, the KPI defined in both)",
+        "base_mean": "the KPI's mean over the paired seeds in the baseline",
+        "policy_mean": "the KPI's mean over the paired seeds under the policy",
+        "diff_mean": "mean of policy - base over the paired seeds (KPI unit)",
+        "diff_sd": "standard deviation of policy - base over the paired seeds",
+        "ci_low": "lower end of the 95% Student-t interval of the mean difference",
+        "ci_high": "upper end of the 95% Student-t interval of the mean difference",
+        "significant": "whether the 95% interval excludes 0",
+    },
+    "series_diff": {
+        "policy": "the policy compared with the baseline",
+        "replicate": "replicate index (seeds paired with the baseline)",
+        "series": "name of a per-tick series, with its unit",
+        "value": "policy - base of the series at the tick, on the same seed",
+    },
     "series": {
         "scenario": "'base' or the policy's name",
         "replicate": "replicate index (the baseline and a policy share seeds)",

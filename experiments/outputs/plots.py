@@ -369,9 +369,10 @@ def plot_distributions(runs: pd.DataFrame, out: Path) -> Path:
     return path
 
 
-def plot_forest(diffs: pd.DataFrame, out: Path) -> Path:
+def plot_forest(diffs: pd.DataFrame, out: Path, suffix: str = "",
+                title: str = "What-if: policy minus baseline on paired seeds") -> Path:  # fmt: skip
     """Forest plot: each policy's KPI difference vs baseline (% of the base mean), 95% CI;
-    ``out/whatif_forest.png``."""
+    ``out/whatif_forest<suffix>.png``."""
     kpis = list(dict.fromkeys(diffs["kpi"]))
     policies = list(dict.fromkeys(diffs["policy"]))
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(kpis) * len(policies) + 1.5))
@@ -396,8 +397,36 @@ def plot_forest(diffs: pd.DataFrame, out: Path) -> Path:
     ax.invert_yaxis()
     ax.set_xlabel("difference vs baseline, % of the baseline mean (95% interval)")
     ax.legend(fontsize=8)
-    ax.set_title("What-if: policy minus baseline on paired seeds")
-    path = Path(out) / "whatif_forest.png"
+    ax.set_title(title)
+    path = Path(out) / f"whatif_forest{suffix}.png"
+    _save(fig, path, [])
+    return path
+
+
+def plot_scatter(runs: pd.DataFrame, out: Path, max_points: int = 2000) -> Path | None:
+    """Input-versus-output scatter plots of a sweep's finished runs: a row per output, a
+    column per numeric input; ``out/inputs_outputs.png`` (None without numeric inputs)."""
+    done = runs[runs["status"] == "done"]
+    params = [c for c in done.columns if c.startswith("param:")
+              and pd.api.types.is_numeric_dtype(done[c]) and done[c].nunique() > 1]  # fmt: skip
+    outs = [c for c in done.columns if c.startswith("out:")]
+    if not params or not outs or not len(done):
+        return None
+    done = done.head(max_points)
+    fig, axes = plt.subplots(len(outs), len(params), squeeze=False,
+                             figsize=(3.2 * len(params) + 0.5, 2.6 * len(outs) + 0.5))  # fmt: skip
+    for i, o in enumerate(outs):
+        for j, p in enumerate(params):
+            ax = axes[i][j]
+            ax.scatter(done[p], done[o], s=8, alpha=0.6, color="tab:blue")
+            if i == len(outs) - 1:
+                ax.set_xlabel(p[6:], fontsize=8)
+            if j == 0:
+                unit = KPIS.get(o[4:], "").split(",")[0]
+                ax.set_ylabel(f"{o[4:]}\n({unit})" if unit else o[4:], fontsize=8)
+            ax.tick_params(labelsize=7)
+    fig.suptitle(f"Inputs versus outputs over {len(done)} runs")
+    path = Path(out) / "inputs_outputs.png"
     _save(fig, path, [])
     return path
 

@@ -59,6 +59,8 @@ def write_run(result, out: Path) -> list[Path]:
     for name, columns in result.tables.items():
         table = pa.table(columns)
         paths.append(atomic_write(out / f"{name}.parquet", lambda p, t=table: pq.write_table(t, p)))
+    if getattr(result, "scenario", None) is not None:
+        paths.append(write_json(out / "scenario.json", result.scenario))
     paths.append(write_json(out / "manifest.json", result.manifest))
     return paths
 

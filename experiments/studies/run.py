@@ -16,13 +16,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 from tqdm import tqdm
 
 from experiments.cluster import dask_client, scheduler_address
+from experiments.engine import RunOutputs
 from experiments.errors import RunError
-from experiments.kpis import kpis
+from experiments.kpis import kpis, rents, select, window
 from experiments.outputs.files import versions
-from experiments.outputs.tables import combine, with_seed
+from experiments.outputs.tables import combine, headline, with_seed
 from experiments.scenarios import scenario_hash, validate_scenario, with_overrides
 from market import MarketModel, Scenario
 from optimizers import SolverOptions
@@ -73,6 +75,7 @@ class RunResult:
     tables: dict[str, dict[str, list]]
     manifest: dict
     model: MarketModel | None = None
+    scenario: dict | None = None  # the scenario as plain (JSON) data, for the report
 
 
 def run_scenario(
@@ -107,7 +110,8 @@ def run_scenario(
         "solver_options": options.as_dict(),
         "versions": versions(),
     }
-    return RunResult(with_seed(model.tables(), seed), manifest, model)
+    return RunResult(with_seed(model.tables(), seed), manifest, model,
+                     scenario.model_dump(mode="json"))  # fmt: skip
 
 
 def _seed_run(data: dict, seed: int, ticks: int | None) -> tuple[dict, dict]:
@@ -168,7 +172,8 @@ def run_seeds(
         seconds_in_clearing=round(sum(results[s][1]["seconds_in_clearing"] for s in seeds), 3),
         seconds_in_agents=round(sum(results[s][1]["seconds_in_agents"] for s in seeds), 3),
     )
-    return RunResult(combine([results[s][0] for s in seeds]), manifest)
+    return RunResult(combine([results[s][0] for s in seeds]), manifest,
+                     scenario=scenario.model_dump(mode="json"))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -177,14 +182,23 @@ class MarketRunner:
 
     ``scenarios`` maps a label to a scenario as plain data; ``params`` may pick
     one with the key ``"scenario"`` (default: the first) and override any field
-    by dotted path. ``ticks`` defaults to the scenario's horizon.
+    by dotted path. ``ticks`` defaults to the scenario's horizon. ``outputs`` are
+    KPI names (``experiments.kpis``; ``family[*]`` keeps every lab or region).
+
+    ``windows`` adds each output over ticks ``start <= t < end`` as
+    ``<output>@<name>`` for each ``(name, start, end)``; with ``series`` the runner
+    returns ``engine.RunOutputs`` with the run's per-tick series (columns tick,
+    series, value: the headline series of ``outputs.tables.headline``, each lab's and
+    region's received compute, and tariff revenue and quota rents).
     """
 
     scenarios: Mapping[str, Mapping[str, Any]]
     outputs: tuple[str, ...]
     ticks: int | None = None
+    windows: tuple[tuple[str, int, int], ...] = ()
+    series: bool = False
 
-    def __call__(self, params: Mapping[str, Any], seed: int) -> dict[str, float]:
+    def __call__(self, params: Mapping[str, Any], seed: int):
         params = dict(params)
         label = params.pop("scenario", next(iter(self.scenarios)))
         scenario = validate_scenario(self.scenarios[label], f"scenario {label!r}")
@@ -192,8 +206,36 @@ class MarketRunner:
             scenario = with_overrides(scenario, params)
         model = MarketModel(scenario, seed=seed, solver_options=SolverOptions(threads=1))
         run_model(model, self.ticks)
-        values = kpis(model.tables())
-        return {k: values[k] for k in self.outputs}
+        tables = model.tables()
+        values = select(self.outputs, kpis(tables, scenario.shocks))
+        for name, start, end in self.windows:
+            part = select(self.outputs, kpis(window(tables, start, end), scenario.shocks))
+            values.update({f"{k}@{name}": v for k, v in part.items()})
+        if not self.series:
+            return values
+        return RunOutputs(values, run_series(tables, scenario.shocks))
 
 
-__all__ = ["MODEL_ERRORS", "MarketRunner", "RunResult", "run_model", "run_scenario", "run_seeds"]
+def run_series(tables: dict[str, dict[str, list]], shocks=()) -> pd.DataFrame:
+    """A run's per-tick series, long: columns tick, series, value (see ``MarketRunner``)."""
+    head = headline(with_seed(tables, 0)).drop(columns="seed")
+    a = pd.DataFrame(tables["agents"])
+    labs = a[a["type"] == "Lab"]
+    parts = [head]
+    for key, label in (("agent", "compute received by {} (H100e-quarters)"),
+                       ("region", "compute received by region {} (H100e-quarters)")):  # fmt: skip
+        by = labs.groupby(["tick", key])["received"].sum().reset_index()
+        by["series"] = [label.format(k) for k in by[key]]
+        parts.append(by.rename(columns={"received": "value"})[["tick", "series", "value"]])
+    money = rents(tables, shocks)
+    for i, label in enumerate(("tariff revenue ($)", "quota rent ($)")):
+        parts.append(pd.DataFrame({"tick": list(money), "series": label,
+                                   "value": [v[i] for v in money.values()]}))  # fmt: skip
+    out = pd.concat(parts, ignore_index=True)
+    date = dict(zip(tables["ticks"]["tick"], tables["ticks"]["date"]))
+    out.insert(1, "date", out["tick"].map(date))
+    return out
+
+
+__all__ = ["MODEL_ERRORS", "MarketRunner", "RunResult", "run_model", "run_scenario", "run_seeds",
+           "run_series"]  # fmt: skip

@@ -24,7 +24,7 @@ from experiments.scenarios import load_scenario
 from experiments.studies.plan import SweepPlan
 from experiments.studies.run import run_scenario
 from experiments.studies.sweep import sweep, tasks_of
-from experiments.studies.whatif import whatif
+from experiments.studies.whatif import ShockWindowWarning, whatif
 
 ROOT = Path(__file__).parents[2]
 SCENARIOS = ROOT / "experiments" / "scenarios"
@@ -164,7 +164,8 @@ def test_whatif_resume_refuses_a_different_policy_file(tmp_path):
     whatif(SCENARIOS / "baseline.toml", [policy], seeds=2, ticks=2, out=tmp_path / "w",
            progress=False, outputs=("unmet_share",))  # fmt: skip
     policy.write_text((SCENARIOS / "taiwan_outage.toml").read_text())
-    with pytest.raises(StudyError, match=r"scenarios\.pol"):
+    # (its outage starts after the 2 ticks run: warned about, then the resume refused)
+    with pytest.warns(ShockWindowWarning), pytest.raises(StudyError, match=r"scenarios\.pol"):
         whatif(SCENARIOS / "baseline.toml", [policy], seeds=2, ticks=2, out=tmp_path / "w",
                progress=False, outputs=("unmet_share",), resume=True)  # fmt: skip
 
@@ -191,7 +192,7 @@ def test_a_reused_run_folder_does_not_embed_old_plots(tmp_path):
     stale.write_bytes(b"\x89PNG old plot from a longer run")
     text = build_report(out).read_text()
     assert "network_t039" not in text
-    assert len(re.findall(r'src="data:image/png;base64,', text)) == 4 + 3  # ticks 0, 1, 2
+    assert len(re.findall(r'src="data:image/png;base64,', text)) == 5 + 3  # ticks 0, 1, 2
 
 
 def test_resume_refuses_a_folder_whose_manifest_does_not_name_its_study(tmp_path):

@@ -66,7 +66,10 @@ def test_study_report_has_distributions_and_forest_plot(tmp_path):
     execute(tasks_of(plan), runner, tmp_path / "sweep", progress=False)
     text = build_report(tmp_path / "sweep").read_text()
     assert "<h2>KPI distributions</h2>" in text and "<h2>Runs</h2>" in text
+    assert "<h2>Inputs versus outputs</h2>" in text and "<h2>Sensitivity of each output</h2>" in text
+    assert "$/H100e" in text and "spearman" in text
     assert (tmp_path / "sweep" / "kpi_distributions.png").stat().st_size > 10_000
+    assert _not_blank(tmp_path / "sweep" / "inputs_outputs.png")
 
     from experiments.studies.whatif import whatif
 
