@@ -87,7 +87,8 @@ def test_a_policy_report_lists_what_the_policy_changes():
            "labs": [{"name": "OpenAI", "training_growth": 0.3}]}  # fmt: skip
     table = changes_table(base, pol)
     assert table.to_dict("records") == [
-        {"parameter": "labs[OpenAI].training_growth", "base": "0.6", "policy": "0.3"}]
+        {"parameter": "labs[OpenAI].training_growth", "base": "0.6", "policy": "0.3"}
+    ]
 
 
 def test_sweep_sensitivity_recovers_a_known_linear_response():

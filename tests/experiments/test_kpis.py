@@ -18,14 +18,24 @@ def _world() -> dict:
     """Two ticks: a TW fab sells wafers to a US and a TW designer; node prices per tick."""
     return {
         "ticks": {"tick": [0, 1]},
-        "agents": {"agent": ["fab", "us", "tw"] * 2, "region": ["TW", "US", "TW"] * 2,
-                   "tick": [0, 0, 0, 1, 1, 1]},  # fmt: skip
-        "flows": {"tick": [0, 0, 1, 1], "seller": ["fab", "fab", "fab", "fab"],
-                  "buyer": ["us", "tw", "us", "tw"], "good": ["wafer"] * 4,
-                  "quantity": [5.0, 7.0, 2.0, 3.0]},  # fmt: skip
-        "node_prices": {"tick": [0, 0, 0, 1, 1, 1], "agent": ["fab", "us", "tw"] * 2,
-                        "good": ["wafer"] * 6,
-                        "price": [10.0, 30.0, 10.0, 10.0, 14.0, 10.0]},  # fmt: skip
+        "agents": {
+            "agent": ["fab", "us", "tw"] * 2,
+            "region": ["TW", "US", "TW"] * 2,
+            "tick": [0, 0, 0, 1, 1, 1],
+        },  # fmt: skip
+        "flows": {
+            "tick": [0, 0, 1, 1],
+            "seller": ["fab", "fab", "fab", "fab"],
+            "buyer": ["us", "tw", "us", "tw"],
+            "good": ["wafer"] * 4,
+            "quantity": [5.0, 7.0, 2.0, 3.0],
+        },  # fmt: skip
+        "node_prices": {
+            "tick": [0, 0, 0, 1, 1, 1],
+            "agent": ["fab", "us", "tw"] * 2,
+            "good": ["wafer"] * 6,
+            "price": [10.0, 30.0, 10.0, 10.0, 14.0, 10.0],
+        },  # fmt: skip
     }
 
 

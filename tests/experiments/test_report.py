@@ -66,18 +66,24 @@ def test_study_report_has_distributions_and_forest_plot(tmp_path):
     execute(tasks_of(plan), runner, tmp_path / "sweep", progress=False)
     text = build_report(tmp_path / "sweep").read_text()
     assert "<h2>KPI distributions</h2>" in text and "<h2>Runs</h2>" in text
-    assert "<h2>Inputs versus outputs</h2>" in text and "<h2>Sensitivity of each output</h2>" in text
+    for section in ("Inputs versus outputs", "Sensitivity of each output"):
+        assert f"<h2>{section}</h2>" in text, section
     assert "$/H100e" in text and "spearman" in text
     assert (tmp_path / "sweep" / "kpi_distributions.png").stat().st_size > 10_000
     assert _not_blank(tmp_path / "sweep" / "inputs_outputs.png")
 
-    from experiments.studies.whatif import whatif
+    from experiments.studies.whatif import ShockWindowWarning, whatif
 
-    whatif(SCENARIOS / "baseline.toml", [SCENARIOS / "taiwan_outage.toml"], seeds=2, ticks=10,
-           out=tmp_path / "wi", progress=False)  # fmt: skip
+    # the outage (ticks 8-12) runs past the 10 ticks run: its window is cut, with a warning
+    with pytest.warns(ShockWindowWarning, match="cut to ticks 8-9"):
+        whatif(SCENARIOS / "baseline.toml", [SCENARIOS / "taiwan_outage.toml"], seeds=2,
+               ticks=10, out=tmp_path / "wi", progress=False)  # fmt: skip
     text = build_report(tmp_path / "wi").read_text()
-    assert "<h2>Policy differences</h2>" in text and "taiwan_outage" in text
+    assert "<h2>Policy differences over the run</h2>" in text and "taiwan_outage" in text
+    assert "<h2>Policy differences over the shock window</h2>" in text
+    assert "<h2>Policy differences after" not in text and "cut to ticks 8-9" in text
     assert _not_blank(tmp_path / "wi" / "whatif_forest.png")
+    assert _not_blank(tmp_path / "wi" / "diff_taiwan_outage.png")
 
 
 def test_report_of_an_empty_folder_is_a_clear_error(tmp_path, capsys):

@@ -139,7 +139,8 @@ def test_the_taiwan_outage_hits_harder_in_its_window_than_over_the_run(tmp_path)
     # the run's mean is the tick-weighted mean of the windows' (and ticks 0-7, no change)
     pre = 8 * 0.0
     assert run["diff_mean"] == pytest.approx(
-        (pre + 5 * shock["diff_mean"] + 1 * rows.loc["after", "diff_mean"]) / 14, rel=1e-6)
+        (pre + 5 * shock["diff_mean"] + 1 * rows.loc["after", "diff_mean"]) / 14, rel=1e-6
+    )
     report = (tmp_path / "tw" / "report.html").read_text()
     for section in ("Policy differences over the run", "Policy differences over the shock window",
                     "Differences over time", "Scenarios", "Glossary"):  # fmt: skip
