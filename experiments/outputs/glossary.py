@@ -121,7 +121,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "share": "share of the lab's compute traced to the origin",
     },
     "capacity": {
-        "capacity": _Q + ": installed capacity of this good",
+        "capacity": _Q + ": installed capacity of this good (inf: no limit of its own, e.g. "
+        "a designer limited only by its inputs)",
         "available": _Q + ": capacity after shocks (outages, shortages)",
         "sold": _Q + ": units of this good sold",
     },

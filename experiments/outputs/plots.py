@@ -196,9 +196,13 @@ def plot_capacity(tables: dict, path: Path, title: str = "") -> Path:
     for ax, good in zip(axes, goods):
         block = cap[cap["good"] == good]
         med = block.groupby(["agent", "tick"])["capacity"].median().unstack(0).sort_index()
+        unlimited = [a for a in med.columns if np.isinf(med[a]).all()]
+        med = med.drop(columns=unlimited).replace([np.inf, -np.inf], np.nan)
         top = med.iloc[-1].sort_values(ascending=False).index if len(med) else []
         for i, agent in enumerate(top):
             ax.plot(med.index, med[agent], lw=1.2, label=agent if i < 8 else None)
+        if unlimited:  # e.g. designers limited only by their inputs
+            ax.plot([], [], " ", label=f"no own limit: {', '.join(unlimited)}")
         sold = block.groupby(["seed", "tick"])["sold"].sum().groupby("tick").median()
         ax.plot(sold.index, sold.values, "k--", lw=1, label="total sold")
         ax.set_title(f"{good}: capacity per agent", fontsize=9)
