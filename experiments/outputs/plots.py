@@ -124,8 +124,9 @@ def _capacity_frame(tables: dict) -> pd.DataFrame:
 
 def plot_run(tables: dict, out: Path, title: str = "",
              series: pd.DataFrame | None = None) -> list[Path]:  # fmt: skip
-    """Write prices.png, demand.png, lockin.png, capacity.png and exposure.png into
-    ``out``: fan charts (median, p10-p90 over seeds) and the network of the first seed.
+    """Write prices.png, demand.png, lockin.png, capacity.png and exposure.png (and
+    leadtimes.png when the tables have lead times) into ``out``: fan charts (median,
+    p10-p90 over seeds) and the network of the first seed.
     ``series`` is ``tables.headline(tables)`` if already computed."""
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
@@ -145,6 +146,11 @@ def plot_run(tables: dict, out: Path, title: str = "",
     _dates(ax, tables)
     ax.set_title(f"{title} labs' compute demand and unmet demand (median, p10-p90 over seeds)")
     _save(fig, out / "demand.png", paths)
+
+    lead = series[series["series"].str.startswith("lead_time")]
+    if len(lead):  # when the market quotes lead times (ticks columns lead_time_<good>)
+        paths.append(plot_fans(lead, out / "leadtimes.png", f"{title} quoted lead times (weeks)",
+                               tables))  # fmt: skip
 
     paths.append(plot_lockin(tables, out / "lockin.png", title, series))
     paths.append(plot_capacity(tables, out / "capacity.png", title))

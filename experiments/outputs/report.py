@@ -46,6 +46,7 @@ from experiments.outputs.tables import headline, read_run, summary
 RUN_SECTIONS = {
     "Prices": ["prices.png"],
     "Quantities and unmet demand": ["demand.png"],
+    "Lead times": ["leadtimes.png"],
     "Contracts and concentration": ["lockin.png"],
     "Capacity per agent and good": ["capacity.png"],
     "Dependency on regions": ["exposure.png"],
@@ -196,6 +197,8 @@ def run_report(folder: Path) -> Path:
     for section, patterns in RUN_SECTIONS.items():
         # Only the plots just drawn: a reused folder may hold older ones.
         images = [p for pat in patterns for p in drawn if p.match(pat)]
+        if not images:
+            continue
         if section == "Supply network" and len(seeds) > 1:
             images_html = f"<p>seed {seeds[0]}</p>" + "\n".join(_img(p) for p in images)
         else:

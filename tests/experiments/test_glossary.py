@@ -11,6 +11,7 @@ import pytest
 
 from experiments.kpis import KPIS
 from experiments.outputs.glossary import GOOD_UNITS, describe, glossary_rows, missing
+from experiments.outputs.plots import plot_run
 from experiments.outputs.report import build_report, changes_table
 from experiments.outputs.tables import summary, write_run
 from experiments.scenarios import load_scenario
@@ -106,3 +107,17 @@ def test_sweep_sensitivity_recovers_a_known_linear_response():
     # z is monotone in x3 but not linear: rank correlation 1, a linear fit short of 1
     assert s.loc[("z", "x3"), "spearman"] == pytest.approx(1.0)
     assert s.loc[("z", "x1"), "r2"] < 0.95
+
+
+def test_new_market_columns_reach_the_summary_and_plots(run, tmp_path):
+    # columns the market may add (lead times, spot and contract prices) show up unasked
+    _, tables = run
+    tables = {name: dict(cols) for name, cols in tables.items()}
+    n = len(tables["ticks"]["tick"])
+    tables["ticks"]["lead_time_accelerator"] = [10.0 + t for t in range(n)]
+    tables["prices"]["spot_price"] = [2 * p for p in tables["prices"]["price"]]
+    text = summary(tables)
+    assert "lead_time_accelerator" in text and "spot price accelerator ($/H100e)" in text
+    drawn = {p.name for p in plot_run(tables, tmp_path)}
+    assert "leadtimes.png" in drawn
+    assert missing({"ticks": ["lead_time_accelerator"], "prices": ["spot_price"]}) == []

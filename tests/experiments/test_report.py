@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
@@ -43,10 +44,15 @@ def test_every_plot_is_produced_and_non_empty_for_the_baseline(baseline_run):
     assert networks == ["network_t000.png", "network_t019.png", "network_t039.png"]
     assert all(_not_blank(pngs[n]) for n in networks)
     text = report.read_text()
-    for section in ("Summary", *RUN_SECTIONS, "Shocks and policies", "Manifest"):
+    lead = any(
+        c.startswith("lead_time") for c in pq.read_schema(baseline_run / "ticks.parquet").names
+    )
+    sections = [s for s in RUN_SECTIONS if lead or s != "Lead times"]
+    for section in ("Summary", *sections, "Shocks and policies", "Manifest"):
         assert f"<h2>{section}</h2>" in text, section
     images = re.findall(r'src="data:image/png;base64,', text)
-    assert len(images) == 5 + len(networks)  # self-contained: every plot embedded
+    # self-contained: every plot embedded (lead times only when the market quotes them)
+    assert len(images) == 5 + lead + len(networks)
     assert "price accelerator" in text and "scenario_hash" in text
 
 
