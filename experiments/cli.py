@@ -1,6 +1,6 @@
 """The ``aimarket`` command line.
 
-    aimarket run SCENARIO [--seed N] [--ticks N] [--out DIR] [--force]
+    aimarket run SCENARIO [--seeds N | --seed S] [--ticks N] [--workers N] [--out DIR] [--force]
     aimarket sweep PLAN [--samples N] [--ticks N] [--yes] [engine options]
     aimarket whatif BASE [POLICY ...] [--policy NAME:PATH=VALUE ...] [--seeds N] [--ticks N]
     aimarket sensitivity PLAN [--samples N] [--ticks N] [--yes] [engine options]
@@ -20,6 +20,7 @@ import argparse
 import os
 import stat
 import sys
+import warnings
 from pathlib import Path
 
 from experiments.version import package_version
@@ -66,36 +67,62 @@ def _demo(_args: argparse.Namespace) -> int:
     return 0
 
 
+POOL_STARTUP_SECONDS = 8.0
+"""Measured cost of starting a local worker pool and importing the model on it (s)."""
+SECONDS_PER_TICK = 0.02
+"""Measured model time of one baseline tick of one seed (s), to estimate a run's work."""
+
+
+def run_workers(requested: int | None, seeds: int, ticks: int,
+                cores: int | None = None) -> int:  # fmt: skip
+    """Workers for ``aimarket run``: as requested, else one per core (up to one per
+    seed) when the time the pool saves exceeds its start-up cost, else 0 (this
+    process): a small run, one seed or one core."""
+    if requested is not None:
+        return requested
+    cores = min(seeds, cores or os.cpu_count() or 1)
+    if cores <= 1:
+        return 0
+    saved = seeds * ticks * SECONDS_PER_TICK * (1 - 1 / cores)
+    return cores if saved > POOL_STARTUP_SECONDS else 0
+
+
 def _run(args: argparse.Namespace) -> int:
     from experiments.errors import StudyError
     from experiments.outputs.files import FolderLock, empty_for_run, safe_name
     from experiments.outputs.report import run_report
     from experiments.outputs.tables import summary, write_run
     from experiments.scenarios import load_scenario
-    from experiments.studies.run import run_scenario
+    from experiments.studies.run import run_seeds
 
     scenario = load_scenario(args.scenario)
     horizon = scenario.meta.horizon
     if args.ticks is not None and args.ticks > horizon:
         raise StudyError(f"--ticks {args.ticks}: past the horizon of {args.scenario} "
                          f"({horizon} ticks); use at most {horizon}")  # fmt: skip
+    seeds = [args.seed] if args.seed is not None else list(range(args.seeds))
     name = safe_name(scenario.meta.name)
-    out = Path(args.out) if args.out else Path("runs") / f"{name}-seed{args.seed}"
+    tag = f"seed{args.seed}" if args.seed is not None else f"{len(seeds)}seeds"
+    out = Path(args.out) if args.out else Path("runs") / f"{name}-{tag}"
     empty_for_run(out, args.force)  # checked (and cleared) before simulating
+    ticks = args.ticks or horizon
+    workers = run_workers(args.workers, len(seeds), ticks)
     with FolderLock(out):
-        result = run_scenario(scenario, seed=args.seed, ticks=args.ticks, progress=not args.quiet)
+        result = run_seeds(scenario, seeds, args.ticks, workers=workers,
+                           scheduler=args.scheduler, progress=not args.quiet)  # fmt: skip
         write_run(result, out)
         run_report(out)  # also draws the PNG plots
     paths = [p for p in out.iterdir() if not p.name.startswith(".")]
     m = result.manifest
-    print(
-        f"\n{scenario.meta.name}: {m['ticks']} ticks ({m['start']}..{m['end']}), seed {args.seed}"
-    )
+    which = f"seed {args.seed}" if args.seed is not None else f"seeds 0..{len(seeds) - 1}"
+    print(f"\n{scenario.meta.name}: {m['ticks']} ticks ({m['start']}..{m['end']}), {which}")
     print(summary(result.tables))
+    where = f"{workers} workers" if workers else "in this process"
     print(
-        f"\nwall {m['wall_seconds']:.1f} s (clearing {m['seconds_in_clearing']:.1f} s, "
-        f"agents {m['seconds_in_agents']:.1f} s); wrote {len(paths)} files to {out}/ "
-        "(tables as Parquet, manifest.json, PNG plots, report.html)"
+        f"\nwall {m['wall_seconds']:.1f} s ({where}; model time: clearing "
+        f"{m['seconds_in_clearing']:.1f} s, agents {m['seconds_in_agents']:.1f} s); wrote "
+        f"{len(paths)} files to {out}/ (tables as Parquet with a seed column, manifest.json, "
+        "PNG plots, report.html)"
     )
     return 0
 
@@ -116,7 +143,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _whatif(args: argparse.Namespace) -> int:
-    from experiments.studies.whatif import format_whatif, whatif
+    from experiments.studies.whatif import ShockWindowWarning, format_whatif, whatif
 
     overrides: dict[str, dict[str, object]] = {}
     for name, path, value in args.policy or ():
@@ -125,11 +152,18 @@ def _whatif(args: argparse.Namespace) -> int:
         print("aimarket whatif: give policy scenario files or --policy NAME:PATH=VALUE",
               file=sys.stderr)  # fmt: skip
         return 2
-    df = whatif(args.base, args.policies, seeds=args.seeds, out=args.out, workers=args.workers,
-                scheduler=args.scheduler, ticks=args.ticks, progress=not args.quiet,
-                resume=args.resume, overrides=overrides)  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ShockWindowWarning)
+        df = whatif(args.base, args.policies, seeds=args.seeds, out=args.out,
+                    workers=args.workers, scheduler=args.scheduler, ticks=args.ticks,
+                    progress=not args.quiet, resume=args.resume,
+                    overrides=overrides)  # fmt: skip
+    for w in caught:
+        print(f"aimarket: warning: {w.message}", file=sys.stderr)
     print(format_whatif(df))
-    print(f"\nwrote runs and whatif.parquet/.csv to {df.attrs.get('out')}/")
+    print(f"\nwrote runs, whatif.parquet/.csv (KPIs over the run, the shock window and "
+          f"after it), series.parquet, series_diff.parquet and report.html to "
+          f"{df.attrs.get('out')}/")  # fmt: skip
     return 0
 
 
@@ -201,11 +235,21 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run a scenario; print a summary; write tables and manifest")
     run.add_argument("scenario", type=_input_file,
                      help=SCENARIO_HELP)  # fmt: skip
-    run.add_argument("--seed", type=_int_at_least(0), default=0, help="random seed (default 0)")
+    seeds = run.add_mutually_exclusive_group()
+    seeds.add_argument("--seeds", type=_int_at_least(1, 10_000), default=8,
+                       help="run seeds 0..N-1 (default 8); the summary shows medians "
+                       "[p10, p90] and the plots fan charts")  # fmt: skip
+    seeds.add_argument("--seed", type=_int_at_least(0),
+                       help="run this one seed only")  # fmt: skip
     run.add_argument("--ticks", type=_int_at_least(1),
                      help="ticks to run (default: the scenario's horizon)")  # fmt: skip
-    run.add_argument("--out", help="output folder (default runs/<scenario>-seed<N>); must be "
-                     "empty unless --force")  # fmt: skip
+    run.add_argument("--out", help="output folder (default runs/<scenario>-<N>seeds, or "
+                     "-seed<S>); must be empty unless --force")  # fmt: skip
+    run.add_argument("--workers", type=_int_at_least(0),
+                     help="worker processes for the seeds (0 = this process; default: this "
+                     "process unless the run is large enough to repay starting a pool, "
+                     "then one per core)")  # fmt: skip
+    run.add_argument("--scheduler", help="address of an existing Dask scheduler")
     run.add_argument("--force", action="store_true",
                      help="clear --out first if it holds an earlier run's results")  # fmt: skip
     run.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -4,7 +4,7 @@ and the tuning every worker gets.
 Every study (sweep, what-if, sensitivity), the EMA Workbench connector and the
 benchmarks get their workers here, so they all run the same way: processes with
 one thread each (HiGHS also uses one), a longer GIL switch interval, and the
-model's packages imported before the first run.
+model's packages imported by each worker's first run.
 """
 
 from __future__ import annotations
@@ -34,20 +34,20 @@ def local_cluster(workers: int):
 
 
 def tune_workers(client) -> None:
-    """On every current and future worker of ``client``: a longer GIL switch interval,
-    and the model's packages imported up front."""
+    """On every current and future worker of ``client``: a longer GIL switch interval
+    (packages are imported by the first task, not up front: see ``setup``)."""
     from distributed import WorkerPlugin
 
     class SwitchInterval(WorkerPlugin):
         name = "aimarket-switch-interval"
 
         def setup(self, worker) -> None:
-            import importlib
             import sys
 
             sys.setswitchinterval(WORKER_SWITCH_INTERVAL)
-            # Preload the model's packages (Pyomo, HiGHS, Mesa) before the first run.
-            importlib.import_module("experiments.studies.run")
+            # No imports here: setup runs on the worker's event loop, and importing
+            # packages there while a task imports them on the task thread deadlocked
+            # now and then (a study that never finished); the first task imports them.
 
     client.register_plugin(SwitchInterval())
 

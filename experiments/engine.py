@@ -52,8 +52,23 @@ from experiments.outputs.files import (
     write_json,
 )
 
-Runner = Callable[[Mapping[str, Any], int], Mapping[str, float]]
-"""``runner(params, seed) -> {output: value}``; picklable to run on Dask workers."""
+
+@dataclass(frozen=True)
+class RunOutputs:
+    """What a runner may return instead of a plain mapping: its outputs and per-tick
+    series (a DataFrame, e.g. columns tick, series, value), which the engine writes as
+    ``series/<run>.parquet`` before the run's part (so a finished run has both)."""
+
+    values: Mapping[str, float]
+    series: pd.DataFrame | None = None
+
+
+Runner = Callable[[Mapping[str, Any], int], "Mapping[str, float] | RunOutputs"]
+"""``runner(params, seed) -> {output: value}`` (or ``RunOutputs``); picklable to run on
+Dask workers."""
+
+SERIES_KEY = "_series"
+"""The key under which ``call_task`` carries a run's series to the writer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +89,11 @@ def call_task(runner: Runner, task: Task) -> dict[str, Any]:
                            "seed": task.seed}  # fmt: skip
     row.update({f"param:{k}": v for k, v in task.params.items()})
     try:
-        row.update({f"out:{k}": float(v) for k, v in runner(task.params, task.seed).items()})
+        result = runner(task.params, task.seed)
+        if isinstance(result, RunOutputs):
+            row[SERIES_KEY] = result.series
+            result = result.values
+        row.update({f"out:{k}": float(v) for k, v in result.items()})
         row["status"], row["error"] = "done", ""
     except Exception as exc:  # noqa: BLE001 - recorded, the study goes on
         row["status"] = "failed"
@@ -181,6 +200,13 @@ def _set_aside_corrupt(out: Path, done: set[str]) -> set[str]:
 
 
 def _write_part(out: Path, row: dict[str, Any]) -> None:
+    row = dict(row)
+    series = row.pop(SERIES_KEY, None)
+    if series is not None:  # written first: the part's rename commits the run
+        (out / "series").mkdir(exist_ok=True)
+        table = pa.Table.from_pandas(series, preserve_index=False)
+        atomic_write(out / "series" / f"{row['run']}.parquet",
+                     lambda p: pq.write_table(table, p))  # fmt: skip
     table = pa.Table.from_pylist([row])
     atomic_write(out / "parts" / f"{row['run']}.parquet", lambda p: pq.write_table(table, p))
     # The part's rename is the commit point; the journal is a human-readable log.
@@ -193,7 +219,7 @@ def _write_part(out: Path, row: dict[str, Any]) -> None:
 def _recover(out: Path, done: set[str]) -> None:
     """After a kill: drop half-written parts, and journal finished runs the journal missed
     (a kill between a part's rename and its journal line)."""
-    for tmp in (out / "parts").glob(".*.tmp"):
+    for tmp in [*(out / "parts").glob(".*.tmp"), *(out / "series").glob(".*.tmp")]:
         tmp.unlink()
     journal = out / "runs.jsonl"
     seen = set()
@@ -225,6 +251,18 @@ def collect(out: Path) -> pd.DataFrame:
         return pd.DataFrame()
     table = pa.concat_tables([read_table(p) for p in parts], promote_options="default")
     return table.to_pandas().sort_values("run").reset_index(drop=True)
+
+
+def collect_series(out: Path) -> pd.DataFrame:
+    """The per-tick series of every finished run of a study folder, with a ``run``
+    column (empty if the runner gave none)."""
+    out = Path(out)
+    frames = []
+    for run in sorted(finished_runs(out)):
+        path = out / "series" / f"{run}.parquet"
+        if path.exists():
+            frames.append(read_table(path).to_pandas().assign(run=run))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def execute(
@@ -321,5 +359,5 @@ def _run_on_dask(todo, runner, record, workers: int, scheduler: str | None, retr
             record(fut.result())
 
 
-__all__ = ["Runner", "Task", "call_task", "collect", "digest", "execute", "finished_runs",
-           "study_key", "tasks_hash"]  # fmt: skip
+__all__ = ["RunOutputs", "Runner", "Task", "call_task", "collect", "collect_series", "digest",
+           "execute", "finished_runs", "study_key", "tasks_hash"]  # fmt: skip

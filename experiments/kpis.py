@@ -1,7 +1,11 @@
 """Scalar KPIs of one run, computed from its tidy tables (means over the run's ticks).
 
-Every KPI is a float; its unit is in ``KPIS``. Sweeps, what-if studies and
-sensitivity analyses keep a chosen subset of these per run.
+Every KPI is a float; its unit is in ``KPIS`` (families with one KPI per lab or
+region, e.g. ``compute_received[OpenAI]``, in ``FAMILIES``). Sweeps, what-if studies
+and sensitivity analyses keep a chosen subset of these per run. ``window`` cuts a
+run's tables to a range of ticks, so the same KPIs hold over a shock's window or
+after it; ``rents`` computes the tariff revenue and quota rents a policy creates
+from the flows and node prices (the market does not record them).
 """
 
 from __future__ import annotations
@@ -9,13 +13,13 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+from experiments.outputs.glossary import UNITS
+
+PRICE_GOODS = ("accelerator", "compute", "hbm", "cowos", "wafer", "power")
+"""Goods with a price KPI ``price_<good>`` (units from the one units table)."""
+
 KPIS: dict[str, str] = {
-    "price_accelerator": "$/H100e, mean over ticks",
-    "price_compute": "$/H100e-quarter, mean over ticks",
-    "price_hbm": "$/GB, mean over ticks",
-    "price_cowos": "$/CoWoS wafer, mean over ticks",
-    "price_wafer": "$/wafer, mean over ticks",
-    "price_power": "$/MW, mean over ticks",
+    **{f"price_{g}": f"{UNITS[g]}, mean over ticks" for g in PRICE_GOODS},
     "unmet_share": "unmet / demanded lab compute, over the whole run",
     "unmet_demand": "H100e-quarters unmet, mean per tick",
     "contract_coverage": "labs' contracted share of compute received, mean",
@@ -27,7 +31,102 @@ KPIS: dict[str, str] = {
     "shortfall": "contract units not delivered, sum over ticks",
     "breaches": "contract breaches, sum over ticks",
     "supplier_capex": "$ of capacity expansion, total over the run",
+    "tariff_revenue": "$ of tariffs: the tariff ($ per unit of the good) x units moved on tariffed "
+    "routes, sum over ticks",
+    "quota_rent": "$ of quota rents: (buyer's - seller's node price) x units moved on routes "
+    "capped by an export control, sum over ticks",
 }
+
+FAMILIES: dict[str, str] = {
+    "compute_received[{}]": "H100e-quarters of compute the lab received, mean per tick",
+    "unmet_share[{}]": "unmet / demanded compute of the lab, over the ticks",
+    "region_compute_received[{}]": "H100e-quarters received by the region's labs, mean per tick",
+    "region_unmet_share[{}]": "unmet / demanded compute of the region's labs, over the ticks",
+}
+"""KPI families, one per lab or region (``{}`` is its name)."""
+
+
+def unit(kpi: str) -> str:
+    """The unit of a KPI or of a family member (``""`` if unknown)."""
+    base = kpi.split("@", 1)[0]
+    if base in KPIS:
+        return KPIS[base]
+    for pattern, text in FAMILIES.items():
+        head = pattern.split("{", 1)[0]
+        if base.startswith(head) and base.endswith("]"):
+            return text
+    return ""
+
+
+def is_kpi(name: str) -> bool:
+    """Whether ``name`` is a KPI, a family member or a family wildcard (``name[*]``)."""
+    return name in KPIS or bool(unit(name)) or name.replace("[*]", "[{}]") in FAMILIES
+
+
+def select(names: tuple[str, ...], values: dict[str, float]) -> dict[str, float]:
+    """The KPIs ``names`` from ``values``; ``family[*]`` picks every member present."""
+    out: dict[str, float] = {}
+    for name in names:
+        if name.endswith("[*]"):
+            head = name[:-2]
+            out.update({k: v for k, v in values.items() if k.startswith(head)})
+        else:
+            out[name] = values.get(name, math.nan)
+    return out
+
+
+def window(tables: dict[str, dict[str, list]], start: int, end: int) -> dict[str, dict[str, list]]:
+    """The rows of every table with ``start <= tick < end``."""
+    out = {}
+    for name, cols in tables.items():
+        keep = [i for i, t in enumerate(cols.get("tick", [])) if start <= t < end]
+        out[name] = {k: [v[i] for i in keep] for k, v in cols.items()}
+    return out
+
+
+def _matches(shock, seller_region: str, buyer_region: str, good: str) -> bool:
+    return ((not shock.from_region or seller_region == shock.from_region)
+            and (not shock.to_region or buyer_region == shock.to_region)
+            and (not shock.goods or good in shock.goods)
+            and seller_region != buyer_region)  # fmt: skip
+
+
+def rents(tables: dict[str, dict[str, list]], shocks) -> dict[int, tuple[float, float]]:
+    """tick -> (tariff revenue $, quota rent $) from the tables and the scenario's shocks.
+
+    Tariff revenue is the tariff ($/unit, the shock's factor) times the units (spot and
+    contract) moved on a tariffed route; a quota rent is the gap between the buyer's
+    and the seller's node price times the units moved on a route an export control
+    caps (0 < factor < 1; a ban moves nothing). Both come from the ``flows`` and
+    ``node_prices`` tables: the market itself does not record them.
+    """
+    a = tables["agents"]
+    region = dict(zip(a["agent"], a["region"]))
+    ticks = sorted(set(tables["ticks"]["tick"]))
+    out = {t: (0.0, 0.0) for t in ticks}
+    policy = [s for s in shocks if s.kind in ("tariff", "export_control")]
+    if not policy:
+        return out
+    np_ = tables["node_prices"]
+    price = {(t, n, g): p for t, n, g, p in zip(np_["tick"], np_["agent"], np_["good"],
+                                              np_["price"])}  # fmt: skip
+    f = tables["flows"]
+    tariff: dict[int, float] = defaultdict(float)
+    quota: dict[int, float] = defaultdict(float)
+    for t, s, b, g, q in zip(f["tick"], f["seller"], f["buyer"], f["good"], f["quantity"]):
+        if q <= 0:
+            continue
+        for shock in policy:
+            if not (shock.start <= t < shock.end and _matches(shock, region.get(s, ""),
+                                                              region.get(b, ""), g)):  # fmt: skip
+                continue
+            if shock.kind == "tariff":
+                tariff[t] += shock.factor * q
+            elif 0 < shock.factor < 1:
+                gap = price.get((t, b, g), math.nan) - price.get((t, s, g), math.nan)
+                if gap > 0:
+                    quota[t] += gap * q
+    return {t: (tariff[t], quota[t]) for t in ticks}
 
 
 def _mean(values: list[float]) -> float:
@@ -35,13 +134,13 @@ def _mean(values: list[float]) -> float:
     return sum(vals) / len(vals) if vals else math.nan
 
 
-def kpis(tables: dict[str, dict[str, list]]) -> dict[str, float]:
-    """All KPIs of one run's tables."""
+def kpis(tables: dict[str, dict[str, list]], shocks=()) -> dict[str, float]:
+    """All KPIs of one run's tables (``shocks``: the scenario's, for the rents)."""
     out: dict[str, float] = {}
     prices: dict[str, list[float]] = defaultdict(list)
     for good, price in zip(tables["prices"]["good"], tables["prices"]["price"]):
         prices[good].append(price)
-    for good in ("accelerator", "compute", "hbm", "cowos", "wafer", "power"):
+    for good in PRICE_GOODS:
         out[f"price_{good}"] = _mean(prices[good])
     a = tables["agents"]
     demand = unmet = 0.0
@@ -50,7 +149,25 @@ def kpis(tables: dict[str, dict[str, list]]) -> dict[str, float]:
             demand += d
             unmet += u
     ticks = tables["ticks"]["tick"]
+    n_ticks = max(1, len(ticks))
     out["unmet_share"] = unmet / demand if demand > 0 else math.nan
+    by_lab: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    lab_region: dict[str, str] = {}
+    for ag, typ, reg, d, r, u in zip(a["agent"], a["type"], a["region"], a["demand"],
+                                     a["received"], a["unmet"]):  # fmt: skip
+        if typ == "Lab":
+            lab_region[ag] = reg
+            acc = by_lab[ag]
+            acc[0], acc[1], acc[2] = acc[0] + d, acc[1] + r, acc[2] + u
+    by_region: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    for lab, (d, r, u) in sorted(by_lab.items()):
+        out[f"compute_received[{lab}]"] = r / n_ticks
+        out[f"unmet_share[{lab}]"] = u / d if d > 0 else math.nan
+        acc = by_region[lab_region[lab]]
+        acc[0], acc[1], acc[2] = acc[0] + d, acc[1] + r, acc[2] + u
+    for reg, (d, r, u) in sorted(by_region.items()):
+        out[f"region_compute_received[{reg}]"] = r / n_ticks
+        out[f"region_unmet_share[{reg}]"] = u / d if d > 0 else math.nan
     out["unmet_demand"] = unmet / max(1, len(ticks))
     cov = [c for g, c in zip(tables["coverage"]["good"], tables["coverage"]["coverage"])
            if g == "compute"]  # fmt: skip
@@ -79,4 +196,7 @@ def kpis(tables: dict[str, dict[str, list]]) -> dict[str, float]:
     out["supplier_capex"] = float(
         sum(c for t, c in zip(a["tick"], a["capex"]) if t == last and not math.isnan(c))
     )
+    money = rents(tables, shocks)
+    out["tariff_revenue"] = sum(v[0] for v in money.values())
+    out["quota_rent"] = sum(v[1] for v in money.values())
     return out

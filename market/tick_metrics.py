@@ -38,6 +38,8 @@ Tables (one row per tick and key; money in $, quantities per tick in the good's 
   compute traced upstream: lab <- hyperscalers (this tick's compute), hyperscaler
   <- designers (its installed fleet), designer <- wafer/HBM/CoWoS suppliers (an EMA
   of the $ value of its inputs).
+- ``capacity``: tick, agent, good, capacity (installed units per tick), available
+  (after shocks), sold; one row per agent and good it makes.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ TABLES = {
     "concentration": ["tick", "buyer", "good", "supplier_hhi", "top1_share"],
     "coverage": ["tick", "buyer", "good", "coverage"],
     "exposure": ["tick", "lab", "by", "origin", "share"],
+    "capacity": ["tick", "agent", "good", "capacity", "available", "sold"],
 }  # fmt: skip
 
 NAN = float("nan")
@@ -190,6 +193,7 @@ class TickRecorder:
         for g, v in metrics.market_hhi((s, g, q) for s, _, g, q in flows).items():
             self._row("concentration", tick=t, buyer="*", good=g, supplier_hhi=v, top1_share=NAN)
         self._exposure(t)
+        self._capacity(t)
 
     def _agents(self, t: int) -> None:
         m = self.model
@@ -242,3 +246,21 @@ class TickRecorder:
                 self._row("exposure", tick=t, lab=lab, by="supplier", origin=origin, share=share)
             for region, share in sorted(by_region[lab].items()):
                 self._row("exposure", tick=t, lab=lab, by="region", origin=region, share=share)
+
+    def _capacity(self, t: int) -> None:
+        """One row per agent and good it can make: installed capacity, available
+        (after shocks) and sold, units per tick in the good's unit (so TSMC's wafer and
+        CoWoS lines stay apart)."""
+        m = self.model
+        for a in m.by_name.values():
+            if isinstance(a, Supplier):
+                for line in a.lines.values():
+                    self._row("capacity", tick=t, agent=a.name, good=line.good,
+                              capacity=line.capacity, available=line.available,
+                              sold=line.sold)  # fmt: skip
+            elif isinstance(a, Hyperscaler):
+                self._row("capacity", tick=t, agent=a.name, good="compute",
+                          capacity=a.available, available=a.available, sold=a.sold)  # fmt: skip
+            elif isinstance(a, ChipDesigner):
+                self._row("capacity", tick=t, agent=a.name, good="accelerator",
+                          capacity=a.capacity, available=a.capacity, sold=a.made)  # fmt: skip

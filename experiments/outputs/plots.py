@@ -23,36 +23,47 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from experiments.kpis import KPIS  # noqa: E402
-from experiments.outputs.tables import UNITS  # noqa: E402
+from experiments.outputs.glossary import GOOD_UNITS, quantity_unit  # noqa: E402
+from experiments.outputs.tables import bands, headline  # noqa: E402
+
+
+def _first_seed(tables: dict) -> dict:
+    """The ``ticks`` table of the first seed only (shocks and dates are alike on every seed)."""
+    t = tables["ticks"]
+    if "seed" not in t:
+        return t
+    first = t["seed"][0]
+    keep = [i for i, s in enumerate(t["seed"]) if s == first]
+    return {k: [v[i] for i in keep] for k, v in t.items()}
 
 
 def _shade_shocks(ax, tables: dict) -> None:
-    ticks, shocks = tables["ticks"]["tick"], tables["ticks"]["shocks"]
+    t = _first_seed(tables)
+    ticks, shocks = t["tick"], t["shocks"]
     start = None
-    for t, s in zip([*ticks, None], [*shocks, ""]):
+    for tick, s in zip([*ticks, None], [*shocks, ""]):
         if s and start is None:
-            start = t
+            start = tick
         elif not s and start is not None:
-            ax.axvspan(start - 0.5, (t if t is not None else ticks[-1] + 1) - 0.5,
+            ax.axvspan(start - 0.5, (tick if tick is not None else ticks[-1] + 1) - 0.5,
                        color="tab:red", alpha=0.12, lw=0)  # fmt: skip
             start = None
 
 
 def _dates(ax, tables: dict) -> None:
-    ticks, dates = tables["ticks"]["tick"], tables["ticks"]["date"]
+    t = _first_seed(tables)
+    ticks, dates = t["tick"], t["date"]
     step = max(1, len(ticks) // 8)
     ax.set_xticks(ticks[::step], dates[::step], rotation=30, fontsize=8)
 
 
-def _by(table: dict, key: str, value: str, where=None) -> dict[str, tuple[list, list]]:
-    out: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
-    cols = list(table)
-    for row in zip(*table.values()):
-        r = dict(zip(cols, row))
-        if where is None or where(r):
-            out[r[key]][0].append(r["tick"])
-            out[r[key]][1].append(r[value])
-    return out
+def fan(ax, band: pd.DataFrame, label: str | None = None, color=None) -> None:
+    """A fan chart on ``ax``: the median line and the p10-p90 band over ticks
+    (``band`` has columns tick, median, p10, p90, as ``tables.bands`` gives)."""
+    band = band.sort_values("tick")
+    (line,) = ax.plot(band["tick"], band["median"], label=label, color=color, lw=1.5)
+    ax.fill_between(band["tick"], band["p10"], band["p90"], color=line.get_color(), alpha=0.25,
+                    lw=0)  # fmt: skip
 
 
 def _save(fig, path: Path, paths: list[Path]) -> None:
@@ -62,98 +73,200 @@ def _save(fig, path: Path, paths: list[Path]) -> None:
     paths.append(path)
 
 
-def plot_run(tables: dict, out: Path, title: str = "") -> list[Path]:
-    """Write prices.png, demand.png, lockin.png and capacity.png into ``out``."""
+def _grid(n: int, cols: int = 3, size=(4.4, 3.3)):
+    rows = max(1, math.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(size[0] * cols, size[1] * rows), squeeze=False,
+                             sharex=True)  # fmt: skip
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    return fig, list(axes.flat)[:n]
+
+
+def plot_fans(series: pd.DataFrame, path: Path, title: str, tables: dict | None = None,
+              zero: bool = False) -> Path:  # fmt: skip
+    """One panel per series of long per-seed series (seed, tick, series, value): median
+    and p10-p90 band over seeds; shocks shaded when ``tables`` is given; a zero line
+    when ``zero`` (for differences)."""
+    names = list(dict.fromkeys(series["series"]))
+    b = bands(series)
+    fig, axes = _grid(len(names))
+    for ax, name in zip(axes, names):
+        fan(ax, b[b["series"] == name])
+        ax.set_title(name, fontsize=9)
+        if zero:
+            ax.axhline(0, color="black", lw=0.7)
+        if tables is not None:
+            _shade_shocks(ax, tables)
+            _dates(ax, tables)
+    n = series["seed"].nunique()
+    fig.suptitle(f"{title} (median and p10-p90 over {n} seeds; shaded: shocks)")
+    _save(fig, path, [])
+    return path
+
+
+def _capacity_frame(tables: dict) -> pd.DataFrame:
+    """Capacity per (seed, tick, agent, good): the ``capacity`` table, or for a folder
+    written before it existed, the ``agents`` table's single-good agents."""
+    if "capacity" in tables:
+        df = pd.DataFrame(tables["capacity"])
+        if "seed" not in df.columns:
+            df["seed"] = 0
+        return df
+    a = pd.DataFrame(tables["agents"])
+    if "seed" not in a.columns:
+        a["seed"] = 0
+    goods = {"MemoryMaker": "hbm", "Packager": "cowos", "PowerProvider": "power",
+             "ChipDesigner": "accelerator", "Hyperscaler": "compute"}  # fmt: skip
+    a = a[a["type"].isin(list(goods))].copy()
+    a["good"] = a["type"].map(goods)
+    return a[["seed", "tick", "agent", "good", "capacity", "sold"]]
+
+
+def plot_run(tables: dict, out: Path, title: str = "",
+             series: pd.DataFrame | None = None) -> list[Path]:  # fmt: skip
+    """Write prices.png, demand.png, lockin.png, capacity.png and exposure.png (and
+    leadtimes.png when the tables have lead times) into ``out``: fan charts (median,
+    p10-p90 over seeds) and the network of the first seed.
+    ``series`` is ``tables.headline(tables)`` if already computed."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = []
+    paths: list[Path] = []
+    series = headline(tables) if series is None else series
 
-    fig, axes = plt.subplots(2, 3, figsize=(13, 7), sharex=True)
-    for ax, (good, (t, p)) in zip(
-        axes.flat, sorted(_by(tables["prices"], "good", "price").items())
-    ):
-        ax.plot(t, p, color="tab:blue")
-        ax.set_title(good)
-        ax.set_ylabel(UNITS.get(good, "$/unit"))
-        _shade_shocks(ax, tables)
-        _dates(ax, tables)
-    fig.suptitle(f"{title} clearing prices (volume-weighted; shaded: shocks)")
-    _save(fig, out / "prices.png", paths)
+    prices = series[series["series"].str.startswith("price ")]
+    paths.append(plot_fans(prices, out / "prices.png", f"{title} prices", tables))
 
-    a = tables["agents"]
-    demand, received, unmet = defaultdict(float), defaultdict(float), defaultdict(float)
-    for t, typ, d, r, u in zip(a["tick"], a["type"], a["demand"], a["received"], a["unmet"]):
-        if typ == "Lab":
-            demand[t] += d
-            received[t] += r
-            unmet[t] += u
-    ticks = sorted(demand)
     fig, ax = plt.subplots(figsize=(9, 4.5))
-    ax.plot(ticks, [demand[t] / 1e6 for t in ticks], label="labs' demand")
-    ax.plot(ticks, [received[t] / 1e6 for t in ticks], label="compute received")
-    ax.fill_between(ticks, [received[t] / 1e6 for t in ticks], [demand[t] / 1e6 for t in ticks],
-                    color="tab:orange", alpha=0.3, label="unmet demand")  # fmt: skip
+    for label, colour in (("lab demand (H100e-quarters)", "tab:blue"),
+                          ("unmet demand (H100e-quarters)", "tab:orange")):  # fmt: skip
+        s = series[series["series"] == label].assign(value=lambda d: d["value"] / 1e6)
+        fan(ax, bands(s), label.split(" (")[0], colour)
     ax.set_ylabel("million H100e-quarters per quarter")
     ax.legend()
     _shade_shocks(ax, tables)
     _dates(ax, tables)
-    ax.set_title(f"{title} compute demand and unmet demand")
+    ax.set_title(f"{title} labs' compute demand and unmet demand (median, p10-p90 over seeds)")
     _save(fig, out / "demand.png", paths)
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for buyer, (t, c) in sorted(_by(tables["coverage"], "buyer", "coverage",
-                                    lambda r: r["good"] == "compute").items()):  # fmt: skip
-        ax1.plot(t, c, label=buyer, lw=1)
-    ax1.set_ylabel("contracted share of compute received")
-    ax1.set_title("labs' contract coverage")
-    ax1.legend(fontsize=7)
-    for good, (t, h) in sorted(_by(tables["concentration"], "good", "supplier_hhi",
-                                   lambda r: r["buyer"] == "*").items()):  # fmt: skip
-        ax2.plot(t, h, label=good, lw=1)
-    ax2.set_ylabel("HHI of sellers (0-10,000)")
-    ax2.set_title("market concentration")
-    ax2.legend(fontsize=7)
+    lead = series[series["series"].str.startswith("lead_time")]
+    if len(lead):  # when the market quotes lead times (ticks columns lead_time_<good>)
+        paths.append(plot_fans(lead, out / "leadtimes.png", f"{title} quoted lead times (weeks)",
+                               tables))  # fmt: skip
+
+    paths.append(plot_lockin(tables, out / "lockin.png", title, series))
+    paths.append(plot_capacity(tables, out / "capacity.png", title))
+
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    ex = pd.DataFrame(tables["exposure"])
+    if "seed" not in ex.columns:
+        ex["seed"] = 0
+    ex = ex[ex["by"] == "region"].groupby(["seed", "tick", "origin"])["share"].mean()
+    for region, block in ex.reset_index().groupby("origin"):
+        s = block.rename(columns={"share": "value"}).assign(series=region)
+        fan(ax, bands(s), region, REGION_COLOURS.get(region))
+    ax.set_ylabel("share of labs' compute (mean over labs)")
+    ax.set_title(f"{title} labs' compute traced to each region")
+    ax.legend(fontsize=8)
+    _shade_shocks(ax, tables)
+    _dates(ax, tables)
+    _save(fig, out / "exposure.png", paths)
+
+    first = _first_seed(tables)
+    seed = tables["ticks"].get("seed", [0])[0]
+    last = max(first["tick"])
+    one = _one_seed(tables, seed)
+    for tick in sorted({0, last // 2, last}):
+        paths.append(plot_network(one, tick, out / f"network_t{tick:03d}.png", title))
+    return paths
+
+
+def _one_seed(tables: dict, seed) -> dict:
+    """The tables of one seed."""
+    out = {}
+    for name, cols in tables.items():
+        if "seed" not in cols:
+            out[name] = cols
+            continue
+        keep = [i for i, s in enumerate(cols["seed"]) if s == seed]
+        out[name] = {k: [v[i] for i in keep] for k, v in cols.items()}
+    return out
+
+
+def plot_capacity(tables: dict, path: Path, title: str = "") -> Path:
+    """Capacity per good: one panel per good, a line per agent (median over seeds) and
+    the good's total sold (dashed), in the good's own unit; an agent making several
+    goods (TSMC: wafers and CoWoS) appears in each of their panels."""
+    cap = _capacity_frame(tables)
+    goods = [g for g in GOOD_UNITS if g in set(cap["good"])]
+    goods += sorted(set(cap["good"]) - set(goods))
+    fig, axes = _grid(len(goods))
+    for ax, good in zip(axes, goods):
+        block = cap[cap["good"] == good]
+        med = block.groupby(["agent", "tick"])["capacity"].median().unstack(0).sort_index()
+        unlimited = [a for a in med.columns if np.isinf(med[a]).all()]
+        med = med.drop(columns=unlimited).replace([np.inf, -np.inf], np.nan)
+        top = med.iloc[-1].sort_values(ascending=False).index if len(med) else []
+        for i, agent in enumerate(top):
+            ax.plot(med.index, med[agent], lw=1.2, label=agent if i < 8 else None)
+        if unlimited:  # e.g. designers limited only by their inputs
+            ax.plot([], [], " ", label=f"no own limit: {', '.join(unlimited)}")
+        sold = block.groupby(["seed", "tick"])["sold"].sum().groupby("tick").median()
+        ax.plot(sold.index, sold.values, "k--", lw=1, label="total sold")
+        ax.set_title(f"{good}: capacity per agent", fontsize=9)
+        ax.set_ylabel(f"{quantity_unit(good)} per quarter", fontsize=8)
+        ax.legend(fontsize=6, ncol=2)
+        _shade_shocks(ax, tables)
+        _dates(ax, tables)
+    fig.suptitle(f"{title} capacity per agent and good (median over seeds; shaded: shocks)")
+    _save(fig, path, [])
+    return path
+
+
+def plot_lockin(tables: dict, path: Path, title: str = "",
+                series: pd.DataFrame | None = None) -> Path:  # fmt: skip
+    """Lock-in at a glance: a heat map of each lab's contracted share of compute over
+    time (median over seeds), market concentration of three inputs and relationship
+    persistence (fans over seeds)."""
+    cov = pd.DataFrame(tables["coverage"])
+    if "seed" not in cov.columns:
+        cov["seed"] = 0
+    cov = cov[cov["good"] == "compute"]
+    heat = cov.groupby(["buyer", "tick"])["coverage"].median().unstack("tick")
+    series = headline(tables) if series is None else series
+    fig = plt.figure(figsize=(13, 7))
+    grid = fig.add_gridspec(2, 2, height_ratios=[1.2, 1])
+    ax0 = fig.add_subplot(grid[0, :])
+    if len(heat):
+        heat = heat.loc[heat.mean(axis=1).sort_values(ascending=False).index]
+        im = ax0.imshow(heat.to_numpy(), aspect="auto", cmap="viridis", vmin=0, vmax=1,
+                        extent=(heat.columns[0] - 0.5, heat.columns[-1] + 0.5, len(heat) - 0.5,
+                                -0.5), interpolation="nearest")  # fmt: skip
+        ax0.set_yticks(range(len(heat)), heat.index, fontsize=8)
+        fig.colorbar(im, ax=ax0, pad=0.01, label="contracted share of compute received")
+    ax0.set_title("labs' contract coverage (1 = all compute under contract; median over seeds)")
+    _dates(ax0, tables)
+    ax1 = fig.add_subplot(grid[1, 0])
+    for good in ("hbm", "cowos", "accelerator"):
+        s = series[series["series"] == f"market HHI {good} (0-10,000)"]
+        if len(s):
+            fan(ax1, bands(s), good)
+    ax1.axhline(2500, color="grey", ls=":", lw=1)
+    ax1.text(ax1.get_xlim()[0], 2550, " highly concentrated (> 2,500)", fontsize=7, color="grey")
+    ax1.set_ylabel("HHI of sellers (0-10,000)")
+    ax1.set_title("market concentration")
+    ax1.legend(fontsize=8)
+    ax2 = fig.add_subplot(grid[1, 1])
+    s = series[series["series"] == "persistence"]
+    if len(s):
+        fan(ax2, bands(s), "persistence")
+    ax2.set_ylim(0, 1.05)
+    ax2.set_ylabel("share of trading pairs kept from last quarter")
+    ax2.set_title("relationship persistence")
     for ax in (ax1, ax2):
         _shade_shocks(ax, tables)
         _dates(ax, tables)
     fig.suptitle(f"{title} lock-in and concentration")
-    _save(fig, out / "lockin.png", paths)
-
-    fig, axes = plt.subplots(2, 3, figsize=(13, 7), sharex=True)
-    units = {"Fab": "wafers", "MemoryMaker": "GB HBM", "Packager": "CoWoS wafers",
-             "PowerProvider": "MW new", "Hyperscaler": "H100e-quarters"}  # fmt: skip
-    for ax, (typ, unit) in zip(axes.flat, units.items()):
-        cap, sold = defaultdict(float), defaultdict(float)
-        for t, ty, c, s in zip(a["tick"], a["type"], a["capacity"], a["sold"]):
-            if ty == typ:
-                cap[t] += c
-                sold[t] += s
-        ticks = sorted(cap)
-        ax.plot(ticks, [cap[t] for t in ticks], label="capacity")
-        ax.plot(ticks, [sold[t] for t in ticks], label="used")
-        ax.set_title(typ)
-        ax.set_ylabel(f"{unit} per quarter")
-        _shade_shocks(ax, tables)
-        _dates(ax, tables)
-    axes.flat[0].legend()
-    exp = _by(tables["exposure"], "origin", "share", lambda r: r["by"] == "region")
-    ax = axes.flat[5]
-    for region, (t, s) in sorted(exp.items()):
-        mean = defaultdict(list)
-        for tick, share in zip(t, s):
-            mean[tick].append(share)
-        ticks = sorted(mean)
-        ax.plot(ticks, [sum(mean[k]) / len(mean[k]) for k in ticks], label=region, lw=1)
-    ax.set_title("labs' exposure by region (mean)")
-    ax.set_ylabel("share of compute")
-    ax.legend(fontsize=7)
-    _shade_shocks(ax, tables)
-    _dates(ax, tables)
-    fig.suptitle(f"{title} capacity, use and dependency")
-    _save(fig, out / "capacity.png", paths)
-    last = max(tables["ticks"]["tick"])
-    for tick in sorted({0, last // 2, last}):
-        paths.append(plot_network(tables, tick, out / f"network_t{tick:03d}.png", title))
-    return paths
+    _save(fig, path, [])
+    return path
 
 
 TIERS = ("Fab", "MemoryMaker", "Packager", "PowerProvider", "ChipDesigner", "Hyperscaler", "Lab")
@@ -266,9 +379,10 @@ def plot_distributions(runs: pd.DataFrame, out: Path) -> Path:
     return path
 
 
-def plot_forest(diffs: pd.DataFrame, out: Path) -> Path:
+def plot_forest(diffs: pd.DataFrame, out: Path, suffix: str = "",
+                title: str = "What-if: policy minus baseline on paired seeds") -> Path:  # fmt: skip
     """Forest plot: each policy's KPI difference vs baseline (% of the base mean), 95% CI;
-    ``out/whatif_forest.png``."""
+    ``out/whatif_forest<suffix>.png``."""
     kpis = list(dict.fromkeys(diffs["kpi"]))
     policies = list(dict.fromkeys(diffs["policy"]))
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(kpis) * len(policies) + 1.5))
@@ -293,8 +407,36 @@ def plot_forest(diffs: pd.DataFrame, out: Path) -> Path:
     ax.invert_yaxis()
     ax.set_xlabel("difference vs baseline, % of the baseline mean (95% interval)")
     ax.legend(fontsize=8)
-    ax.set_title("What-if: policy minus baseline on paired seeds")
-    path = Path(out) / "whatif_forest.png"
+    ax.set_title(title)
+    path = Path(out) / f"whatif_forest{suffix}.png"
+    _save(fig, path, [])
+    return path
+
+
+def plot_scatter(runs: pd.DataFrame, out: Path, max_points: int = 2000) -> Path | None:
+    """Input-versus-output scatter plots of a sweep's finished runs: a row per output, a
+    column per numeric input; ``out/inputs_outputs.png`` (None without numeric inputs)."""
+    done = runs[runs["status"] == "done"]
+    params = [c for c in done.columns if c.startswith("param:")
+              and pd.api.types.is_numeric_dtype(done[c]) and done[c].nunique() > 1]  # fmt: skip
+    outs = [c for c in done.columns if c.startswith("out:")]
+    if not params or not outs or not len(done):
+        return None
+    done = done.head(max_points)
+    fig, axes = plt.subplots(len(outs), len(params), squeeze=False,
+                             figsize=(3.2 * len(params) + 0.5, 2.6 * len(outs) + 0.5))  # fmt: skip
+    for i, o in enumerate(outs):
+        for j, p in enumerate(params):
+            ax = axes[i][j]
+            ax.scatter(done[p], done[o], s=8, alpha=0.6, color="tab:blue")
+            if i == len(outs) - 1:
+                ax.set_xlabel(p[6:], fontsize=8)
+            if j == 0:
+                unit = KPIS.get(o[4:], "").split(",")[0]
+                ax.set_ylabel(f"{o[4:]}\n({unit})" if unit else o[4:], fontsize=8)
+            ax.tick_params(labelsize=7)
+    fig.suptitle(f"Inputs versus outputs over {len(done)} runs")
+    path = Path(out) / "inputs_outputs.png"
     _save(fig, path, [])
     return path
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.engine import Runner, Task, execute
+from experiments.kpis import unit
 from experiments.outputs.files import write_frame
 from experiments.outputs.format import text_table
 from experiments.samplers import replication_seeds, sample
@@ -91,10 +92,43 @@ def summarise(df: pd.DataFrame) -> str:
         stats = done[outs].astype(float).agg(["mean", "std", "min", "max"]).T
         stats.columns = ["mean", "sd", "min", "max"]
         stats.insert(0, "output", [c[4:] for c in outs])
-        lines.append(text_table(stats.reset_index(drop=True), left=["output"]))
+        stats["unit"] = [unit(c[4:]) or "-" for c in outs]
+        lines.append(text_table(stats.reset_index(drop=True), left=["output", "unit"]))
     for _, row in df[df["status"] == "failed"].head(5).iterrows():
         lines.append(f"failed {row['run']}: {row['error'].splitlines()[0]}")
     return "\n".join(lines)
 
 
-__all__ = ["run_seeds", "summarise", "sweep", "tasks_of"]
+def input_output_sensitivity(df: pd.DataFrame) -> pd.DataFrame:
+    """The sensitivity of each output to each numeric input over a sweep's finished runs.
+
+    Columns: output, parameter, spearman (rank correlation, scipy) and its p-value,
+    src (standardised regression coefficient: a least-squares fit of the output on
+    all inputs, each in standard deviations) and r2 (of that fit, per output).
+    """
+    from scipy import stats
+
+    done = df[df["status"] == "done"]
+    params = [c for c in done.columns if c.startswith("param:")
+              and pd.api.types.is_numeric_dtype(done[c]) and done[c].nunique() > 1]  # fmt: skip
+    rows = []
+    for out in [c for c in done.columns if c.startswith("out:")]:
+        data = done[[*params, out]].astype(float).dropna()
+        if len(data) < 3 or not params or data[out].std() == 0:
+            continue
+        x = (data[params] - data[params].mean()) / data[params].std()
+        y = (data[out] - data[out].mean()) / data[out].std()
+        design = np.column_stack([np.ones(len(x)), x.to_numpy()])
+        coef, *_ = np.linalg.lstsq(design, y.to_numpy(), rcond=None)
+        fitted = design @ coef
+        r2 = 1.0 - float(((y - fitted) ** 2).sum()) / float((y**2).sum())
+        for j, p in enumerate(params):
+            rho, pval = stats.spearmanr(data[p], data[out])
+            rows.append({"output": out[4:], "parameter": p[6:], "spearman": float(rho),
+                         "spearman_p": float(pval), "src": float(coef[j + 1]),
+                         "r2": r2})  # fmt: skip
+    return pd.DataFrame(rows, columns=["output", "parameter", "spearman", "spearman_p", "src",
+                                       "r2"])  # fmt: skip
+
+
+__all__ = ["input_output_sensitivity", "run_seeds", "summarise", "sweep", "tasks_of"]

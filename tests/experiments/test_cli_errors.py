@@ -102,7 +102,7 @@ def test_a_scenario_name_cannot_steer_the_output_outside_runs(tmp_path, monkeypa
     assert code == 0 or (code == 2 and "meta.name" in err), err
     assert not list(tmp_path.glob("escaped*")) and not list((tmp_path / "a").glob("escaped*"))
     if code == 0:
-        assert (work / "runs" / "escaped-seed0" / "ticks.parquet").exists()
+        assert (work / "runs" / "escaped-8seeds" / "ticks.parquet").exists()  # 8 seeds
 
 
 @pytest.mark.parametrize(

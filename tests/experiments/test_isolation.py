@@ -24,7 +24,7 @@ from experiments.scenarios import load_scenario
 from experiments.studies.plan import SweepPlan
 from experiments.studies.run import run_scenario
 from experiments.studies.sweep import sweep, tasks_of
-from experiments.studies.whatif import whatif
+from experiments.studies.whatif import ShockWindowWarning, whatif
 
 ROOT = Path(__file__).parents[2]
 SCENARIOS = ROOT / "experiments" / "scenarios"
@@ -164,7 +164,8 @@ def test_whatif_resume_refuses_a_different_policy_file(tmp_path):
     whatif(SCENARIOS / "baseline.toml", [policy], seeds=2, ticks=2, out=tmp_path / "w",
            progress=False, outputs=("unmet_share",))  # fmt: skip
     policy.write_text((SCENARIOS / "taiwan_outage.toml").read_text())
-    with pytest.raises(StudyError, match=r"scenarios\.pol"):
+    # (its outage starts after the 2 ticks run: warned about, then the resume refused)
+    with pytest.warns(ShockWindowWarning), pytest.raises(StudyError, match=r"scenarios\.pol"):
         whatif(SCENARIOS / "baseline.toml", [policy], seeds=2, ticks=2, out=tmp_path / "w",
                progress=False, outputs=("unmet_share",), resume=True)  # fmt: skip
 
@@ -183,6 +184,12 @@ def test_a_truncated_part_is_run_again_on_resume(tmp_path, capsys):
     assert manifest["skipped_as_finished"] == 2
 
 
+def tables_ticks_columns(folder: Path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(folder / "ticks.parquet").names
+
+
 def test_a_reused_run_folder_does_not_embed_old_plots(tmp_path):
     out = tmp_path / "run"
     scenario = load_scenario(SCENARIOS / "baseline.toml")
@@ -191,7 +198,8 @@ def test_a_reused_run_folder_does_not_embed_old_plots(tmp_path):
     stale.write_bytes(b"\x89PNG old plot from a longer run")
     text = build_report(out).read_text()
     assert "network_t039" not in text
-    assert len(re.findall(r'src="data:image/png;base64,', text)) == 4 + 3  # ticks 0, 1, 2
+    lead = any(name.startswith("lead_time") for name in tables_ticks_columns(out))
+    assert len(re.findall(r'src="data:image/png;base64,', text)) == 5 + lead + 3  # ticks 0-2
 
 
 def test_resume_refuses_a_folder_whose_manifest_does_not_name_its_study(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
@@ -36,17 +37,22 @@ def _not_blank(path: Path) -> bool:
 def test_every_plot_is_produced_and_non_empty_for_the_baseline(baseline_run):
     report = build_report(baseline_run)
     pngs = {p.name: p for p in baseline_run.glob("*.png")}
-    for name in ("prices.png", "demand.png", "lockin.png", "capacity.png"):
+    for name in ("prices.png", "demand.png", "lockin.png", "capacity.png", "exposure.png"):
         assert name in pngs and pngs[name].stat().st_size > 20_000, name
         assert _not_blank(pngs[name]), name
     networks = sorted(n for n in pngs if n.startswith("network_t"))
     assert networks == ["network_t000.png", "network_t019.png", "network_t039.png"]
     assert all(_not_blank(pngs[n]) for n in networks)
     text = report.read_text()
-    for section in ("Summary", *RUN_SECTIONS, "Shocks and policies", "Manifest"):
+    lead = any(
+        c.startswith("lead_time") for c in pq.read_schema(baseline_run / "ticks.parquet").names
+    )
+    sections = [s for s in RUN_SECTIONS if lead or s != "Lead times"]
+    for section in ("Summary", *sections, "Shocks and policies", "Manifest"):
         assert f"<h2>{section}</h2>" in text, section
     images = re.findall(r'src="data:image/png;base64,', text)
-    assert len(images) == 4 + len(networks)  # self-contained: every plot embedded
+    # self-contained: every plot embedded (lead times only when the market quotes them)
+    assert len(images) == 5 + lead + len(networks)
     assert "price accelerator" in text and "scenario_hash" in text
 
 
@@ -66,15 +72,24 @@ def test_study_report_has_distributions_and_forest_plot(tmp_path):
     execute(tasks_of(plan), runner, tmp_path / "sweep", progress=False)
     text = build_report(tmp_path / "sweep").read_text()
     assert "<h2>KPI distributions</h2>" in text and "<h2>Runs</h2>" in text
+    for section in ("Inputs versus outputs", "Sensitivity of each output"):
+        assert f"<h2>{section}</h2>" in text, section
+    assert "$/H100e" in text and "spearman" in text
     assert (tmp_path / "sweep" / "kpi_distributions.png").stat().st_size > 10_000
+    assert _not_blank(tmp_path / "sweep" / "inputs_outputs.png")
 
-    from experiments.studies.whatif import whatif
+    from experiments.studies.whatif import ShockWindowWarning, whatif
 
-    whatif(SCENARIOS / "baseline.toml", [SCENARIOS / "taiwan_outage.toml"], seeds=2, ticks=10,
-           out=tmp_path / "wi", progress=False)  # fmt: skip
+    # the outage (ticks 8-12) runs past the 10 ticks run: its window is cut, with a warning
+    with pytest.warns(ShockWindowWarning, match="cut to ticks 8-9"):
+        whatif(SCENARIOS / "baseline.toml", [SCENARIOS / "taiwan_outage.toml"], seeds=2,
+               ticks=10, out=tmp_path / "wi", progress=False)  # fmt: skip
     text = build_report(tmp_path / "wi").read_text()
-    assert "<h2>Policy differences</h2>" in text and "taiwan_outage" in text
+    assert "<h2>Policy differences over the run</h2>" in text and "taiwan_outage" in text
+    assert "<h2>Policy differences over the shock window</h2>" in text
+    assert "<h2>Policy differences after" not in text and "cut to ticks 8-9" in text
     assert _not_blank(tmp_path / "wi" / "whatif_forest.png")
+    assert _not_blank(tmp_path / "wi" / "diff_taiwan_outage.png")
 
 
 def test_report_of_an_empty_folder_is_a_clear_error(tmp_path, capsys):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,13 @@ from scipy import stats
 from experiments.outputs.plots import plot_sensitivity
 from experiments.scenarios import ScenarioError
 from experiments.studies.sensitivity import format_sensitivity, sensitivity
-from experiments.studies.whatif import MAIN_KPIS, format_whatif, summarise, whatif
+from experiments.studies.whatif import (
+    MAIN_KPIS,
+    ShockWindowWarning,
+    format_whatif,
+    summarise,
+    whatif,
+)
 
 SCENARIOS = Path(__file__).parents[2] / "experiments" / "scenarios"
 BASELINE = SCENARIOS / "baseline.toml"
@@ -85,29 +90,70 @@ def test_sensitivity_refuses_a_grid_sampler_naming_the_field(tmp_path):
     assert not (tmp_path / "out").exists()  # refused before running anything
 
 
-def test_whatif_of_a_copy_of_the_baseline_is_exactly_zero(tmp_path):
+def test_a_policy_identical_to_the_baseline_gives_zero_in_every_series_and_window(tmp_path):
+    # The policy is the baseline plus a shock that changes nothing (capacity x 1 in
+    # ticks 1-2), so it has a shock window and a window after it.
     same = tmp_path / "same_as_base.toml"
-    shutil.copy(BASELINE, same)
+    same.write_text(BASELINE.read_text() + '\n[[shocks]]\nkind = "outage"\nstart = 1\n'
+                    'end = 3\ntarget = "TW"\nfactor = 1.0\n')  # fmt: skip
     df = whatif(BASELINE, [same], seeds=3, ticks=4, out=tmp_path / "w", progress=False)
-    assert list(df["kpi"]) == list(MAIN_KPIS) and (df["policy"] == "same_as_base").all()
+    assert set(MAIN_KPIS) <= set(df["kpi"]) and (df["policy"] == "same_as_base").all()
+    assert set(df["window"]) == {"run", "shock", "after"}
+    assert set(df.loc[df["window"] == "shock", "ticks"]) == {"1-2"}
+    assert set(df.loc[df["window"] == "after", "ticks"]) == {"3-3"}
+    assert any(k.startswith("compute_received[") for k in df["kpi"])
+    assert any(k.startswith("region_compute_received[") for k in df["kpi"])
     assert (df["n"] == 3).all()
     for col in ("diff_mean", "diff_sd", "ci_low", "ci_high"):
-        assert (df[col] == 0.0).all(), col
+        assert (df[col].dropna() == 0.0).all(), col
     assert not df["significant"].any()
-    assert (df["policy_mean"] == df["base_mean"]).all()
     written = pd.read_csv(tmp_path / "w" / "whatif.csv")
-    assert len(written) == len(MAIN_KPIS)
+    assert len(written) == len(df)
     assert len(list((tmp_path / "w" / "parts").glob("*.parquet"))) == 2 * 3
     assert "same_as_base vs base" in format_whatif(df)
+    # every per-tick series of both scenarios on every seed is saved, and the paired
+    # differences are zero everywhere
+    series = pd.read_parquet(tmp_path / "w" / "series.parquet")
+    assert set(series["scenario"]) == {"base", "same_as_base"}
+    assert series.groupby("scenario")["replicate"].nunique().to_dict() == {
+        "base": 3, "same_as_base": 3}  # fmt: skip
+    assert sorted(series["tick"].unique()) == [0, 1, 2, 3]
+    diffs = pd.read_parquet(tmp_path / "w" / "series_diff.parquet")
+    assert len(diffs) == (series["scenario"] == "same_as_base").sum()
+    assert (diffs["value"].dropna() == 0.0).all()
+    assert diffs["value"].notna().sum() > 0.9 * len(diffs)
+    assert (tmp_path / "w" / "report.html").exists()
 
 
-def test_a_taiwan_outage_raises_the_accelerator_price(tmp_path):
-    df = whatif(BASELINE, [SCENARIOS / "taiwan_outage.toml"], seeds=3, ticks=12,
+def test_the_taiwan_outage_hits_harder_in_its_window_than_over_the_run(tmp_path):
+    df = whatif(BASELINE, [SCENARIOS / "taiwan_outage.toml"], seeds=2, ticks=14,
                 out=tmp_path / "tw", progress=False, outputs=("price_accelerator",))  # fmt: skip
-    (row,) = df.itertuples(index=False)
-    assert row.policy == "taiwan_outage" and row.n == 3
-    assert row.diff_mean > 0 and row.policy_mean > row.base_mean
-    assert row.diff_mean == pytest.approx(row.policy_mean - row.base_mean)
+    rows = df.set_index("window")
+    assert set(rows.index) == {"run", "shock", "after"}
+    assert rows.loc["shock", "ticks"] == "8-12" and rows.loc["after", "ticks"] == "13-13"
+    run, shock = rows.loc["run"], rows.loc["shock"]
+    # the window KPI is the mean over ticks 8-12 only: it differs from the run's
+    assert shock["policy_mean"] != pytest.approx(run["policy_mean"], rel=0.05)
+    assert shock["diff_mean"] > run["diff_mean"] > 0
+    assert shock["diff_mean"] == pytest.approx(shock["policy_mean"] - shock["base_mean"])
+    # the run's mean is the tick-weighted mean of the windows' (and ticks 0-7, no change)
+    pre = 8 * 0.0
+    assert run["diff_mean"] == pytest.approx(
+        (pre + 5 * shock["diff_mean"] + 1 * rows.loc["after", "diff_mean"]) / 14, rel=1e-6
+    )
+    report = (tmp_path / "tw" / "report.html").read_text()
+    for section in ("Policy differences over the run", "Policy differences over the shock window",
+                    "Differences over time", "Scenarios", "Glossary"):  # fmt: skip
+        assert f"<h2>{section}" in report, section
+    assert "outage" in report and "8-12" in report
+
+
+def test_a_shock_after_the_ticks_run_is_warned_about(tmp_path):
+    with pytest.warns(ShockWindowWarning, match="after the 4 ticks run"):
+        df = whatif(BASELINE, [SCENARIOS / "taiwan_outage.toml"], seeds=1, ticks=4,
+                    out=tmp_path / "w", progress=False, outputs=("unmet_share",))  # fmt: skip
+    assert list(df["window"]) == ["run"]
+    assert "after the 4 ticks run" in (tmp_path / "w" / "report.html").read_text()
 
 
 def test_whatif_pairs_by_seed_and_drops_failed_runs_pairwise():

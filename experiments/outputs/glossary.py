@@ -1,0 +1,199 @@
+"""Units and descriptions: the one source for every unit, table column and series label.
+
+- :data:`GOOD_UNITS` is the units table keyed by good: the unit a good is counted in
+  and the unit of its price; :data:`UNITS` is the price unit by good;
+- :data:`COLUMNS` describes every column of the tables a run writes (``table ->
+  column -> description``); a column the model adds later matches an exact entry or
+  a pattern such as ``lead_time_<good>`` (see :func:`describe`);
+- reports print :func:`glossary_rows` (every KPI of ``experiments.kpis.KPIS`` and
+  every column of the tables in a folder), so a new column shows up with its text, or
+  as missing (a test fails on a column with no entry).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+GOOD_UNITS: dict[str, tuple[str, str]] = {
+    "wafer": ("wafers (leading-edge, 300 mm)", "$/wafer"),
+    "hbm": ("GB of HBM", "$/GB"),
+    "cowos": ("CoWoS wafers", "$/CoWoS wafer"),
+    "accelerator": ("H100e (accelerators in H100 equivalents)", "$/H100e"),
+    "power": ("MW of new data-centre power", "$/MW"),
+    "compute": ("H100e-quarters of compute", "$/H100e-quarter"),
+}
+"""good -> (quantity unit, price unit)."""
+
+UNITS: dict[str, str] = {g: price for g, (_, price) in GOOD_UNITS.items()}
+"""The unit of each good's price."""
+
+QUANTITY_UNITS: dict[str, str] = {g: q.split(" (")[0] for g, (q, _) in GOOD_UNITS.items()}
+"""The unit each good is counted in (per tick)."""
+
+
+def price_unit(good: str) -> str:
+    """The price unit of ``good`` (``$/<good>`` for a good not in the table)."""
+    return UNITS.get(good, f"$/{good}")
+
+
+def quantity_unit(good: str) -> str:
+    """The unit ``good`` is counted in (``units of <good>`` if not in the table)."""
+    return QUANTITY_UNITS.get(good, f"units of {good}")
+
+
+_Q = "units per tick in the good's unit (see the units table)"
+
+COLUMNS: dict[str, dict[str, str]] = {
+    "*": {
+        "seed": "random seed of the run the row belongs to",
+        "tick": "quarter index from the scenario's start (0 = first quarter)",
+        "date": "calendar quarter of the tick, e.g. 2025Q1",
+        "agent": "agent name",
+        "good": "good (wafer, hbm, cowos, accelerator, power, compute)",
+        "seller": "selling agent",
+        "buyer": "buying agent ('*' in concentration: the whole market)",
+        "price": "$ per unit of the good (see the units table)",
+        "quantity": _Q,
+        "capacity": _Q + ": installed capacity",
+        "sold": _Q + ": sold this tick",
+        "backlog": _Q + ": orders accepted but not yet delivered",
+        "spot_price": "$ per unit: the spot clearing price of the good",
+        "contract_price": "$ per unit: the mean price of contract deliveries",
+        "gross_margin": "(revenue - cost of goods) / revenue this tick",
+    },
+    "ticks": {
+        "surplus": "$: value of bids served minus ask, recipe and route costs this tick",
+        "shortfall": "contract units not delivered this tick",
+        "rebuilt": "whether the clearing model was rebuilt this tick (not just re-solved)",
+        "shocks": "shocks and policies active this tick ('kind:target', ';'-separated)",
+        "persistence": "share of this tick's trading pairs that also traded last tick",
+        "contracts_active": "contracts in force this tick",
+        "breaches": "contracts delivered short this tick",
+    },
+    "prices": {
+        "price": "$ per unit paid by buyers, volume-weighted over spot trades (when "
+        "nothing trades: the mean shadow price at the good's buyers)",
+        "volume": _Q + ": traded on the spot market",
+        "contract_volume": _Q + ": delivered under contracts",
+    },
+    "agents": {
+        "type": "agent type (Fab, MemoryMaker, Packager, PowerProvider, ChipDesigner, "
+        "Hyperscaler, Lab)",
+        "region": "region code (US, TW, KR, CN, EU, JP)",
+        "cash": "$ on hand at the end of the tick",
+        "profit": "$ profit this tick",
+        "roi": "return on the agent's invested capital this tick",
+        "capex": "$ spent on new capacity so far (cumulative)",
+        "prepaid": "$ of customers' prepayments received so far (cumulative)",
+        "capacity": "units per tick, all the agent's goods added (see the capacity table "
+        "for capacity per good)",
+        "sold": "units sold this tick, all the agent's goods added",
+        "utilisation": "sold / available capacity",
+        "stranded": "share of available capacity left unsold",
+        "markup": "price over unit cost minus 1 (largest over the agent's lines)",
+        "demand": "labs: H100e-quarters of compute wanted this tick",
+        "received": "labs: H100e-quarters of compute received this tick",
+        "unmet": "labs: H100e-quarters wanted and not received",
+        "fleet": "hyperscalers: installed H100e",
+        "power_mw": "hyperscalers: MW of power installed",
+    },
+    "flows": {"quantity": _Q + ": spot and contract units from seller to buyer"},
+    "node_prices": {"price": "$ per unit at that agent's node (the price rule's shadow price)"},
+    "contracts": {
+        "contract": "contract id",
+        "kind": "contract kind (e.g. take_or_pay, reservation)",
+        "nominated": _Q + ": units due this tick",
+        "delivered": _Q + ": units delivered this tick",
+        "shortfall": _Q + ": units due and not delivered",
+        "price": "$ per unit agreed in the contract",
+        "breach": "whether the contract was delivered short this tick",
+    },
+    "concentration": {
+        "supplier_hhi": "Herfindahl-Hirschman index of the buyer's sellers (0-10,000)",
+        "top1_share": "share of the buyer's units from its largest seller",
+    },
+    "coverage": {"coverage": "contracted share of the units the buyer received"},
+    "exposure": {
+        "lab": "lab whose compute is traced upstream",
+        "by": "'region' or 'supplier': what origin names",
+        "origin": "region or supplier the compute is traced to",
+        "share": "share of the lab's compute traced to the origin",
+    },
+    "capacity": {
+        "capacity": _Q + ": installed capacity of this good (inf: no limit of its own, e.g. "
+        "a designer limited only by its inputs)",
+        "available": _Q + ": capacity after shocks (outages, shortages)",
+        "sold": _Q + ": units of this good sold",
+    },
+    "whatif": {
+        "policy": "the policy (scenario file stem or --policy name)",
+        "kpi": "the KPI compared (see the KPI entries)",
+        "window": "'run' (all ticks), 'shock' (the policy's shock window) or 'after' (the "
+        "ticks after it)",
+        "ticks": "the ticks of the window (first-last)",
+        "unit": "the KPI's unit",
+        "n": "seeds paired (both runs finished, the KPI defined in both)",
+        "base_mean": "the KPI's mean over the paired seeds in the baseline",
+        "policy_mean": "the KPI's mean over the paired seeds under the policy",
+        "diff_mean": "mean of policy - base over the paired seeds (KPI unit)",
+        "diff_sd": "standard deviation of policy - base over the paired seeds",
+        "ci_low": "lower end of the 95% Student-t interval of the mean difference",
+        "ci_high": "upper end of the 95% Student-t interval of the mean difference",
+        "significant": "whether the 95% interval excludes 0",
+    },
+    "series_diff": {
+        "policy": "the policy compared with the baseline",
+        "replicate": "replicate index (seeds paired with the baseline)",
+        "series": "name of a per-tick series, with its unit",
+        "value": "policy - base of the series at the tick, on the same seed",
+    },
+    "series": {
+        "scenario": "'base' or the policy's name",
+        "replicate": "replicate index (the baseline and a policy share seeds)",
+        "series": "name of a per-tick series, with its unit",
+        "value": "the series' value at the tick",
+    },
+}
+"""table -> column -> description; ``"*"`` holds columns shared by several tables."""
+
+PATTERNS: dict[str, str] = {
+    r"lead_time_(\w+)": "weeks of lead time quoted for {0} (backlog / delivery rate)",
+    r"backlog_(\w+)": "units of {0} ordered and not yet delivered",
+    r"(\w+)_price": "$ per unit: {0} price",
+}
+"""Column-name patterns (regex -> description with the groups) for families of columns."""
+
+
+def describe(table: str, column: str) -> str | None:
+    """The description of ``column`` in ``table``, or None if the glossary has none."""
+    for key in (table, "*"):
+        text = COLUMNS.get(key, {}).get(column)
+        if text:
+            return text
+    for pattern, text in PATTERNS.items():
+        m = re.fullmatch(pattern, column)
+        if m:
+            return text.format(*m.groups())
+    return None
+
+
+def missing(tables: dict[str, Iterable[str]]) -> list[str]:
+    """``table.column`` for every column with no description."""
+    return [f"{t}.{c}" for t, cols in tables.items() for c in cols if describe(t, c) is None]
+
+
+def glossary_rows(tables: dict[str, Iterable[str]]) -> list[tuple[str, str, str]]:
+    """(section, name, description) for every KPI, unit and table column given."""
+    from experiments.kpis import KPIS
+
+    rows = [("KPI", k, v) for k, v in KPIS.items()]
+    rows += [("unit", g, f"counted in {q}; priced in {p}") for g, (q, p) in GOOD_UNITS.items()]
+    for t, cols in tables.items():
+        for c in cols:
+            rows.append((f"table {t}", c, describe(t, c) or "(no description)"))
+    return rows
+
+
+__all__ = ["COLUMNS", "GOOD_UNITS", "PATTERNS", "QUANTITY_UNITS", "UNITS", "describe",
+           "glossary_rows", "missing", "price_unit", "quantity_unit"]  # fmt: skip
