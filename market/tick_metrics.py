@@ -251,16 +251,7 @@ class TickRecorder:
         """One row per agent and good it can make: installed capacity, available
         (after shocks) and sold, units per tick in the good's unit (so TSMC's wafer and
         CoWoS lines stay apart)."""
-        m = self.model
-        for a in m.by_name.values():
-            if isinstance(a, Supplier):
-                for line in a.lines.values():
-                    self._row("capacity", tick=t, agent=a.name, good=line.good,
-                              capacity=line.capacity, available=line.available,
-                              sold=line.sold)  # fmt: skip
-            elif isinstance(a, Hyperscaler):
-                self._row("capacity", tick=t, agent=a.name, good="compute",
-                          capacity=a.available, available=a.available, sold=a.sold)  # fmt: skip
-            elif isinstance(a, ChipDesigner):
-                self._row("capacity", tick=t, agent=a.name, good="accelerator",
-                          capacity=a.capacity, available=a.capacity, sold=a.made)  # fmt: skip
+        for a in self.model.by_name.values():
+            for good, capacity, available, sold in a.capacity_rows():
+                self._row("capacity", tick=t, agent=a.name, good=good, capacity=capacity,
+                          available=available, sold=sold)  # fmt: skip

@@ -78,6 +78,10 @@ class MarketAgent(mesa.Agent):
         """Units of ``good`` per tick it can supply (before this tick's shocks)."""
         return 0.0
 
+    def capacity_rows(self) -> list[tuple[str, float, float, float]]:
+        """(good, capacity, available after shocks, sold) per good it makes, units per tick."""
+        return []
+
     def line(self, good: str):
         """Its capacity line for ``good`` (suppliers), else None."""
         return None

@@ -83,6 +83,9 @@ class ChipDesigner(MarketAgent):
     def capacity_for(self, good: str) -> float:
         return self.capacity if good == "accelerator" else 0.0
 
+    def capacity_rows(self) -> list[tuple[str, float, float, float]]:
+        return [("accelerator", self.capacity, self.capacity, self.made)]
+
     def expected_output(self) -> float:
         """H100e it expects to make this tick: the lowest of its moving average, last
         tick's output and last tick's output continued at its last rate of change

@@ -63,6 +63,9 @@ class Hyperscaler(MarketAgent):
     def capacity_for(self, good: str) -> float:
         return (self.available or self.fleet_size) if good == "compute" else 0.0
 
+    def capacity_rows(self) -> list[tuple[str, float, float, float]]:
+        return [("compute", self.available, self.available, self.sold)]
+
     def columns(self) -> dict[str, float]:
         return dict(
             capacity=self.available, sold=self.sold,

@@ -61,6 +61,9 @@ class Supplier(MarketAgent):
         line = self.lines.get(good)
         return line.capacity if line is not None else 0.0
 
+    def capacity_rows(self) -> list[tuple[str, float, float, float]]:
+        return [(ln.good, ln.capacity, ln.available, ln.sold) for ln in self.lines.values()]
+
     def line(self, good: str) -> Line | None:
         return self.lines.get(good)
 
