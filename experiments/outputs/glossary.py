@@ -70,6 +70,11 @@ COLUMNS: dict[str, dict[str, str]] = {
         "persistence": "share of this tick's trading pairs that also traded last tick",
         "contracts_active": "contracts in force this tick",
         "breaches": "contracts delivered short this tick",
+        "cancelled_installs": "H100e of install orders cancelled this tick after waiting "
+        "longer than behaviour.backlog_patience",
+        "defaults": "agents that defaulted this tick (cash would have fallen below minus "
+        "their credit line)",
+        "defaulted": "agents that have defaulted so far (they no longer trade)",
     },
     "prices": {
         "price": "$ per unit paid by buyers, volume-weighted over spot trades (when "
@@ -97,6 +102,10 @@ COLUMNS: dict[str, dict[str, str]] = {
         "unmet": "labs: H100e-quarters wanted and not received",
         "fleet": "hyperscalers: installed H100e",
         "power_mw": "hyperscalers: MW of power installed",
+        "lead_time": "weeks of backlog at the agent's delivery rate (the largest over its goods)",
+        "credit_line": "$ the agent may borrow: its cash never goes below minus this",
+        "defaulted": "whether the agent has defaulted and stopped trading",
+        "default_loss": "$ lost so far on contracts ended by others' defaults (cumulative)",
     },
     "flows": {"quantity": _Q + ": spot and contract units from seller to buyer"},
     "node_prices": {"price": "$ per unit at that agent's node (the price rule's shadow price)"},
