@@ -110,6 +110,16 @@ def column_scale(data: Data, nb: int) -> np.ndarray:
     return np.where(width > 0, width, np.maximum(np.abs(lo), 1e-300))
 
 
+def _face_error(h: highspy.Highs, options: SolverOptions) -> ClearingError:
+    """The error when the price rule's LP over the optimal dual face does not solve."""
+    return ClearingError(
+        f"the price rule's LP over the optimal dual face ended with HiGHS status "
+        f"'{status_name(h)}'. The cleared quantities are not a clean optimum at "
+        f"bound_tolerance={options.bound_tolerance}; try a tighter "
+        "primal_tolerance/dual_tolerance or a larger bound_tolerance in SolverOptions."
+    )
+
+
 class PriceRule:
     """Selects prices over the optimal dual face (see the module docstring).
 
@@ -217,12 +227,7 @@ class PriceRule:
                 v = np.asarray(h.getSolution().col_value)
                 return np.concatenate([v[:nb] - v[nb : 2 * nb], v[2 * nb :]])
             tol *= 100.0
-        raise ClearingError(
-            f"the price rule's LP over the optimal dual face ended with HiGHS status "
-            f"'{status_name(h)}'. The cleared quantities are not a clean optimum at "
-            f"bound_tolerance={self.options.bound_tolerance}; try a tighter "
-            "primal_tolerance/dual_tolerance or a larger bound_tolerance in SolverOptions."
-        )
+        raise _face_error(h, self.options)
 
 
 class DualPriceRule(PriceRule):
@@ -298,9 +303,4 @@ class DualPriceRule(PriceRule):
             if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
                 return np.asarray(h.getSolution().row_dual)
             tol *= 100.0
-        raise ClearingError(
-            f"the price rule's LP over the optimal dual face ended with HiGHS status "
-            f"'{status_name(h)}'. The cleared quantities are not a clean optimum at "
-            f"bound_tolerance={self.options.bound_tolerance}; try a tighter "
-            "primal_tolerance/dual_tolerance or a larger bound_tolerance in SolverOptions."
-        )
+        raise _face_error(h, self.options)
