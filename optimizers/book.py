@@ -12,6 +12,7 @@ import math
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from numbers import Real
+from operator import attrgetter, eq
 from typing import Any
 
 import numpy as np
@@ -232,7 +233,7 @@ def _all_valid(values: Iterable[Any], allow_inf: bool = False) -> bool:
 
     When it says False, the per-entry checks run and name the culprit.
     """
-    values = list(values)
+    values = values if isinstance(values, list) else list(values)
     if not all(issubclass(t, Real) and t is not bool for t in set(map(type, values))):
         return False
     try:
@@ -271,35 +272,25 @@ class BookColumns:
     commitment_price: list
 
 
-def _columns(entries: tuple, n: int) -> list[list]:
-    return [list(c) for c in zip(*entries)] if entries else [[] for _ in range(n)]
-
-
 def compile_book(book: OrderBook) -> BookColumns:
-    """The book's per-section columns (see :class:`BookColumns`), in one pass each."""
-    bids = _columns(tuple((o.agent, o.good, o.quantity, o.price) for o in book.bids), 4)
-    asks = _columns(tuple((o.agent, o.good, o.quantity, o.price) for o in book.asks), 4)
-    routes = _columns(
-        tuple(((r.seller, r.buyer, r.good), r.capacity, r.cost, r.allowed) for r in book.routes),
-        4,
-    )
-    cs = _columns(
-        tuple(((c.seller, c.buyer, c.good), c.quantity, c.price) for c in book.commitments), 3
-    )
+    """The book's per-section columns (see :class:`BookColumns`), one C-level pass each."""
+    node, numbers = attrgetter("agent", "good"), (attrgetter("quantity"), attrgetter("price"))
+    key = attrgetter("seller", "buyer", "good")
+    bids, asks, routes, cs = book.bids, book.asks, book.routes, book.commitments
     return BookColumns(
-        bid_nodes=list(zip(bids[0], bids[1])),
-        bid_quantity=bids[2],
-        bid_price=bids[3],
-        ask_nodes=list(zip(asks[0], asks[1])),
-        ask_quantity=asks[2],
-        ask_price=asks[3],
-        route_keys=routes[0],
-        route_capacity=routes[1],
-        route_cost=routes[2],
-        route_allowed=routes[3],
-        commitment_keys=cs[0],
-        commitment_quantity=cs[1],
-        commitment_price=cs[2],
+        bid_nodes=list(map(node, bids)),
+        bid_quantity=list(map(numbers[0], bids)),
+        bid_price=list(map(numbers[1], bids)),
+        ask_nodes=list(map(node, asks)),
+        ask_quantity=list(map(numbers[0], asks)),
+        ask_price=list(map(numbers[1], asks)),
+        route_keys=list(map(key, routes)),
+        route_capacity=list(map(attrgetter("capacity"), routes)),
+        route_cost=list(map(attrgetter("cost"), routes)),
+        route_allowed=list(map(attrgetter("allowed"), routes)),
+        commitment_keys=list(map(key, cs)),
+        commitment_quantity=list(map(numbers[0], cs)),
+        commitment_price=list(map(numbers[1], cs)),
     )
 
 
@@ -308,15 +299,15 @@ def _routes_ok(cols: BookColumns, agents: set, goods: set) -> bool:
     keys = cols.route_keys
     if not keys:
         return True
-    sellers, buyers, route_goods = (set(c) for c in zip(*keys))
+    sellers, buyers, route_goods = zip(*keys)
     return (
         _all_valid(cols.route_capacity, allow_inf=True)
         and _all_valid(cols.route_cost)
-        and sellers <= agents
-        and buyers <= agents
-        and route_goods <= goods
-        and all(type(a) is bool for a in cols.route_allowed)
-        and not any(s == b for s, b, _ in keys)
+        and agents.issuperset(sellers)
+        and agents.issuperset(buyers)
+        and goods.issuperset(route_goods)
+        and set(map(type, cols.route_allowed)) <= {bool}
+        and not any(map(eq, sellers, buyers))
         and len(set(keys)) == len(keys)
     )
 
