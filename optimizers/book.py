@@ -12,6 +12,7 @@ import math
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from numbers import Real
+from operator import attrgetter, eq
 from typing import Any
 
 import numpy as np
@@ -232,7 +233,7 @@ def _all_valid(values: Iterable[Any], allow_inf: bool = False) -> bool:
 
     When it says False, the per-entry checks run and name the culprit.
     """
-    values = list(values)
+    values = values if isinstance(values, list) else list(values)
     if not all(issubclass(t, Real) and t is not bool for t in set(map(type, values))):
         return False
     try:
@@ -246,12 +247,84 @@ def _all_valid(values: Iterable[Any], allow_inf: bool = False) -> bool:
     return bool(ok.all())
 
 
-def validate(book: OrderBook) -> None:
-    """Raise :class:`OrderBookError` naming the first malformed entry and field."""
+@dataclass(frozen=True, slots=True)
+class BookColumns:
+    """One pass over a book's bids, asks, routes and commitments, as columns.
+
+    Per section, the structural ids (``*_nodes``: (agent, good); ``*_keys``:
+    (seller, buyer, good)) as lists, and the numbers as they were given (lists,
+    so validation still sees their types). Validation, the shape key and the LP
+    data all read these instead of walking the book again.
+    """
+
+    bid_nodes: list
+    bid_quantity: list
+    bid_price: list
+    ask_nodes: list
+    ask_quantity: list
+    ask_price: list
+    route_keys: list
+    route_capacity: list
+    route_cost: list
+    route_allowed: list
+    commitment_keys: list
+    commitment_quantity: list
+    commitment_price: list
+
+
+def compile_book(book: OrderBook) -> BookColumns:
+    """The book's per-section columns (see :class:`BookColumns`), one C-level pass each."""
+    node, numbers = attrgetter("agent", "good"), (attrgetter("quantity"), attrgetter("price"))
+    key = attrgetter("seller", "buyer", "good")
+    bids, asks, routes, cs = book.bids, book.asks, book.routes, book.commitments
+    return BookColumns(
+        bid_nodes=list(map(node, bids)),
+        bid_quantity=list(map(numbers[0], bids)),
+        bid_price=list(map(numbers[1], bids)),
+        ask_nodes=list(map(node, asks)),
+        ask_quantity=list(map(numbers[0], asks)),
+        ask_price=list(map(numbers[1], asks)),
+        route_keys=list(map(key, routes)),
+        route_capacity=list(map(attrgetter("capacity"), routes)),
+        route_cost=list(map(attrgetter("cost"), routes)),
+        route_allowed=list(map(attrgetter("allowed"), routes)),
+        commitment_keys=list(map(key, cs)),
+        commitment_quantity=list(map(numbers[0], cs)),
+        commitment_price=list(map(numbers[1], cs)),
+    )
+
+
+def _routes_ok(cols: BookColumns, agents: set, goods: set) -> bool:
+    """Vectorised screen of the routes; False sends them to the per-entry checks."""
+    keys = cols.route_keys
+    if not keys:
+        return True
+    sellers, buyers, route_goods = zip(*keys)
+    return (
+        _all_valid(cols.route_capacity, allow_inf=True)
+        and _all_valid(cols.route_cost)
+        and agents.issuperset(sellers)
+        and agents.issuperset(buyers)
+        and goods.issuperset(route_goods)
+        and set(map(type, cols.route_allowed)) <= {bool}
+        and not any(map(eq, sellers, buyers))
+        and len(set(keys)) == len(keys)
+    )
+
+
+def validate(book: OrderBook, columns: BookColumns | None = None) -> None:
+    """Raise :class:`OrderBookError` naming the first malformed entry and field.
+
+    ``columns`` (from :func:`compile_book` of this book) saves a walk over the book.
+    """
+    cols = columns if columns is not None else compile_book(book)
     agents, goods = _known(book)
-    for section, orders in (("bids", book.bids), ("asks", book.asks)):
-        numbers_ok = _all_valid(o.quantity for o in orders) and _all_valid(o.price for o in orders)
-        nodes_ok = {o.agent for o in orders} <= agents and {o.good for o in orders} <= goods
+    for section, orders, nodes, qty, price in (
+        ("bids", book.bids, cols.bid_nodes, cols.bid_quantity, cols.bid_price),
+        ("asks", book.asks, cols.ask_nodes, cols.ask_quantity, cols.ask_price),
+    ):
+        numbers_ok = _all_valid(qty) and _all_valid(price)
+        nodes_ok = {a for a, _ in nodes} <= agents and {g for _, g in nodes} <= goods
         if numbers_ok and nodes_ok:
             continue
         for i, o in enumerate(orders):
@@ -287,14 +360,12 @@ def validate(book: OrderBook) -> None:
                     f"{_where('recipes', i, r)}: field 'inputs' uses its own output {g!r}."
                 )
             _check_number(units, "recipes", i, r, f"inputs[{g!r}]", positive=True)
-    route_keys: set = set()
-    routes_ok = _all_valid((r.capacity for r in book.routes), allow_inf=True) and _all_valid(
-        r.cost for r in book.routes
-    )
-    for i, rt in enumerate(book.routes):
-        if not routes_ok:
-            _check_number(rt.capacity, "routes", i, rt, "capacity", allow_inf=True)
-            _check_number(rt.cost, "routes", i, rt, "cost")
+    routes_ok = _routes_ok(cols, agents, goods)
+    route_keys: set = set(cols.route_keys) if routes_ok else set()
+    # The per-entry checks run only when the screen fails, to name the culprit.
+    for i, rt in enumerate(() if routes_ok else book.routes):
+        _check_number(rt.capacity, "routes", i, rt, "capacity", allow_inf=True)
+        _check_number(rt.cost, "routes", i, rt, "cost")
         _check_node(rt.seller, rt.good, agents, goods, "routes", i, rt, "seller")
         _check_node(rt.buyer, rt.good, agents, goods, "routes", i, rt, "buyer")
         if rt.seller == rt.buyer:
@@ -312,10 +383,10 @@ def validate(book: OrderBook) -> None:
     ids: set = set()
     cs = book.commitments
     commitments_ok = (
-        _all_valid(c.quantity for c in cs)
-        and _all_valid(c.price for c in cs)
+        _all_valid(cols.commitment_quantity)
+        and _all_valid(cols.commitment_price)
         and len({c.id for c in cs}) == len(cs)
-        and {(c.seller, c.buyer, c.good) for c in cs} <= route_keys
+        and set(cols.commitment_keys) <= route_keys
     )
     for i, c in enumerate(cs if not commitments_ok else ()):
         if c.id in ids:

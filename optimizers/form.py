@@ -38,20 +38,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimizers.book import AgentId, Good, OrderBook, iter_nodes
+from optimizers.book import AgentId, BookColumns, Good, OrderBook, compile_book, iter_nodes
 
 KINDS = ("bid", "ask", "recipe", "route", "delivery", "dispose", "ratio", "accept")
 
 
-def shape_key(book: OrderBook) -> tuple:
+def shape_key(book: OrderBook, columns: BookColumns | None = None) -> tuple:
     """Everything that fixes the LP's structure; quantities, prices, capacities,
-    costs and ``allowed`` flags are data and may change without a rebuild."""
+    costs and ``allowed`` flags are data and may change without a rebuild.
+
+    ``columns`` (``compile_book(book)``) saves a walk over the book.
+    """
+    cols = columns if columns is not None else compile_book(book)
     return (
-        tuple((b.agent, b.good) for b in book.bids),
-        tuple((a.agent, a.good) for a in book.asks),
+        tuple(cols.bid_nodes),
+        tuple(cols.ask_nodes),
         tuple((r.agent, r.output, tuple(r.inputs.items())) for r in book.recipes),
-        tuple((r.seller, r.buyer, r.good) for r in book.routes),
-        tuple((c.seller, c.buyer, c.good) for c in book.commitments),
+        tuple(cols.route_keys),
+        tuple(cols.commitment_keys),
         tuple(
             (
                 tuple((o.agent, o.good, o.quantity) for o in b.bids),
@@ -295,8 +299,17 @@ def shortfall_penalty(book: OrderBook) -> float:
     return 10.0 * max(1.0, top)
 
 
-def build_data(book: OrderBook, layout: Layout, penalty: float | None = None) -> Data:
-    """The book's numbers on ``layout`` (which must come from a book of the same shape)."""
+def build_data(
+    book: OrderBook,
+    layout: Layout,
+    penalty: float | None = None,
+    columns: BookColumns | None = None,
+) -> Data:
+    """The book's numbers on ``layout`` (which must come from a book of the same shape).
+
+    ``columns`` (``compile_book(book)``) saves a walk over the book.
+    """
+    bc = columns if columns is not None else compile_book(book)
     cols = layout.cols
     n = layout.num_cols
     c = np.zeros(n)
@@ -309,15 +322,15 @@ def build_data(book: OrderBook, layout: Layout, penalty: float | None = None) ->
         len(book.routes),
         len(book.commitments),
     )
-    c[cols["bid"]] = _floats((b.price for b in book.bids), nb_)
-    hi[cols["bid"]] = _floats((b.quantity for b in book.bids), nb_)
-    c[cols["ask"]] = -_floats((a.price for a in book.asks), na)
-    hi[cols["ask"]] = _floats((a.quantity for a in book.asks), na)
+    c[cols["bid"]] = _floats(bc.bid_price, nb_)
+    hi[cols["bid"]] = _floats(bc.bid_quantity, nb_)
+    c[cols["ask"]] = -_floats(bc.ask_price, na)
+    hi[cols["ask"]] = _floats(bc.ask_quantity, na)
     c[cols["recipe"]] = -_floats((r.cost for r in book.recipes), nr)
     hi[cols["recipe"]] = _floats((r.capacity for r in book.recipes), nr)
-    route_cap = _floats((r.capacity for r in book.routes), nt)
-    allowed = np.fromiter((r.allowed for r in book.routes), dtype=bool, count=nt)
-    c[cols["route"]] = -_floats((r.cost for r in book.routes), nt)
+    route_cap = _floats(bc.route_capacity, nt)
+    allowed = np.fromiter(bc.route_allowed, dtype=bool, count=nt)
+    c[cols["route"]] = -_floats(bc.route_cost, nt)
     route_hi = np.where(allowed, route_cap, 0.0)
     # Routes with commitments take their capacity in the shared row instead.
     shared = layout.shared_routes
@@ -326,13 +339,11 @@ def build_data(book: OrderBook, layout: Layout, penalty: float | None = None) ->
     if penalty is None:
         penalty = shortfall_penalty(book) if nc else 0.0
     penalty = float(penalty)
-    qty = _floats((cm.quantity for cm in book.commitments), nc)
+    qty = _floats(bc.commitment_quantity, nc)
     if nc:
-        route_index = {(r.seller, r.buyer, r.good): k for k, r in enumerate(book.routes)}
+        route_index = {key: k for k, key in enumerate(bc.route_keys)}
         via = np.fromiter(
-            (route_index[(cm.seller, cm.buyer, cm.good)] for cm in book.commitments),
-            dtype=np.int64,
-            count=nc,
+            (route_index[key] for key in bc.commitment_keys), dtype=np.int64, count=nc
         )
         # A delivery earns the penalty it avoids and pays its route's cost.
         c[cols["delivery"]] = penalty + c[cols["route"]][via]

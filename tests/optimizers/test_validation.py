@@ -312,6 +312,24 @@ def test_bad_route_capacity_deep_in_a_long_list_is_named():
     assert_rejected(book, esc("routes[41]"), "'capacity'", esc("'5'"))
 
 
+@pytest.mark.parametrize(
+    ("bad", "expected"),
+    [
+        (lambda a: Route(a[41], "ghost", "chip"), ("'buyer'", "'ghost'")),
+        (lambda a: Route(a[41], a[41], "chip"), ("'seller' and 'buyer'",)),
+        (lambda a: Route(a[41], a[42], "chip", allowed="yes"), ("'allowed'",)),
+        (lambda a: Route(a[40], a[41], "chip", capacity=1.0), ("duplicate route",)),
+    ],
+    ids=["unknown-buyer", "to-itself", "allowed-not-bool", "duplicate"],
+)
+def test_bad_route_structure_deep_in_a_long_list_is_named(bad, expected):
+    agents = tuple(f"n{i}" for i in range(60))
+    routes = [Route(a, b, "chip", capacity=5.0) for a, b in zip(agents, agents[1:])]
+    routes[41] = bad(agents)
+    book = OrderBook(bids=(Bid("n0", "chip", 1.0, 1.0),), routes=tuple(routes), agents=agents)
+    assert_rejected(book, esc("routes[41]"), *expected)
+
+
 def test_numpy_float_numbers_are_accepted():
     book = base_book(
         bids=(Bid("lab", "chip", np.float64(5.0), np.float64(100.0)),),
