@@ -23,7 +23,7 @@ def demo_book(cowos_scale: float = 1.0) -> OrderBook:
         # AI share of N3/N5 wafers: ~1.3x what CoWoS can package (not binding), $/wafer
         Ask("TSMC-N3", "wafer", 110_000, 18_000.0),
         # HBM: the broker figure, 3.2 bn GB in 2025, ~0.8 bn GB per quarter (the
-        # chip-implied figure is ~3x lower; public-figures.md leaves it unresolved).
+        # chip-implied figure is ~3x lower; docs/data-sources.md leaves it unresolved).
         Ask("SK hynix", "hbm", 0.57 * 800e6, 15.0),  # GB per quarter, $/GB
         Ask("Samsung", "hbm", 0.22 * 800e6, 16.0),
         Ask("Micron", "hbm", 0.21 * 800e6, 15.5),

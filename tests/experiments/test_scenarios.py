@@ -23,10 +23,10 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "experiments" / "scenarios"
 BASELINE = SCENARIOS / "baseline.toml"
 VARIANTS = ["taiwan_outage", "export_controls", "hbm_shortage", "demand_bust", "contract_cap"]
 
-# Epoch AI 2025 figures (public-figures.md §3): units and H100-equivalents per year.
+# Epoch AI 2025 figures ("AI Chip Sales", CC BY 4.0; docs/data-sources.md): units, H100e.
 EPOCH_UNITS_2025 = {"Nvidia": 4.49e6, "Broadcom-TPU": 2.68e6, "AMD": 0.45e6, "Trainium": 1.09e6}
 EPOCH_H100E_2025 = {"Nvidia": 8.93e6, "Broadcom-TPU": 2.72e6, "AMD": 0.70e6, "Trainium": 0.71e6}
-# Implied 2025 average selling prices, $ per chip (§3: Nvidia $153B / 4.49M; AMD; TPU).
+# Implied 2025 average selling prices, $ per chip (Nvidia $153B / 4.49M; docs/data-sources.md).
 ASP_2025 = {"Nvidia": 153e9 / 4.49e6, "AMD": 16_500.0, "Broadcom-TPU": 5_100.0, "Trainium": 5_000.0}
 # Counterpoint Q3-25 HBM revenue shares (§1).
 HBM_SHARES = {"SK hynix": 0.57, "Samsung HBM": 0.22, "Micron": 0.21}
