@@ -120,6 +120,14 @@ def _face_error(h: highspy.Highs, options: SolverOptions) -> ClearingError:
     )
 
 
+def _simplex_on(lp: highspy.HighsLp, options: SolverOptions) -> highspy.Highs:
+    """A HiGHS instance holding ``lp``, set to the simplex (kept warm between ticks)."""
+    h = new_highs(options)
+    h.setOptionValue("solver", "simplex")
+    h.passModel(lp)
+    return h
+
+
 class PriceRule:
     """Selects prices over the optimal dual face (see the module docstring).
 
@@ -162,10 +170,7 @@ class PriceRule:
         lp.a_matrix_.index_ = rows_all.astype(np.int32)
         lp.a_matrix_.value_ = vals_all
         lp.sense_ = highspy.ObjSense.kMinimize
-        h = new_highs(self.options)
-        h.setOptionValue("solver", "simplex")
-        h.passModel(lp)
-        self._h = h
+        self._h = _simplex_on(lp, self.options)
         self._layout = layout
 
     def _bounds(
@@ -266,10 +271,7 @@ class DualPriceRule(PriceRule):
         lp.a_matrix_.index_ = layout.index
         lp.a_matrix_.value_ = layout.value
         lp.sense_ = highspy.ObjSense.kMaximize
-        h = new_highs(self.options)
-        h.setOptionValue("solver", "simplex")
-        h.passModel(lp)
-        self._h = h
+        self._h = _simplex_on(lp, self.options)
         self._layout = layout
         self._cost = np.zeros(layout.num_cols)
 
