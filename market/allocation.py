@@ -27,6 +27,8 @@ import math
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
+from market.tolerance import exceeds
+
 if TYPE_CHECKING:
     from market.model import MarketModel
 
@@ -76,6 +78,34 @@ class Allocation:
                 self.on.add((pool, g))
             elif util < b.allocation_exit_utilisation:
                 self.on.discard((pool, g))
+
+    def catch_up(self, outcome) -> bool:
+        """Pools out of allocation that this tick's clearing sold out while the input's
+        price rose above every ask in the pool (the dual took the chain's rent) go into
+        allocation at once; True if any did, and the tick is cleared again with the caps
+        (a supplier sees its order book before it confirms orders)."""
+        m = self.model
+        b = m.world.behaviour
+        if not b.input_allocation:
+            return False
+        caught = False
+        for pool, g in sorted(self.members):
+            if (pool, g) in self.on:
+                continue
+            lines = [(s, m.by_name[s].line(g)) for s in pool]
+            lines = [(s, ln) for s, ln in lines if ln is not None and ln.available > 0]
+            available = sum(ln.available for _, ln in lines)
+            if available <= 0:
+                continue
+            sold = sum(outcome.sold.get((s, g), 0.0) for s, _ in lines)
+            if sold / available < b.allocation_utilisation:
+                continue
+            top_ask = max(ln.price() for _, ln in lines) * (1 + b.ask_top_premium)
+            prices = [outcome.node_price(buyer, g) for buyer in self.members[(pool, g)]]
+            if any(p is not None and exceeds(p, top_ask) for p in prices):
+                self.on.add((pool, g))
+                caught = True
+        return caught
 
     def start_tick(self, due) -> None:
         """Contracted units due this tick, by (buyer, good) and by (seller, good)."""

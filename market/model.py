@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import mesa
 
@@ -117,11 +117,12 @@ class MarketModel(mesa.Model):
         self.allocation.start_tick(due)
         self.orders = Orders()
         self.trading.shuffle_do("submit_orders")
-        book, groups = self._book(due)
         t1 = time.perf_counter()
-        clearing = self.clearer.clear(book)
+        self.outcome = self._clear(due)
+        if self.allocation.catch_up(self.outcome):
+            self._recap_recipes()
+            self.outcome = self._clear(due)
         t2 = time.perf_counter()
-        self.outcome = TickOutcome.of(self.tick, book, clearing, groups)
         self._learn_prices()
         self._settle_trades()
         self.trading.shuffle_do("settle")
@@ -171,6 +172,25 @@ class MarketModel(mesa.Model):
         )
         return book, groups
 
+    def _clear(self, due: list[ct.Contract]) -> TickOutcome:
+        """Assemble the book from this tick's orders, clear it, and read the outcome."""
+        book, groups = self._book(due)
+        at_offer = frozenset(self.world.behaviour.sold_at_offer)
+        return TickOutcome.of(self.tick, book, self.clearer.clear(book), groups, at_offer)
+
+    def _recap_recipes(self) -> None:
+        """Recipes take their caps again from the inputs their agents have secured
+        (after pools went into allocation mid-tick)."""
+        self.orders.recipes = [
+            (
+                name,
+                replace(r, capacity=cap)
+                if (cap := self.by_name[name].allocation_cap()) is not None
+                else r,
+            )
+            for name, r in self.orders.recipes
+        ]
+
     def _switching_cost(self, seller: str, buyer: str, good: str) -> float:
         """Ecosystem switching cost ($/H100e) of a designer's accelerators for a hyperscaler."""
         if good != "accelerator":
@@ -192,9 +212,10 @@ class MarketModel(mesa.Model):
     def _settle_trades(self) -> None:
         out = self.outcome
         pay = self.ledger.pay
+        for seller, buyer, good, q, p in out.spot:
+            pay(buyer, seller, p * q, f"spot:{good}")
         for r, q in zip(out.book.routes, out.route_flows):
             if q > 0:
-                pay(r.buyer, r.seller, out.clearing.prices[(r.buyer, r.good)] * q, f"spot:{r.good}")
                 switching = self._switching.get((r.seller, r.buyer, r.good), 0.0)
                 pay(r.seller, EXTERNAL, (r.cost - switching) * q, "transport")
                 pay(r.seller, EXTERNAL, switching * q, "switching")

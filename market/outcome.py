@@ -27,8 +27,10 @@ Key = tuple[str, str, str]  # (seller, buyer, good)
 class TickOutcome:
     """The tick's trades. Quantities are per tick in the good's unit; prices $/unit.
 
-    ``spot``: (seller, buyer, good, units, $/unit at the buyer's node) per route that
-    carried spot units; ``deliveries``: (contract, units delivered, units short);
+    ``spot``: (seller, buyer, good, units, $/unit paid) per route that carried spot
+    units: the buyer's nodal price, or for a good sold at offer the seller's offer plus
+    the route's cost if lower;
+    ``deliveries``: (contract, units delivered, units short);
     ``spot_price``: volume-weighted spot price per good that traded.
     """
 
@@ -51,7 +53,17 @@ class TickOutcome:
     spot_price: dict[str, float]
 
     @classmethod
-    def of(cls, tick: int, book: OrderBook, c: Clearing, groups: list) -> TickOutcome:
+    def of(
+        cls,
+        tick: int,
+        book: OrderBook,
+        c: Clearing,
+        groups: list,
+        at_offer: frozenset[str] = frozenset(),
+    ) -> TickOutcome:
+        """The outcome of clearing ``book``. A spot trade in a good of ``at_offer`` settles
+        at the lower of the buyer's nodal price and the seller's offer plus the route's
+        cost (transport and switching, which the seller pays): see ``offers``."""
         scale = market_scales(book)
 
         def snapped(orders, values, good_of) -> tuple[float, ...]:
@@ -80,12 +92,16 @@ class TickOutcome:
         fills: dict[str, list[float]] = defaultdict(list)
         for b, q in zip(book.bids, bids):
             fills[b.agent].append(q)
+        offer = offers(book, c, asks, activity, at_offer)
         flows: dict[Key, float] = defaultdict(float)
         spot = []
         for r, q in zip(book.routes, route_flows):
             if q > 0:
                 flows[(r.seller, r.buyer, r.good)] += q
-                spot.append((r.seller, r.buyer, r.good, q, c.prices[(r.buyer, r.good)]))
+                p = c.prices[(r.buyer, r.good)]
+                if (r.seller, r.good) in offer:  # the seller nets at most its offer
+                    p = min(p, offer[(r.seller, r.good)] + r.cost)
+                spot.append((r.seller, r.buyer, r.good, q, p))
         for k, q, _ in deliveries:
             if q > 0:
                 flows[(k.seller, k.buyer, k.good)] += q
@@ -129,3 +145,24 @@ class TickOutcome:
             return None, 0.0
         seller = max(sorted(got), key=lambda s: got[s])
         return seller, got[seller]
+
+
+def offers(
+    book: OrderBook, c: Clearing, ask_fills, recipe_activity, goods: frozenset[str]
+) -> dict[tuple[str, str], float]:
+    """$/unit each seller of a good in ``goods`` is paid at most this tick: its highest
+    accepted ask (suppliers sell at their list price, the top step at its premium), or
+    for a recipe (designers) its cost plus its inputs at its node's prices (it passes
+    its inputs on and keeps its margin). Scarcity above that stays in the nodal price
+    (the shadow price) and moves the seller's markup over the next ticks."""
+    offer: dict[tuple[str, str], float] = {}
+    for a, q in zip(book.asks, ask_fills):
+        if q > 0 and a.good in goods:
+            key = (a.agent, a.good)
+            offer[key] = max(offer.get(key, a.price), a.price)
+    for r, q in zip(book.recipes, recipe_activity):
+        if q > 0 and r.output in goods:
+            supply = r.cost + sum(u * c.prices[(r.agent, g)] for g, u in r.inputs.items())
+            key = (r.agent, r.output)
+            offer[key] = max(offer.get(key, supply), supply)
+    return offer

@@ -327,9 +327,17 @@ class Behaviour(Strict):
         16, description="Ticks of rent counted in the NPV of an install (its economic life)."
     )
     designer_markup_speed: Share = Field(
-        1.0,
+        0.25,
         description="Share of the gap between a designer's margin and the rent at its node "
         "(accelerator price - unit cost - inputs at list prices) closed per tick.",
+    )
+    sold_at_offer: tuple[Good, ...] = Field(
+        ("wafer", "hbm", "cowos", "power", "accelerator"),
+        description="Goods whose spot trades settle at the seller's offer (its highest "
+        "accepted ask; a designer's recipe cost plus its inputs at its node's prices) "
+        "when that is below the buyer's nodal price: suppliers ration at their list prices "
+        "and scarcity shows as backlog, lead time and a shadow price while markups follow "
+        "it. Goods left out settle at the nodal price (an auction; compute always does).",
     )
     input_allocation: bool = Field(
         True,

@@ -90,6 +90,11 @@ class MarketAgent(mesa.Agent):
         """Units of ``good`` it used this tick (designers' recipe inputs), else None."""
         return None
 
+    def allocation_cap(self) -> float | None:
+        """Units its recipe may make this tick given the inputs it has secured in
+        allocation (``market.allocation``), or None if it has no such recipe."""
+        return None
+
     def nominate(self, contract) -> float:
         """Units it calls for this tick under ``contract`` (default: the full quantity)."""
         return contract.quantity

@@ -61,6 +61,10 @@ class ChipDesigner(MarketAgent):
             units * self.list_price.get(g, market.get(g, 0.0)) for g, units in self.inputs.items()
         )
 
+    def asking_price(self) -> float:
+        """$ per H100e it asks at list: its list cost plus its margin on it."""
+        return (1 + self.markup) * self.list_cost()
+
     def nominate(self, contract) -> float:
         """Supply agreements and capacity reservations: the units it expects to need (its
         expected output, ``expected_output``, x the input per H100e), shared over its contracts
@@ -104,9 +108,13 @@ class ChipDesigner(MarketAgent):
 
     def submit_orders(self) -> None:
         margin = self.markup * self.list_cost()
-        m = self.model
-        self.output_cap = min(self.capacity, m.allocation.output_cap(self))
-        self.recipe("accelerator", self.inputs, self.output_cap, self.unit_cost + margin)
+        self.recipe("accelerator", self.inputs, self.allocation_cap(), self.unit_cost + margin)
+
+    def allocation_cap(self) -> float:
+        """H100e it can make this tick: its capacity, at most what its secured inputs allow
+        (``market.allocation``); kept as ``output_cap``."""
+        self.output_cap = min(self.capacity, self.model.allocation.output_cap(self))
+        return self.output_cap
 
     def settle(self) -> None:
         self.made_before = self.made

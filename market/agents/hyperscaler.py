@@ -47,6 +47,8 @@ class Hyperscaler(MarketAgent):
         self.cancelled = 0.0  # H100e of orders cancelled this tick
         self.ordered = 0.0  # H100e of new orders this tick
         self.install_bids: tuple[float, ...] = ()
+        self._install_orders = 0.0  # H100e it would install this tick (backlog + new orders)
+        self._spare_mw = 0.0  # MW it holds beyond its fleet's need
         self._tally()
 
     def _tally(self) -> None:
@@ -95,11 +97,9 @@ class Hyperscaler(MarketAgent):
             self.waiting = {a: q * cut for a, q in self.waiting.items()}
             outstanding = affordable
         self.ordered = max(0.0, self._wanted_installs(fleet) - outstanding)
-        total = outstanding + self.ordered
-        spare = max(0.0, self.power_mw - fleet * s.mw_per_h100e)
-        mw = self.model.allocation.secured(self.name, "power") + spare
-        total_cap = min(total, mw / s.mw_per_h100e)
-        self.recipe(INSTALL, {"accelerator": 1.0, "power": s.mw_per_h100e}, total_cap, 0.0)
+        self._install_orders = outstanding + self.ordered
+        self._spare_mw = max(0.0, self.power_mw - fleet * s.mw_per_h100e)
+        self.recipe(INSTALL, self.install_inputs, self.allocation_cap(), 0.0)
         value = self.install_value()
         low = b.install_low_share
         bids = [self.ordered * (1 - low), self.ordered * low]
@@ -112,9 +112,33 @@ class Hyperscaler(MarketAgent):
             self.bid(INSTALL, q, value * (1 + b.backlog_priority * age))
         self.install_bids = tuple(bids)
 
+    @property
+    def install_inputs(self) -> dict[str, float]:
+        """Inputs of one install: an accelerator (H100e) and its MW."""
+        return {"accelerator": 1.0, "power": self.spec.mw_per_h100e}
+
+    def allocation_cap(self) -> float:
+        """H100e it can install this tick: its orders, at most what its spare and secured MW
+        power (``market.allocation``)."""
+        mw = self.model.allocation.secured(self.name, "power") + self._spare_mw
+        return min(self._install_orders, mw / self.spec.mw_per_h100e)
+
     def _unit_cost(self) -> float:
-        """$ it expects one install (accelerator + MW) to cost (EMA of what it paid)."""
-        return self.unit_cost_ema if self.unit_cost_ema else self.spec.value_per_h100e / 2
+        """$ it expects one install (accelerator + MW) to cost: the moving average of what it
+        paid; before its first install, the list prices (``list_install_cost``)."""
+        return self.unit_cost_ema if self.unit_cost_ema else self.list_install_cost()
+
+    def list_install_cost(self) -> float:
+        """$ per install at list prices: its fleet's designers' list prices per H100e
+        (weighted by its fleet) plus ``mw_per_h100e`` at the market's list price of power."""
+        m = self.model
+        total = sum(q for d, q in self.units.items() if d in m.by_name)
+        designers = [(m.by_name[d], q) for d, q in self.units.items() if d in m.by_name]
+        if total > 0:
+            chip = sum(q * d.asking_price() for d, q in designers) / total
+        else:
+            chip = self.spec.value_per_h100e  # no fleet to go by: what it would pay at most
+        return chip + self.spec.mw_per_h100e * m.list_prices.get("power", 0.0)
 
     def halt(self) -> None:
         self.available = self.sold = self.utilisation = 0.0
@@ -164,7 +188,7 @@ class Hyperscaler(MarketAgent):
         retiring = sum(
             q for cohorts in self.fleet.values() for r, q in cohorts if r <= self.model.tick + 1
         )
-        expected = self.demand_ema if self.demand_ema is not None else fleet
+        expected = self.demand_ema if self.demand_ema is not None else self._start_demand()
         gap = max(0.0, self.model.world.behaviour.fleet_headroom * expected - (fleet - retiring))
         unit = self._unit_cost()
         years = self.model.tick / self.model.world.meta.ticks_per_year
@@ -173,6 +197,16 @@ class Hyperscaler(MarketAgent):
         # No more than it can pay before its cash reaches its credit line (market.credit).
         budget = max(0.0, min(budget, self.headroom))
         return min(gap, budget / unit)
+
+    def _start_demand(self) -> float:
+        """H100e-quarters of demand it expects before its first clearing: the labs' demand
+        at the start, shared by the hyperscalers' start fleets."""
+        w = self.model.world
+        fleets = sum(sum(h.fleet.values()) for h in w.hyperscalers)
+        if fleets <= 0:
+            return self.fleet_size
+        labs = sum(lab.training + lab.inference for lab in w.labs)
+        return labs * sum(self.spec.fleet.values()) / fleets
 
     def settle(self) -> None:
         m = self.model

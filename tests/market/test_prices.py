@@ -68,7 +68,7 @@ def _run(fabs: str, **behaviour):
     world = small_world(fabs=FABS[fabs], behaviour={"contracting": False, **behaviour})
     m = MarketModel(world, seed=1)
     price, bound = [], []
-    for _ in range(12):
+    for _ in range(16):
         m.step()
         p = m.tables()["prices"]
         price.append([v for g, v in zip(p["good"], p["price"]) if g == "wafer"][-1])
@@ -84,17 +84,25 @@ def _run(fabs: str, **behaviour):
 def test_with_wafers_scarce_the_rent_goes_to_the_designer_not_the_wafer():
     _, _, ample_margin = _run("ample")
     price, bound, margin = _run("scarce")
-    late = slice(9, 12)  # demand has outgrown the wafers by then
+    late = slice(12, 16)  # demand has outgrown the wafers, and the markup has followed
     assert margin[late].min() > ample_margin[late].max() + 0.3
     assert np.all(price[1:] <= bound[1:] * (1 + 1e-9))
 
 
-def test_without_the_designers_pricing_power_the_rent_moves_to_the_wafer():
-    _, _, ample_margin = _run("ample")
-    price, bound, margin = _run("scarce", input_allocation=False, max_markup=0.5)
-    late = slice(9, 12)
+def test_without_the_designers_pricing_power_in_an_auction_the_rent_moves_to_the_wafer():
+    _, _, power_margin = _run("scarce")  # the designer's pricing power, as above
+    auction = dict(input_allocation=False, max_markup=0.5, sold_at_offer=[])
+    price, bound, margin = _run("scarce", **auction)
+    late = slice(12, 16)
     assert price[late].max() > 10 * bound[late].max()
-    assert margin[late].max() < ample_margin[late].min()
+    assert margin[late].max() + 0.2 < power_margin[late].min()
+
+
+def test_sold_at_offer_a_wafer_never_trades_above_its_dearest_offer():
+    # No allocation and no pricing power: the wafer's shadow price takes the rent, but
+    # wafers sold at offer (the default) trade at the sellers' asks.
+    price, bound, _ = _run("scarce", input_allocation=False, max_markup=0.5)
+    assert np.all(price <= bound * (1 + 1e-9))
 
 
 def test_transaction_price_is_the_volume_weighted_spot_and_contract_price():
