@@ -337,7 +337,7 @@ class Behaviour(Strict):
         "accepted ask; a designer's recipe cost plus its inputs at its node's prices) "
         "when that is below the buyer's nodal price: suppliers ration at their list prices "
         "and scarcity shows as backlog, lead time and a shadow price while markups follow "
-        "it. Goods left out settle at the nodal price (an auction; compute always does).",
+        "it. Goods left out (compute by default) settle at the nodal price (an auction).",
     )
     input_allocation: bool = Field(
         True,

@@ -99,6 +99,12 @@ def summarise(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _varies(values: pd.Series) -> bool:
+    """Whether ``values`` differ by more than float noise (1e-12 of their size)."""
+    spread = float(values.max() - values.min())
+    return spread > 1e-12 * max(1.0, float(values.abs().max()))
+
+
 def input_output_sensitivity(df: pd.DataFrame) -> pd.DataFrame:
     """The sensitivity of each output to each numeric input over a sweep's finished runs.
 
@@ -114,15 +120,18 @@ def input_output_sensitivity(df: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for out in [c for c in done.columns if c.startswith("out:")]:
         data = done[[*params, out]].astype(float).dropna()
-        if len(data) < 3 or not params or data[out].std() == 0:
+        if len(data) < 3 or not params or not _varies(data[out]):
             continue
-        x = (data[params] - data[params].mean()) / data[params].std()
+        varied = [p for p in params if _varies(data[p])]  # fixed in these runs: left out
+        if not varied:
+            continue
+        x = (data[varied] - data[varied].mean()) / data[varied].std()
         y = (data[out] - data[out].mean()) / data[out].std()
         design = np.column_stack([np.ones(len(x)), x.to_numpy()])
         coef, *_ = np.linalg.lstsq(design, y.to_numpy(), rcond=None)
         fitted = design @ coef
         r2 = 1.0 - float(((y - fitted) ** 2).sum()) / float((y**2).sum())
-        for j, p in enumerate(params):
+        for j, p in enumerate(varied):
             rho, pval = stats.spearmanr(data[p], data[out])
             rows.append({"output": out[4:], "parameter": p[6:], "spearman": float(rho),
                          "spearman_p": float(pval), "src": float(coef[j + 1]),
