@@ -87,7 +87,9 @@ class MarketModel(mesa.Model):
             agent = BY_SECTION[section].cls(self, spec)
             agent.credit_line = spec.credit_line
             self.by_name[spec.name] = agent
-        self.clearer = Clearer(solver_options or SolverOptions())
+        # The tie rule is on unless the caller says otherwise: among optimal allocations
+        # the clearing takes the symmetric (pro-rata) one (optimizers/ties.py).
+        self.clearer = Clearer(solver_options or SolverOptions(split_ties=True))
         self.desk = ct.ContractDesk(self)
         self.credit = Credit(self)
         self.trading = self.agents  # agents that have not defaulted (market.credit)

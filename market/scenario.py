@@ -287,6 +287,13 @@ class Behaviour(Strict):
     fleet_headroom: PosRatio = Field(
         1.25, description="Target fleet as a multiple of the compute demand it expects."
     )
+    fleet_adjustment_ticks: PosRatio = Field(
+        4.0,
+        description="Ticks over which a hyperscaler closes the gap between its target and "
+        "its fleet: each tick it orders what retires plus gap / this (a stock-adjustment "
+        "rule, Sterman 1989; 1 = the whole gap at once, which makes orders lurch; 4 = a "
+        "year, calibrated: smooth 2025 orders and compute prices).",
+    )
     install_low_share: Share = Field(
         0.5,
         description="Share of a hyperscaler's wanted installs bid at the lower value "
@@ -325,6 +332,12 @@ class Behaviour(Strict):
     )
     valuation_ticks: Annotated[int, Field(ge=1, le=80), _WHOLE] = Field(
         16, description="Ticks of rent counted in the NPV of an install (its economic life)."
+    )
+    designer_max_price_rise: PosRatio = Field(
+        0.1,
+        description="Largest rise of a designer's list price in one tick through its markup "
+        "(0.1 = 10% a quarter), whatever the rent at its node: list prices are announced "
+        "and move in steps; assumed, not sourced.",
     )
     designer_markup_speed: Share = Field(
         0.25,
@@ -446,6 +459,12 @@ class DesignerSpec(AgentSpec):
     hbm_per_chip: PosRatio = Field(description="GB of HBM per accelerator.")
     chips_per_cowos_wafer: PosRatio = Field(description="Packages per CoWoS wafer-equivalent.")
     h100e_per_chip: PosRatio = Field(1.0, description="H100-equivalents of compute per chip.")
+    performance: PosRatio = Field(
+        1.0,
+        description="Realised compute per peak H100e, relative to Nvidia's chips (software "
+        "stack, interconnect, memory): its chips count as h100e_per_chip x performance "
+        "H100e in fleets, compute and prices; 1.0 = Nvidia's.",
+    )
     unit_cost: NonNeg = Field(description="$ per chip on top of the inputs (test, board).")
     markup: Ratio = Field(0.5, description="Initial markup over full unit cost.")
     capacity: Limit = Field(

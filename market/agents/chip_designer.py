@@ -1,12 +1,12 @@
 """Chip designer: makes accelerators (in H100e) by recipe from wafers, HBM and CoWoS.
 
 Per H100e it needs 1/(chips_per_wafer*h) wafers, hbm_per_chip/h GB of HBM and
-1/(chips_per_cowos_wafer*h) CoWoS wafer-equivalents (h = H100e per chip). Its
-recipe cost is its unit cost plus a margin = markup x its list cost, where the
-list cost is the unit cost plus the inputs at list prices: contracted units at
-their contract price, the rest at the market's list price (suppliers' asks,
-capacity-weighted; ``supplier.list_prices``), never at the clearing's scarcity
-duals, so an input's rent is not multiplied by the markup.
+1/(chips_per_cowos_wafer*h) CoWoS wafer-equivalents (h = realised H100e per chip:
+``h100e_per_chip x performance``). Its recipe cost is its unit cost plus a margin
+= markup x its list cost, where the list cost is the unit cost plus the inputs at
+list prices: contracted units at their contract price, the rest at the market's
+list price (suppliers' asks, capacity-weighted; ``supplier.list_prices``), never at
+the clearing's scarcity duals, so an input's rent is not multiplied by the markup.
 
 Pricing power: the rent at its node is r = p - list cost (p: the accelerator's
 nodal price at the designer). When it sells and r exceeds its margin by more
@@ -32,7 +32,7 @@ INPUTS = ("wafer", "hbm", "cowos")
 class ChipDesigner(MarketAgent):
     def __init__(self, model, spec: DesignerSpec) -> None:
         super().__init__(model, spec.name, spec.region, spec.cash)
-        h = spec.h100e_per_chip
+        h = spec.h100e_per_chip * spec.performance  # realised H100e per chip
         self.inputs = {
             "wafer": 1.0 / (spec.chips_per_wafer * h),
             "hbm": spec.hbm_per_chip / h,
@@ -156,7 +156,11 @@ class ChipDesigner(MarketAgent):
         rent = (price - cost) if price is not None else 0.0
         if self.made > 0 and exceeds(rent, (1 + b.designer_rent_margin) * margin):
             target = min(b.max_markup, rent / cost)
-            self.markup += b.designer_markup_speed * (target - self.markup)
+            step = b.designer_markup_speed * (target - self.markup)
+            # Its list price (1 + m) x cost rises at most designer_max_price_rise a tick.
+            self.markup = min(
+                self.markup + step, (1 + self.markup) * (1 + b.designer_max_price_rise) - 1
+            )
         else:
             self.markup = max(self.list_markup, self.markup - b.markup_step)
         if b.contracting:

@@ -189,7 +189,9 @@ class Hyperscaler(MarketAgent):
             q for cohorts in self.fleet.values() for r, q in cohorts if r <= self.model.tick + 1
         )
         expected = self.demand_ema if self.demand_ema is not None else self._start_demand()
-        gap = max(0.0, self.model.world.behaviour.fleet_headroom * expected - (fleet - retiring))
+        b = self.model.world.behaviour
+        # Stock adjustment: replace what retires and close 1/T of the gap to the target.
+        gap = retiring + max(0.0, b.fleet_headroom * expected - fleet) / b.fleet_adjustment_ticks
         unit = self._unit_cost()
         years = self.model.tick / self.model.world.meta.ticks_per_year
         budget = s.capex_budget * (1 + s.capex_growth) ** years

@@ -9,9 +9,12 @@ from worlds import small_world
 from market.agents import Hyperscaler
 from market.model import MarketModel
 
-#: TSMC (wafers and most CoWoS) offline for ticks 3-6: TPUs, made only there and at
-#: ASE, run short for Alphabet's captive fleet.
-CUT = [{"kind": "capacity_drop", "start": 3, "end": 7, "target": "tsmc", "factor": 0.0}]
+#: TSMC (wafers and most CoWoS) and ASE (the rest of the CoWoS) offline for ticks 3-6:
+#: TPUs run short for Alphabet's captive fleet.
+CUT = [
+    {"kind": "capacity_drop", "start": 3, "end": 7, "target": name, "factor": 0.0}
+    for name in ("tsmc", "ase")
+]
 
 
 def test_an_order_unfilled_in_one_tick_is_served_in_the_next_before_new_orders():

@@ -84,8 +84,10 @@ def _run(fabs: str, **behaviour):
 def test_with_wafers_scarce_the_rent_goes_to_the_designer_not_the_wafer():
     _, _, ample_margin = _run("ample")
     price, bound, margin = _run("scarce")
-    late = slice(12, 16)  # demand has outgrown the wafers, and the markup has followed
-    assert margin[late].min() > ample_margin[late].max() + 0.3
+    late = slice(12, 16)  # demand has outgrown the wafers (from tick ~10) and the markup
+    # follows, its list price rising at most designer_max_price_rise (10%) a tick
+    assert margin[late].min() > ample_margin[late].max() + 0.1
+    assert margin[-1] > margin[late.start] + 0.05  # and still rising
     assert np.all(price[1:] <= bound[1:] * (1 + 1e-9))
 
 
@@ -95,7 +97,7 @@ def test_without_the_designers_pricing_power_in_an_auction_the_rent_moves_to_the
     price, bound, margin = _run("scarce", **auction)
     late = slice(12, 16)
     assert price[late].max() > 10 * bound[late].max()
-    assert margin[late].max() + 0.2 < power_margin[late].min()
+    assert margin[late].max() < power_margin[late].min()
 
 
 def test_sold_at_offer_a_wafer_never_trades_above_its_dearest_offer():
