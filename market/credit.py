@@ -49,11 +49,53 @@ class Credit:
         self.model = model
         self.defaulted: list[str] = []  # names, in order of default
         self.defaults_this_tick = 0
+        self.sales_this_tick = 0.0  # $ of distressed fleet sales this tick
+
+    def relieve(self, ledger: Ledger) -> None:
+        """Distressed sales: an agent with a fleet whose headroom after this tick's payments
+        would fall below ``distress_headroom`` x its credit line sells
+        ``distress_sale_share`` of its fleet and MW to the trading hyperscaler with the
+        most headroom that can pay, at a ``fire_sale_discount`` to the accelerator price
+        (ledger kind ``asset_sale``), in name order."""
+        m = self.model
+        b = m.world.behaviour
+        self.sales_this_tick = 0.0
+        price = m.price_ema.get("accelerator")
+        if b.distress_headroom <= 0 or b.distress_sale_share <= 0 or not price:
+            return
+        net = ledger.net()
+        room = {n: a.cash + net.get(n, 0.0) + a.credit_line for n, a in m.by_name.items()}
+        for name, seller in sorted(m.by_name.items()):
+            if not seller.holds_fleet or seller.defaulted:
+                continue
+            if room[name] >= b.distress_headroom * seller.credit_line:
+                continue
+            cohorts, mw = seller.sell_fleet(b.distress_sale_share)
+            units = [(q, max(0, r - m.tick - 1)) for cs in cohorts.values() for r, q in cs]
+            if not units:
+                continue
+            life = seller.spec.fleet_life
+            value = (1 - b.fire_sale_discount) * price * sum(q * left / life for q, left in units)
+            buyers = [
+                (room[n], n) for n, a in m.by_name.items()
+                if n != name and not a.defaulted and a.holds_fleet
+                and room[n] - value >= b.distress_headroom * a.credit_line
+            ]  # fmt: skip
+            if not buyers or value <= 0:
+                seller.buy_fleet(cohorts, mw)  # no one can pay: it keeps them
+                continue
+            buyer = max(buyers)[1]
+            m.by_name[buyer].buy_fleet(cohorts, mw)
+            ledger.pay(buyer, name, value, "asset_sale")
+            room[buyer] -= value
+            room[name] += value
+            self.sales_this_tick += value
 
     def settle(self, ledger: Ledger) -> None:
         """Default every agent whose cash this tick's ``ledger`` would take below its floor."""
         m = self.model
         self.defaults_this_tick = 0
+        self.relieve(ledger)
         while True:
             net = ledger.net()
             late = [

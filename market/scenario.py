@@ -241,6 +241,23 @@ class Behaviour(Strict):
         "fleet, as a share of the accelerator price; falls linearly to 0 at a 100% share.",
     )
     debt_rate: Ratio = Field(0.02, description="Interest per tick on negative cash (debt).")
+    distress_headroom: Share = Field(
+        0.1,
+        description="An agent whose headroom (cash + credit line) after this tick's "
+        "payments would fall below this share of its credit line is in distress and sells "
+        "assets before it defaults (market/credit.py); 0 = never.",
+    )
+    distress_sale_share: Share = Field(
+        0.1,
+        description="Share of its fleet (and the MW that powers it) a hyperscaler in "
+        "distress sells per tick to the hyperscaler with the most headroom.",
+    )
+    fire_sale_discount: Share = Field(
+        0.3,
+        description="Discount on a distressed sale: the buyer pays (1 - this) x the "
+        "accelerator price (EMA) x the share of each cohort's life left, per H100e; "
+        "assumed (secondary GPU markets trade well below new prices).",
+    )
     # -- thresholds and shapes of the agents' rules (issue 8 part 8: no literals in code)
     sold_out_utilisation: Share = Field(
         0.98,

@@ -62,7 +62,7 @@ TABLES = {
     "ticks": [
         "tick", "date", "surplus", "shortfall", "rebuilt", "shocks", "persistence",
         "contracts_active", "breaches", "backlog_installs", "cancelled_installs",
-        *(f"lead_time_{g}" for g in QUOTED), "defaults", "defaulted",
+        *(f"lead_time_{g}" for g in QUOTED), "defaults", "defaulted", "distress_sales",
     ],
     "prices": [
         "tick", "date", "good", "price", "spot_price", "contract_price", "volume",
@@ -149,6 +149,7 @@ class TickRecorder:
             cancelled_installs=sum(h.cancelled for h in m.agents_of(Hyperscaler)),
             **{f"lead_time_{g}": w for g, w in m.lead_times.by_good.items()},
             defaults=m.credit.defaults_this_tick, defaulted=len(m.credit.defaulted),
+            distress_sales=m.credit.sales_this_tick,
         )  # fmt: skip
         self._previous = current
 

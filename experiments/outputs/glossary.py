@@ -75,6 +75,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "defaults": "agents that defaulted this tick (cash would have fallen below minus "
         "their credit line)",
         "defaulted": "agents that have defaulted so far (they no longer trade)",
+        "distress_sales": "$ of fleets sold this tick by hyperscalers in distress, at the "
+        "fire-sale discount (ledger kind asset_sale)",
     },
     "prices": {
         "price": "$ per unit paid by buyers, volume-weighted over spot trades (when "

@@ -90,6 +90,18 @@ class MarketAgent(mesa.Agent):
         """Units of ``good`` it used this tick (designers' recipe inputs), else None."""
         return None
 
+    #: Whether it holds a fleet of installed accelerators (hyperscalers).
+    holds_fleet = False
+
+    def sell_fleet(self, share: float) -> tuple[dict, float]:
+        """Give up ``share`` of its fleet for a distressed sale: (cohorts by designer as
+        [retire tick, H100e] lists, MW that goes with them); nothing by default."""
+        return {}, 0.0
+
+    def buy_fleet(self, cohorts: dict, mw: float) -> None:
+        """Take over ``cohorts`` and ``mw`` bought in a distressed sale (hyperscalers)."""
+        raise TypeError(f"{type(self).__name__} holds no fleet")
+
     def allocation_cap(self) -> float | None:
         """Units its recipe may make this tick given the inputs it has secured in
         allocation (``market.allocation``), or None if it has no such recipe."""

@@ -200,6 +200,25 @@ class Hyperscaler(MarketAgent):
         budget = max(0.0, min(budget, self.headroom))
         return min(gap, budget / unit)
 
+    holds_fleet = True
+
+    def sell_fleet(self, share: float) -> tuple[dict, float]:
+        """``share`` of every cohort and of its MW, taken off its books."""
+        sold = {d: [[r, q * share] for r, q in cohorts] for d, cohorts in self.fleet.items()}
+        for cohorts in self.fleet.values():
+            for c in cohorts:
+                c[1] *= 1 - share
+        mw = self.power_mw * share
+        self.power_mw -= mw
+        self._tally()
+        return sold, mw
+
+    def buy_fleet(self, cohorts: dict, mw: float) -> None:
+        for d, bought in cohorts.items():
+            self.fleet.setdefault(d, []).extend([list(c) for c in bought])
+        self.power_mw += mw
+        self._tally()
+
     def _start_demand(self) -> float:
         """H100e-quarters of demand it expects before its first clearing: the labs' demand
         at the start, shared by the hyperscalers' start fleets."""

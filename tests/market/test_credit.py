@@ -142,3 +142,45 @@ def test_a_lab_signs_take_or_pay_only_within_its_credit():
     # Its minimum payment per tick fits in its headroom plus last tick's revenue.
     assert 0.8 * q * price <= lab.headroom + lab.revenue + 1e-6
     assert q < lab_demand_at(lab, price)  # credit, not value, is what limits it here
+
+
+def distressed_world(**behaviour):
+    """The small world with azure deep in debt: 5% of its $10B credit line left."""
+    hypers = [
+        {"name": "azure", "region": "US", "fleet": {"nvidia": 60000}, "power_mw": 110,
+         "capex_budget": 3e9, "value_per_h100e": 40000, "credit_line": 1e10, "cash": -9.5e9},
+        {"name": "google", "region": "US", "fleet": {"tpu": 40000, "nvidia": 10000},
+         "power_mw": 90, "capex_budget": 2e9, "value_per_h100e": 35000, "cash": 5e10},
+    ]  # fmt: skip
+    return small_world(hyperscalers=hypers, behaviour=behaviour)
+
+
+def test_a_hyperscaler_in_distress_sells_part_of_its_fleet_to_the_one_with_most_headroom():
+    m = MarketModel(distressed_world(), seed=1)
+    b = m.world.behaviour
+    azure, google = m.by_name["azure"], m.by_name["google"]
+    m.step()
+    # Its fleet and MW after the tick's installs, before the sale, from the tick's flows.
+    installed = sum(m.outcome.inflows("azure", "accelerator").values())
+    mw = 110 + sum(m.outcome.inflows("azure", "power").values())
+    sales = [r for r in m.last_ledger.rows if r[3] == "asset_sale"]
+    assert [(r[0], r[1]) for r in sales] == [("google", "azure")]
+    kept = 1 - b.distress_sale_share
+    assert azure.fleet_size == pytest.approx((60000 + installed) * kept, rel=1e-9)
+    assert azure.power_mw == pytest.approx(mw * kept, rel=1e-9)
+    assert m.credit.sales_this_tick == pytest.approx(sales[0][2])
+    # The price: the discount off the accelerator price for the life left in each cohort.
+    life = azure.spec.fleet_life
+    sold = [(q / kept * b.distress_sale_share, r) for cs in azure.fleet.values() for r, q in cs]
+    value = sum(q * max(0, r - 1) / life for q, r in sold)
+    price = m.price_ema["accelerator"]
+    assert sales[0][2] == pytest.approx((1 - b.fire_sale_discount) * price * value, rel=1e-9)
+    bought = google.fleet_size - 50000 - sum(m.outcome.inflows("google", "accelerator").values())
+    assert bought == pytest.approx((60000 + installed) * b.distress_sale_share, rel=1e-9)
+
+
+def test_without_distressed_sales_nothing_is_sold():
+    m = MarketModel(distressed_world(distress_headroom=0.0), seed=1)
+    m.run(3)
+    assert m.credit.sales_this_tick == 0.0
+    assert not any(r[3] == "asset_sale" for r in m.last_ledger.rows)
