@@ -138,14 +138,6 @@ class TickOutcome:
         """Units of ``good`` ``agent`` delivered to each buyer this tick (spot + contract)."""
         return self.out_of.get((agent, good), {})
 
-    def top_supplier(self, buyer: str, good: str) -> tuple[str | None, float]:
-        """The seller that delivered most of ``good`` to ``buyer`` (ties: first name), and units."""
-        got = self.inflows(buyer, good)
-        if not got:
-            return None, 0.0
-        seller = max(sorted(got), key=lambda s: got[s])
-        return seller, got[seller]
-
 
 def offers(
     book: OrderBook, c: Clearing, ask_fills, recipe_activity, goods: frozenset[str]

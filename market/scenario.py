@@ -224,6 +224,12 @@ class Behaviour(Strict):
     contract_trigger: Share = Field(
         0.05, description="Unmet share of demand (EMA) above which a buyer seeks a contract."
     )
+    contract_ramp: PosRatio = Field(
+        0.05,
+        description="Unmet share above contract_trigger over which the share of demand a "
+        "lab contracts rises from 0 to contract_share (a continuous rule: a hair's "
+        "difference in unmet demand makes a hair's difference in contracts).",
+    )
     contract_share: Share = Field(
         0.3, description="Share of its expected need a buyer tries to contract at once."
     )
@@ -286,6 +292,12 @@ class Behaviour(Strict):
         0.1,
         description="A designer reserves a supplier's capacity when an input's price at its "
         "node exceeds that supplier's ask by more than this share (0.1 = 10%).",
+    )
+    reservation_ramp: PosRatio = Field(
+        0.1,
+        description="Excess of the input's price over (1 + reservation_trigger) x the ask, "
+        "as a share of the ask, over which a reservation grows from 0 to contract_share of "
+        "the supplier's deliveries (a continuous rule, like contract_ramp).",
     )
     reservation_prepayment: Share = Field(
         0.5,

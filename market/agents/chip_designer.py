@@ -24,7 +24,7 @@ from __future__ import annotations
 from market.agents.base import MarketAgent, ema
 from market.ledger import EXTERNAL
 from market.scenario import DesignerSpec
-from market.tolerance import exceeds
+from market.tolerance import REL_QUANTITY, exceeds
 
 INPUTS = ("wafer", "hbm", "cowos")
 
@@ -167,17 +167,27 @@ class ChipDesigner(MarketAgent):
             self._reserve_scarce_inputs()
 
     def _reserve_scarce_inputs(self) -> None:
+        """Reserve capacity of a scarce input with every supplier that delivered it, each in
+        proportion to its deliveries (a symmetric rule: two suppliers that deliver alike
+        are treated alike, and which one delivered a hair more decides nothing)."""
         m = self.model
+        b = m.world.behaviour
         for g in INPUTS:
-            supplier, used = m.outcome.top_supplier(self.name, g)
-            if supplier is None or used <= 0:
+            got = m.outcome.inflows(self.name, g)
+            total = sum(got.values())
+            here = m.outcome.node_price(self.name, g)
+            if total <= 0 or here is None:
                 continue
-            here, ask = m.outcome.node_price(self.name, g), m.outcome.ask_price(supplier, g)
-            trigger = 1 + m.world.behaviour.reservation_trigger
-            if here is None or ask is None or not exceeds(here, trigger * ask):
-                continue
-            held = m.desk.book.held(m.tick, self.name, supplier, g)
-            if any(c.kind == "capacity_reservation" for c in held):
-                continue
-            quantity = m.world.behaviour.contract_share * used
-            m.desk.request("capacity_reservation", self.name, supplier, g, quantity, ask)
+            for supplier in sorted(got):
+                units = got[supplier]
+                ask = m.outcome.ask_price(supplier, g)
+                if units <= REL_QUANTITY * total or ask is None:
+                    continue
+                ramp = min(1.0, (here / ask - 1 - b.reservation_trigger) / b.reservation_ramp)
+                if ramp <= 0 or not exceeds(here, (1 + b.reservation_trigger) * ask):
+                    continue
+                held = m.desk.book.held(m.tick, self.name, supplier, g)
+                if any(c.kind == "capacity_reservation" for c in held):
+                    continue
+                quantity = ramp * b.contract_share * units
+                m.desk.request("capacity_reservation", self.name, supplier, g, quantity, ask)

@@ -20,6 +20,7 @@ from market.agents.base import MarketAgent, ema
 from market.agents.hyperscaler import Hyperscaler, most_spare_compute
 from market.ledger import EXTERNAL
 from market.scenario import LabSpec
+from market.tolerance import REL_QUANTITY
 
 
 def demand_curve(
@@ -130,20 +131,27 @@ class Lab(MarketAgent):
         b = m.world.behaviour
         share = self.unmet / self.demand if self.demand > 0 else 0.0
         self.unmet_ema = ema(self.unmet_ema, share, b.foresight)
-        if not b.contracting or self.unmet_ema <= b.contract_trigger:
-            return
-        seller, _ = m.outcome.top_supplier(self.name, "compute")
-        if seller is None:
-            seller = most_spare_compute(m.agents_of(Hyperscaler))
-        if seller is None or m.desk.book.held(m.tick, self.name, seller, "compute"):
+        ramp = min(1.0, (self.unmet_ema - b.contract_trigger) / b.contract_ramp)
+        if not b.contracting or ramp <= 0:
             return
         price = m.price_ema.get("compute")
         if price is None:
             return
         price *= 1 + b.contract_premium
-        quantity = self.contract_quantity(price, b.contract_share * self.demand)
-        if quantity > 0:
-            m.desk.request("take_or_pay", self.name, seller, "compute", quantity, price)
+        # With each hyperscaler that served it, in proportion to what it served (a
+        # symmetric rule); with the one with most spare compute if none did.
+        got = m.outcome.inflows(self.name, "compute")
+        total = sum(got.values())
+        if total > 0:
+            shares = {h: q / total for h, q in got.items() if q > REL_QUANTITY * total}
+        else:
+            seller = most_spare_compute(m.agents_of(Hyperscaler))
+            shares = {seller: 1.0} if seller is not None else {}
+        quantity = self.contract_quantity(price, ramp * b.contract_share * self.demand)
+        for seller in sorted(shares):
+            if quantity > 0 and not m.desk.book.held(m.tick, self.name, seller, "compute"):
+                q = quantity * shares[seller]
+                m.desk.request("take_or_pay", self.name, seller, "compute", q, price)
 
     def contract_quantity(self, price: float, wanted: float) -> float:
         """H100e-quarters per tick it will sign for at ``price``: at most ``wanted``, at most
