@@ -152,9 +152,9 @@ def model_series(tables: Mapping[str, Mapping[str, list]], scenario: Scenario) -
         .reindex(ticks, fill_value=0.0)
     )
     total = hbm.sum(axis=1).replace(0, np.nan)
-    for maker, agent in HBM_MAKERS.items():
+    for agent in HBM_MAKERS.values():
         share = hbm[agent] if agent in hbm else pd.Series(0.0, index=ticks)
-        add("hbm_share", maker, 100 * share / total)
+        add("hbm_share", agent, 100 * share / total)
     spend = flows[flows["buyer"].isin(HYPERSCALERS) & flows["good"].isin(["accelerator", "power"])]
     spend = spend.merge(prices, left_on=["tick", "buyer", "good"],
                         right_on=["tick", "agent", "good"], how="left")  # fmt: skip
@@ -525,7 +525,11 @@ def record_guard(metrics: pd.DataFrame, seeds: int, path: Path = GUARD) -> Path:
         "seeds": seeds,
         "tolerance": GUARD_TOLERANCE,
         "floor": GUARD_FLOOR,
-        "errors": {r["series"]: round(float(r["error"]), 6) for _, r in out.iterrows()},
+        "errors": {
+            r["series"]: round(float(r["error"]), 6)
+            for _, r in out.iterrows()
+            if math.isfinite(r["error"])
+        },
     }
     return write_json(path, data)
 
