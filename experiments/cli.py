@@ -5,6 +5,7 @@
     aimarket whatif BASE [POLICY ...] [--policy NAME:PATH=VALUE ...] [--seeds N] [--ticks N]
     aimarket sensitivity PLAN [--samples N] [--ticks N] [--yes] [engine options]
     aimarket backtest [SCENARIO] [--seeds N] [--out DIR] [--force] [--record] [engine options]
+    aimarket calibrate PLAN [--force] [engine options]
     aimarket report DIR
     aimarket dashboard SCENARIO [--port N] [--host H]
     aimarket demo
@@ -212,6 +213,17 @@ def _backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from experiments.studies.calibrate import calibrate, format_calibration
+
+    result = calibrate(args.plan, out=args.out, workers=args.workers, scheduler=args.scheduler,
+                       progress=not args.quiet, force=args.force)  # fmt: skip
+    print(format_calibration(result))
+    print(f"\nwrote candidates.csv, identifiability.csv, fitted.toml, calibration.json and "
+          f"report.html to {result['out']}/")  # fmt: skip
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from experiments.outputs.report import build_report
 
@@ -319,6 +331,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="clear --out first if it holds an earlier backtest")  # fmt: skip
     _add_engine_options(bt)
     bt.set_defaults(func=_backtest, workers=0)
+    ca = sub.add_parser("calibrate", help="fit parameters to the 2023-24 history (a TOML plan)")
+    ca.add_argument("plan", type=_input_file, help="calibration plan TOML (docs/backtest.md)")
+    ca.add_argument("--force", action="store_true",
+                    help="clear --out first if it holds an earlier calibration")  # fmt: skip
+    _add_engine_options(ca)
+    ca.set_defaults(func=_calibrate, workers=0)
     rp = sub.add_parser("report", help="build report.html from a run, sweep or what-if folder")
     rp.add_argument("folder", help="the --out folder of aimarket run, sweep, whatif or sensitivity")
     rp.set_defaults(func=_report)
