@@ -22,10 +22,11 @@ are inputs of the scenario (capex, CoWoS capacity) are left out. Refinement roun
 samples a box around the best point so far, of half-width ``range x 0.25 / 2^r``.
 
 Written into ``out``: ``candidates.csv`` (every point: stage, parameters, objective,
-per-series errors), ``identifiability.csv`` (per parameter: the span of the values
-within ``tolerance`` of the best objective as a share of its range, and the Spearman
-correlation of value and objective; a parameter is pinned down when that span is
-below half its range), ``fitted.toml`` (the scenario with the chosen values as
+per-series errors), ``identifiability.csv`` (per parameter, over the search's
+points: the span of the values within ``tolerance`` of the best objective as a share
+of its range, and the Spearman correlation of value and objective; a parameter is
+pinned down when that span is below half its range, given at least ``MIN_NEAR``
+such points), ``fitted.toml`` (the scenario with the chosen values as
 ``[overrides]``, its header giving the fit's date and score), ``calibration.json``
 and ``report.html``.
 """
@@ -71,6 +72,8 @@ from optimizers import SolverOptions
 
 INPUT_SERIES = ("cowos_capacity", "hyperscaler_capex")
 """Series that are inputs of a history scenario, not fitted."""
+MIN_NEAR = 3
+"""Fewest search points within ``tolerance`` of the best for a verdict on a parameter."""
 
 
 class CalibrationPlan(Strict):
@@ -182,17 +185,22 @@ def identifiability(candidates: pd.DataFrame, plan: CalibrationPlan) -> pd.DataF
     ``tolerance`` of the best, Spearman's rho of value and objective, and a verdict."""
     ok = candidates.dropna(subset=["objective"])
     best = ok["objective"].min()
-    near = ok[ok["objective"] <= best * (1 + plan.tolerance) + 1e-12]
+    # Only the space-filling search covers the ranges evenly (refinement points crowd
+    # round the best by construction).
+    search = ok[ok["stage"] == "search"] if "stage" in ok else ok
+    near = search[search["objective"] <= best * (1 + plan.tolerance) + 1e-12]
     rows = []
     for p in plan.parameters:
         low, high = p.range
         span = (near[p.path].max() - near[p.path].min()) / (high - low)
-        rho = stats.spearmanr(ok[p.path], ok["objective"]).statistic if len(ok) > 2 else math.nan
+        rho = (stats.spearmanr(search[p.path], search["objective"]).statistic
+               if len(search) > 2 else math.nan)  # fmt: skip
+        verdict = ("too few points near the best" if len(near) < MIN_NEAR
+                   else "pinned" if span < 0.5 else "not pinned")  # fmt: skip
         rows.append({"parameter": p.path, "low": low, "high": high,
                      "best": float(ok.loc[ok["objective"].idxmin(), p.path]),
                      "near_points": len(near), "span_near_best": float(span),
-                     "spearman_objective": float(rho),
-                     "pinned": bool(span < 0.5)})  # fmt: skip
+                     "spearman_objective": float(rho), "verdict": verdict})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -237,6 +245,8 @@ def calibrate(
     world = load_scenario(scenario)
     out = Path(out) if out else Path("runs") / "calibrations" / plan.name
     empty_for_run(out, force)
+    write_json(out / "manifest.json", {"study": "calibrate", "plan": plan.model_dump(mode="json"),
+               "scenario": world.meta.name, "scenario_hash": scenario_hash(world)})  # fmt: skip
     hist = history_points(world)
     low = np.array([p.range[0] for p in plan.parameters], float)
     high = np.array([p.range[1] for p in plan.parameters], float)
@@ -276,10 +286,8 @@ def format_calibration(result: Mapping[str, Any]) -> str:
     """The chosen point, its objective and the identifiability table as text."""
     lines = [f"objective (mean in-sample error) {result['objective']:.4f} at:"]
     lines += [f"  {k} = {v:.6g}" for k, v in result["chosen"].items()]
-    ident = result["identifiability"].assign(
-        pinned=lambda d: d["pinned"].map({True: "pinned", False: "NOT pinned"})
-    )
-    lines += ["", text_table(ident, left=("parameter", "pinned"), digits=3)]
+    ident = result["identifiability"]
+    lines += ["", text_table(ident, left=("parameter", "verdict"), digits=3)]
     return "\n".join(lines)
 
 

@@ -35,15 +35,21 @@ def test_a_parameter_is_pinned_when_only_a_narrow_range_fits(tmp_path):
     (tmp_path / "p.toml").write_text(PLAN + '[[parameters]]\npath = "behaviour.foresight"\n'
                                      "range = [0.0, 1.0]\n")  # fmt: skip
     plan, _ = load_plan(tmp_path / "p.toml")
-    x = [0.02, 0.1, 0.2, 0.3]
-    cands = pd.DataFrame({"behaviour.markup_step": x, "behaviour.foresight": [0, 1, 0.5, 0.2],
-                          "objective": [1.0, 0.5, 0.52, 2.0]})  # fmt: skip
+    x = [0.02, 0.1, 0.2, 0.15, 0.3, 0.11]
+    cands = pd.DataFrame({"behaviour.markup_step": x,
+                          "behaviour.foresight": [0, 1, 0.5, 0.8, 0.2, 0.4],
+                          "objective": [1.0, 0.5, 0.52, 0.53, 2.0, 0.49],
+                          "stage": ["search"] * 5 + ["refine1"]})  # fmt: skip
     table = identifiability(cands, plan).set_index("parameter")
-    # Within 10% of the best (0.5): markup_step 0.1 and 0.2 (span 0.36 of the range),
-    # foresight 1.0 and 0.5 (span 0.5): the first is pinned, the second is not.
-    assert table.loc["behaviour.markup_step", "pinned"]
-    assert not table.loc["behaviour.foresight", "pinned"]
-    assert table.loc["behaviour.markup_step", "best"] == 0.1
+    # Best 0.49 (a refinement point); search points within 10% (<= 0.539): markup_step
+    # 0.1, 0.2, 0.15 (span 0.1 / 0.28 = 0.36 of the range), foresight 1.0, 0.5, 0.8
+    # (span 0.5): the first is pinned, the second is not.
+    assert table.loc["behaviour.markup_step", "verdict"] == "pinned"
+    assert table.loc["behaviour.foresight", "verdict"] == "not pinned"
+    assert table.loc["behaviour.markup_step", "best"] == 0.11
+    assert table.loc["behaviour.markup_step", "near_points"] == 3
+    few = identifiability(cands.iloc[[0, 1, 4]], plan).set_index("parameter")
+    assert few.loc["behaviour.foresight", "verdict"] == "too few points near the best"
 
 
 def test_a_plan_with_a_bad_path_or_no_range_is_refused_naming_the_field(tmp_path):
