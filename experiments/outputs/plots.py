@@ -511,8 +511,8 @@ def plot_backtest(points: pd.DataFrame, series: pd.DataFrame, out: Path,
             ax.set_ylabel(unit, fontsize=8)
         axes[0].legend(fontsize=7)
         n = series["seed"].nunique()
-        fig.suptitle(f"{title}: model median and p10-p90 over {n} seeds vs data "
-                     "(shaded: out-of-sample)", fontsize=10)  # fmt: skip
+        fig.suptitle(f"{title}\nmodel median and p10-p90 over {n} seeds vs data "
+                     "(shaded: out-of-sample)", fontsize=9)  # fmt: skip
         path = Path(out) / f"backtest_{name}.png"
         _save(fig, path, paths)
     return paths

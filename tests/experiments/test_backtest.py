@@ -22,6 +22,7 @@ from experiments.studies.backtest import (
     period_quarters,
     record_guard,
     sign_share,
+    targets,
 )
 from market.model import MarketModel
 
@@ -137,3 +138,20 @@ def test_the_cli_prints_the_metrics_and_targets(tmp_path, capsys):
     # Writing into the same folder again needs --force (or --resume).
     assert main(["backtest", "--seeds", "1", "--out", str(tmp_path / "b"), "--quiet"]) == 2
     assert "--force" in capsys.readouterr().err
+
+
+def test_the_lead_time_targets_compare_the_2023_peaks_and_the_2024_low():
+    points = pd.DataFrame({
+        "series": "lead_time", "key": "H100 servers", "sample": "in",
+        "period": ["2023-08", "2023-11", "2024-04"], "first": [2, 3, 5], "last": [2, 3, 5],
+        "data": [39.0, 44.0, 10.0], "median": [30.0, 26.0, 16.0],
+    })  # fmt: skip
+    series = pd.DataFrame({"series": "lead_time", "seed": 0, "tick": range(6),
+                           "value": [13.0, 35.0, 30.0, 26.0, 12.0, 16.0]})  # fmt: skip
+    goals = targets(points, series).set_index("target")
+    peak = goals.loc[[t for t in goals.index if "2023 peak" in t][0]]
+    assert peak["value"] == pytest.approx(35 / 44) and peak["met"]
+    fall = goals.loc[[t for t in goals.index if "2024 fall" in t][0]]
+    assert fall["value"] == pytest.approx(1.6) and not fall["met"]
+    same_period = targets(points).set_index("target")  # without the model's series
+    assert same_period.filter(like="2023 peak", axis=0)["value"].iloc[0] == pytest.approx(26 / 44)
