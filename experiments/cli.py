@@ -269,6 +269,15 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _in_this_process(p: argparse.ArgumentParser) -> None:
+    """Default to no worker pool: a study of seconds does not repay starting one."""
+    for action in p._actions:
+        if action.dest == "workers":
+            action.default = 0
+            action.help = "local worker processes (default 0: this process, as a seed takes "
+            action.help += "well under a second)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="aimarket", description="AI-infrastructure market simulator"
@@ -330,13 +339,15 @@ def main(argv: list[str] | None = None) -> int:
     bt.add_argument("--force", action="store_true",
                     help="clear --out first if it holds an earlier backtest")  # fmt: skip
     _add_engine_options(bt)
-    bt.set_defaults(func=_backtest, workers=0)
+    _in_this_process(bt)
+    bt.set_defaults(func=_backtest)
     ca = sub.add_parser("calibrate", help="fit parameters to the 2023-24 history (a TOML plan)")
     ca.add_argument("plan", type=_input_file, help="calibration plan TOML (docs/backtest.md)")
     ca.add_argument("--force", action="store_true",
                     help="clear --out first if it holds an earlier calibration")  # fmt: skip
     _add_engine_options(ca)
-    ca.set_defaults(func=_calibrate, workers=0)
+    _in_this_process(ca)
+    ca.set_defaults(func=_calibrate)
     rp = sub.add_parser("report", help="build report.html from a run, sweep or what-if folder")
     rp.add_argument("folder", help="the --out folder of aimarket run, sweep, whatif or sensitivity")
     rp.set_defaults(func=_report)
