@@ -4,6 +4,8 @@
     aimarket sweep PLAN [--samples N] [--ticks N] [--yes] [engine options]
     aimarket whatif BASE [POLICY ...] [--policy NAME:PATH=VALUE ...] [--seeds N] [--ticks N]
     aimarket sensitivity PLAN [--samples N] [--ticks N] [--yes] [engine options]
+    aimarket backtest [SCENARIO] [--seeds N] [--out DIR] [--force] [--record] [engine options]
+    aimarket calibrate PLAN [--force] [engine options]
     aimarket report DIR
     aimarket dashboard SCENARIO [--port N] [--host H]
     aimarket demo
@@ -181,6 +183,47 @@ def _sensitivity(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backtest(args: argparse.Namespace) -> int:
+    from experiments.outputs.format import text_table
+    from experiments.studies.backtest import (
+        GUARD,
+        backtest,
+        format_metrics,
+        guard_breaches,
+        record_guard,
+    )
+
+    result = backtest(args.scenario, seeds=args.seeds, out=args.out, workers=args.workers,
+                      scheduler=args.scheduler, resume=args.resume,
+                      progress=not args.quiet, force=args.force)  # fmt: skip
+    metrics, goals = result["metrics"], result["targets"]
+    print(format_metrics(metrics))
+    met = int(goals["met"].sum())
+    print(f"\ntargets (issue 9): {met} of {len(goals)} met")
+    shown = goals.assign(met=goals["met"].map({True: "met", False: "MISSED"}))
+    print(text_table(shown, left=("target", "goal", "met"), digits=3))
+    if args.record:
+        print(f"\nrecorded the out-of-sample errors in {record_guard(metrics, args.seeds)}")
+    elif GUARD.exists():
+        breaches = guard_breaches(metrics)
+        print(f"\nguard ({GUARD.name}): " + ("; ".join(breaches) if breaches else "all series "
+              "within their recorded out-of-sample error"))  # fmt: skip
+    print(f"\nwrote metrics.parquet/.csv, points.parquet/.csv, targets.csv, one PNG per series "
+          f"and report.html to {result['out']}/")  # fmt: skip
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from experiments.studies.calibrate import calibrate, format_calibration
+
+    result = calibrate(args.plan, out=args.out, workers=args.workers, scheduler=args.scheduler,
+                       progress=not args.quiet, force=args.force)  # fmt: skip
+    print(format_calibration(result))
+    print(f"\nwrote candidates.csv, identifiability.csv, fitted.toml, calibration.json and "
+          f"report.html to {result['out']}/")  # fmt: skip
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from experiments.outputs.report import build_report
 
@@ -224,6 +267,15 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="output folder")
     p.add_argument("--resume", action="store_true", help="skip runs already finished in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _in_this_process(p: argparse.ArgumentParser) -> None:
+    """Default to no worker pool: a study of seconds does not repay starting one."""
+    for action in p._actions:
+        if action.dest == "workers":
+            action.default = 0
+            action.help = "local worker processes (default 0: this process, as a seed takes "
+            action.help += "well under a second)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -276,6 +328,26 @@ def main(argv: list[str] | None = None) -> int:
     _add_engine_options(se)
     _add_plan_options(se)
     se.set_defaults(func=_sensitivity)
+    bt = sub.add_parser("backtest", help="score a history scenario against 2023-26 data")
+    bt.add_argument("scenario", nargs="?", default="history_2023", type=_input_file,
+                    help="history scenario (default history_2023)")  # fmt: skip
+    bt.add_argument("--seeds", type=_int_at_least(1, 10_000), default=8,
+                    help="seeds 0..N-1 (default 8)")  # fmt: skip
+    bt.add_argument("--record", action="store_true",
+                    help="write the out-of-sample errors to data/history/backtest_guard.json "
+                    "(the CI guard's record)")  # fmt: skip
+    bt.add_argument("--force", action="store_true",
+                    help="clear --out first if it holds an earlier backtest")  # fmt: skip
+    _add_engine_options(bt)
+    _in_this_process(bt)
+    bt.set_defaults(func=_backtest)
+    ca = sub.add_parser("calibrate", help="fit parameters to the 2023-24 history (a TOML plan)")
+    ca.add_argument("plan", type=_input_file, help="calibration plan TOML (docs/backtest.md)")
+    ca.add_argument("--force", action="store_true",
+                    help="clear --out first if it holds an earlier calibration")  # fmt: skip
+    _add_engine_options(ca)
+    _in_this_process(ca)
+    ca.set_defaults(func=_calibrate)
     rp = sub.add_parser("report", help="build report.html from a run, sweep or what-if folder")
     rp.add_argument("folder", help="the --out folder of aimarket run, sweep, whatif or sensitivity")
     rp.set_defaults(func=_report)

@@ -240,6 +240,9 @@ def render() -> str:
         "  seller and a lab buyer;",
         "- a shock's window lies inside the horizon and ends after it starts; its `target` is",
         "  an agent or a region, and `from_region` / `to_region` are regions of some agent.",
+        "- history (`check_history`): a capacity schedule names a supplier and a line it has,",
+        "  a budget path a hyperscaler (one path each), a product schedule a designer, all",
+        '  inside the horizon. Dates `"YYYYQn"` become ticks from `meta.start_year` first.',
         "",
     ]
     return "\n".join(out)

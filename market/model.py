@@ -1,6 +1,7 @@
 """MarketModel: the Mesa model and the wiring of one tick (DESIGN.md, "The tick").
 
-1. shocks and policies of the tick apply (``shocks.policy_at``);
+1. shocks and policies of the tick apply (``shocks.policy_at``), then the scenario's
+   history schedules (``history.History.apply``: capacity, budgets, products);
 2. contracts due this tick become commitments (buyers nominate, caps apply;
    ``contracts.ContractDesk``);
 3. every agent submits orders (``agents.shuffle_do("submit_orders")``); the book
@@ -34,6 +35,7 @@ from market.allocation import Allocation
 from market.backlog import LeadTimes
 from market.credit import Credit
 from market.goods import GOODS, INSTALL
+from market.history import History
 from market.ledger import EXTERNAL, Ledger
 from market.network import build_network, route_table, routes_for_tick
 from market.outcome import TickOutcome
@@ -96,6 +98,7 @@ class MarketModel(mesa.Model):
         self.ledger = Ledger()  # open: payments until the end of the next tick
         self.last_ledger = Ledger()  # the last tick's payments, as applied to cash
         self.policy = PolicyState()
+        self.history = History(self)  # the scenario's exogenous paths (market.history)
         self.price_ema: dict[str, float] = {}  # spot price per good, EMA ($/unit)
         self.list_prices: dict[str, float] = list_prices(self.agents_of(Supplier))
         self.outcome: TickOutcome | None = None
@@ -111,6 +114,7 @@ class MarketModel(mesa.Model):
     def step(self) -> None:
         t0 = time.perf_counter()
         self.policy = policy_at(self.world, self.tick)
+        self.history.apply(self.tick)  # capacity additions, budgets, products
         self.list_prices = list_prices(self.agents_of(Supplier))
         self.desk.pay_signing()
         due = self.due = self.contracts.due(self.tick)

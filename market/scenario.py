@@ -12,7 +12,9 @@ quantities are per tick; money is US dollars; prices are $ per unit of the good
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import typing
 from typing import Annotated, Any, Literal
 
@@ -97,6 +99,8 @@ Growth = Annotated[float, Field(ge=-1, le=MAX_GROWTH, allow_inf_nan=False), _REA
 """Growth per year (-1 = -100%)."""
 Ticks = Annotated[int, Field(ge=0, le=MAX_TICKS), _WHOLE]
 LeadTime = Annotated[int, Field(ge=1, le=80), _WHOLE]
+DATE_HELP = "a tick number or a calendar quarter 'YYYYQn' (e.g. '2025Q2')"
+"""How a field that takes a tick says that it also takes a date (``quarter_tick``)."""
 
 
 def _safe_name(value: str) -> str:
@@ -580,7 +584,7 @@ class ContractSpec(Strict):
     good: Good
     quantity: PosQuantity = Field(description="Units per tick.")
     price: NonNeg = Field(description="$ per unit (equity_for_compute: value of a credit).")
-    start: Ticks = 0
+    start: Ticks = Field(0, description=f"First tick of delivery ({DATE_HELP}).")
     term: Annotated[int, Field(ge=1, le=MAX_TICKS), _WHOLE] = Field(description="Ticks it lasts.")
     min_take: Share = Field(1.0, description="Take-or-pay: share of quantity paid if not taken.")
     prepayment: NonNeg = Field(0.0, description="$ paid at signing (capacity reservation).")
@@ -613,13 +617,235 @@ class ShockSpec(Strict):
         "subsidy",  # capex in target region times `factor` (0.7 = 30% subsidy)
         "contract_cap",  # no buyer may hold more than `factor` of a supplier's capacity
     ]
-    start: Ticks
-    end: Ticks
+    start: Ticks = Field(description=f"First tick the shock is active ({DATE_HELP}).")
+    end: Ticks = Field(
+        description=f"First tick it is no longer active, start <= t < end ({DATE_HELP})."
+    )
     target: str = Field("", description="Agent name or region code ('' = all).")
     goods: tuple[Good, ...] = ()
     from_region: str = ""
     to_region: str = ""
     factor: NonNeg = 0.0
+
+
+# ------------------------------------------------------------------ history (issue 9)
+# Exogenous paths a history scenario replays: capacity announced by suppliers, the
+# hyperscalers' capex, and the designers' product generations. Policy events are
+# ``[[shocks]]``. Wherever a tick is accepted (these paths, shocks' start and end,
+# contracts' start) a calendar quarter "YYYYQn" is accepted too and converted with
+# ``meta.start_year`` (``quarter_tick``); ``market/history.py`` applies the paths.
+
+QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
+"""A calendar quarter as written in a scenario: ``"2025Q2"``."""
+
+
+def quarter_tick(date: str, start_year: int, ticks_per_year: int) -> int:
+    """The tick of calendar quarter ``date`` ("YYYYQn") in a run whose tick 0 is the
+    first quarter of ``start_year``. Raises ``ValueError`` (without the field's name;
+    the caller adds it) if the date is malformed, the ticks are not quarters, or the
+    date is before the start."""
+    m = QUARTER.match(date.strip())
+    if m is None:
+        raise ValueError(f"{date!r} is not {DATE_HELP}")
+    if ticks_per_year != 4:
+        raise ValueError(
+            f"{date!r}: a date 'YYYYQn' needs quarterly ticks (meta.ticks_per_year = 4, "
+            f"got {ticks_per_year}); give a tick number instead"
+        )
+    tick = (int(m.group(1)) - start_year) * 4 + int(m.group(2)) - 1
+    if tick < 0:
+        raise ValueError(
+            f"date {date!r} is before the scenario's start {start_year}Q1 "
+            "(meta.start_year); give a date from then on, or start the scenario earlier"
+        )
+    return tick
+
+
+def _to_tick(value: Any, start_year: int, ticks_per_year: int, where: str) -> Any:
+    """A date string -> its tick; a whole-number string (a JSON dict key) -> int; else as is."""
+    if not isinstance(value, str):
+        return value
+    if value.strip().isdigit():
+        return int(value.strip())
+    try:
+        return quarter_tick(value, start_year, ticks_per_year)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+DATED_FIELDS: dict[str, tuple[str, ...]] = {
+    "shocks": ("start", "end"),
+    "contracts": ("start",),
+    "product_schedules": ("date",),
+}
+"""Sections whose entries' fields accept a date (besides the dated keys of ``DATED_KEYS``)."""
+DATED_KEYS: dict[str, str] = {"capacity_schedules": "add", "budget_paths": "capex"}
+"""Sections whose entries hold a path keyed by date (section -> the path's field)."""
+
+
+def convert_dates(data: Any) -> Any:
+    """A copy of raw scenario data with every date "YYYYQn" replaced by its tick.
+
+    Raises ``ValueError`` naming the field (e.g. ``shocks[0].start: ...``)."""
+    if not isinstance(data, dict):
+        return data
+    meta = data.get("meta", {})
+    get = meta.get if isinstance(meta, dict) else lambda k, d: getattr(meta, k, d)
+    start, per_year = get("start_year", 2025), get("ticks_per_year", 4)
+    if not isinstance(start, int) or not isinstance(per_year, int):
+        return data  # the meta fields' own errors say what is wrong
+    out = dict(data)
+    for section, fields in DATED_FIELDS.items():
+        items = out.get(section)
+        if not isinstance(items, list | tuple):
+            continue
+        new = []
+        for i, item in enumerate(items):
+            if isinstance(item, dict):
+                item = dict(item)
+                for f in fields:
+                    if f in item:
+                        item[f] = _to_tick(item[f], start, per_year, f"{section}[{i}].{f}")
+            new.append(item)
+        out[section] = new
+    for section, key in DATED_KEYS.items():
+        items = out.get(section)
+        if not isinstance(items, list | tuple):
+            continue
+        new = []
+        for i, item in enumerate(items):
+            if isinstance(item, dict) and isinstance(item.get(key), dict):
+                path = {}
+                for date, value in item[key].items():
+                    where = f"{section}[{i}].{key}[{json.dumps(str(date))}]"
+                    tick = _to_tick(date, start, per_year, where)
+                    if tick in path:
+                        raise ValueError(f"{where}: tick {tick} is given twice; give it once")
+                    path[tick] = value
+                item = {**item, key: path}
+            new.append(item)
+        out[section] = new
+    return out
+
+
+DatedQuantities = dict[Ticks, Quantity]
+"""Values by tick (written as ``{ "2023Q3" = 9000, ... }`` or by tick number)."""
+
+
+class CapacitySchedule(Strict):
+    """Capacity a supplier added to one line, by quarter: announced or reported
+    additions, replayed on top of its own expansion decisions (``market/history.py``)."""
+
+    agent: str = Field(description="Name of a fab, memory maker, packager or power provider.")
+    good: Good = Field(
+        description="The line: a fab's 'wafer' or 'cowos', a memory maker's 'hbm', a "
+        "packager's 'cowos', a power provider's 'power'."
+    )
+    add: DatedQuantities = Field(
+        description="Units per tick added to the line's capacity from each tick on, by "
+        f'tick ({DATE_HELP}), e.g. {{ "2023Q3" = 9000 }}.'
+    )
+
+
+class BudgetPath(Strict):
+    """A hyperscaler's reported capex by quarter; its budget for accelerators and MW
+    is ``share`` x that capex (held after the last quarter given, then growing at its
+    ``capex_growth``; before the first, its ``capex_budget``)."""
+
+    hyperscaler: str = Field(description="Name of a hyperscaler.")
+    share: Share = Field(
+        0.45,
+        description="Share of total capex spent on accelerators and MW (the baseline's "
+        "0.45: ~40% accelerators, PF §4 Bernstein, + ~5% grid connections).",
+    )
+    capex: dict[Ticks, NonNeg] = Field(description=f"$ of capex per tick, by tick ({DATE_HELP}).")
+
+
+class ProductSchedule(Strict):
+    """A designer's product mix from a date on (e.g. Hopper -> Blackwell): any field
+    left out keeps its value (the designer's spec, or an earlier schedule's)."""
+
+    designer: str = Field(description="Name of a designer.")
+    date: Ticks = Field(description=f"First tick of this mix ({DATE_HELP}).")
+    chips_per_wafer: PosRatio | None = Field(None, description="Good dies per wafer.")
+    hbm_per_chip: PosRatio | None = Field(None, description="GB of HBM per chip.")
+    chips_per_cowos_wafer: PosRatio | None = Field(
+        None, description="Packages per CoWoS wafer-equivalent."
+    )
+    h100e_per_chip: PosRatio | None = Field(
+        None, description="H100-equivalents of compute per chip."
+    )
+    unit_cost: NonNeg | None = Field(None, description="$ per chip on top of the inputs.")
+
+
+PRODUCT_FIELDS = ("chips_per_wafer", "hbm_per_chip", "chips_per_cowos_wafer", "h100e_per_chip",
+                  "unit_cost")  # fmt: skip
+"""The designer fields a ``ProductSchedule`` may change."""
+
+LINE_GOODS: dict[str, tuple[str, ...]] = {
+    "fabs": ("wafer", "cowos"),
+    "memory_makers": ("hbm",),
+    "packagers": ("cowos",),
+    "power_providers": ("power",),
+}
+"""The capacity lines of each supplier section (a fab has 'cowos' only if it packages)."""
+
+
+def check_history(scenario: Scenario) -> None:
+    """Every schedule names an agent of the right kind and a line it has, and lies in
+    the horizon. Raises ``ValueError`` naming the entry and field."""
+    horizon = scenario.meta.horizon
+    section_of = {spec.name: (sec, spec) for sec, spec in scenario.agent_specs()}
+    for i, c in enumerate(scenario.capacity_schedules):
+        where = f"capacity_schedules[{i}]"
+        sec, spec = section_of.get(c.agent, (None, None))
+        if sec not in LINE_GOODS:
+            raise ValueError(
+                f"{where}.agent: {c.agent!r} is not a fab, memory maker, packager or power "
+                f"provider; known suppliers: "
+                f"{sorted(n for n, (s, _) in section_of.items() if s in LINE_GOODS)}"
+            )
+        goods = LINE_GOODS[sec]
+        if sec == "fabs" and spec.cowos_capacity <= 0:
+            goods = ("wafer",)
+        if c.good not in goods:
+            raise ValueError(
+                f"{where}.good: {c.agent} has no {c.good!r} line (its lines: "
+                f"{', '.join(goods)}); a fab packages only if its cowos_capacity > 0"
+            )
+        late = [t for t in c.add if t >= horizon]
+        if late:
+            raise ValueError(
+                f"{where}.add: tick {min(late)} is outside the horizon (0..{horizon - 1})"
+            )
+    hypers = {h.name for h in scenario.hyperscalers}
+    for i, b in enumerate(scenario.budget_paths):
+        if b.hyperscaler not in hypers:
+            raise ValueError(
+                f"budget_paths[{i}].hyperscaler: unknown hyperscaler {b.hyperscaler!r}; "
+                f"known: {sorted(hypers)}"
+            )
+        if not b.capex:
+            raise ValueError(f"budget_paths[{i}].capex: give at least one quarter")
+    seen = set()
+    for i, b in enumerate(scenario.budget_paths):
+        if b.hyperscaler in seen:
+            raise ValueError(
+                f"budget_paths[{i}].hyperscaler: {b.hyperscaler} has two paths; merge them"
+            )
+        seen.add(b.hyperscaler)
+    designers = {d.name for d in scenario.designers}
+    for i, p in enumerate(scenario.product_schedules):
+        if p.designer not in designers:
+            raise ValueError(
+                f"product_schedules[{i}].designer: unknown designer {p.designer!r}; "
+                f"known: {sorted(designers)}"
+            )
+        if p.date >= horizon:
+            raise ValueError(
+                f"product_schedules[{i}].date: tick {p.date} is outside the horizon "
+                f"(0..{horizon - 1})"
+            )
 
 
 class Scenario(Strict):
@@ -640,6 +866,15 @@ class Scenario(Strict):
     contracts: tuple[ContractSpec, ...] = ()
     routes: tuple[RouteSpec, ...] = ()
     shocks: tuple[ShockSpec, ...] = ()
+    capacity_schedules: tuple[CapacitySchedule, ...] = ()
+    budget_paths: tuple[BudgetPath, ...] = ()
+    product_schedules: tuple[ProductSchedule, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dates(cls, data: Any) -> Any:
+        """Dates "YYYYQn" -> ticks (history block above)."""
+        return convert_dates(data)
 
     def agent_specs(self) -> list[tuple[str, Strict]]:
         """(section, spec) for every agent, in file order by section."""
@@ -719,6 +954,7 @@ class Scenario(Strict):
                     raise ValueError(f"shocks[{i}].{field}: unknown region {r!r}")
         check_shocks(self)
         check_contract_routes(self)
+        check_history(self)
         return self
 
 

@@ -159,6 +159,34 @@ COLUMNS: dict[str, dict[str, str]] = {
         "series": "name of a per-tick series, with its unit",
         "value": "policy - base of the series at the tick, on the same seed",
     },
+    "metrics": {
+        "series": "the historical series scored (experiments.studies.backtest.SERIES; "
+        "data/README.md)",
+        "sample": "'in' (in-sample: 2023Q1-2024Q4) or 'out' (out-of-sample: 2025Q1 on)",
+        "unit": "the series' unit (the data's)",
+        "error_kind": "'mape' (mean |model / data - 1|), 'log' (mean |ln(model / data)|) or "
+        "'points' (mean |model - data| in percentage points)",
+        "points": "historical points scored in the sample",
+        "error": "the error of the model's median over seeds against the data (error_kind)",
+        "corr": "Pearson correlation of the model's median and the data over the points "
+        "(blank with fewer than 3 points)",
+        "sign_share": "share of period-to-period changes (per key) the model's median gets "
+        "the sign of",
+        "changes": "period-to-period changes counted in sign_share",
+    },
+    "points": {
+        "series": "the historical series (see the metrics table)",
+        "key": "the agent or group the point is about (e.g. a designer, an HBM maker)",
+        "period": "the data's period: YYYY, YYYYHn, YYYYQn or YYYY-MM",
+        "first": "first tick of the period",
+        "last": "last tick of the period",
+        "data": "the historical value in the series' unit (mean of its sources; x the "
+        "series' scale where the model covers a part, e.g. revenue x 0.85)",
+        "sample": "'in' (ticks before 2025Q1) or 'out' (2025Q1 on)",
+        "median": "the model's value for the period (sum, mean or last tick), median over seeds",
+        "p10": "10th percentile over seeds of the model's value for the period",
+        "p90": "90th percentile over seeds of the model's value for the period",
+    },
     "series": {
         "scenario": "'base' or the policy's name",
         "replicate": "replicate index (the baseline and a policy share seeds)",

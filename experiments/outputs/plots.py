@@ -475,3 +475,44 @@ def plot_sensitivity(df: pd.DataFrame, out: str | os.PathLike[str]) -> list[Path
         ax.set_title(f"{output}: {method} sensitivity", fontsize=10)
         _save(fig, folder / f"sensitivity-{output}.png", paths)
     return paths
+
+
+def plot_backtest(points: pd.DataFrame, series: pd.DataFrame, out: Path,
+                  titles: dict[str, tuple[str, str]], start_year: int) -> list[Path]:  # fmt: skip
+    """One PNG per backtest series (``backtest_<series>.png``): per key, the model's
+    median and p10-p90 band per tick over seeds (the model's per-tick series, in the
+    data's unit) and the historical points (dots at their periods' last ticks, with the
+    model's median for the same period as an open circle); the out-of-sample years
+    shaded. ``titles`` maps a series to (title, unit)."""
+    paths = []
+    split = (2025 - start_year) * 4
+    for name, (title, unit) in titles.items():
+        pts = points[points["series"] == name]
+        if not len(pts):
+            continue
+        keys = list(dict.fromkeys(pts["key"]))
+        fig, axes = _grid(len(keys), cols=min(len(keys), 2), size=(5.2, 3.4))
+        for ax, key in zip(axes, keys):
+            s = series[(series["series"] == name) & (series["key"] == key)]
+            # Flows are compared over a period's sum: the per-tick band shows the path.
+            if len(s):
+                fan(ax, bands(s.rename(columns={"key": "_k"})[["seed", "tick", "series", "value"]]),
+                    label="model per tick")  # fmt: skip
+            p = pts[pts["key"] == key]
+            ax.scatter(p["last"], p["data"], color="black", zorder=3, s=18, label="data (period)")
+            ax.scatter(p["last"], p["median"], facecolors="none", edgecolors="tab:red", zorder=3,
+                       s=26, label="model (period)")  # fmt: skip
+            ax.axvspan(split - 0.5, max(series["tick"].max(), split) + 0.5, color="grey",
+                       alpha=0.08, lw=0)  # fmt: skip
+            ticks = sorted(series["tick"].unique())[::2]
+            ax.set_xticks(ticks, [f"{start_year + t // 4}Q{t % 4 + 1}" for t in ticks],
+                          rotation=30, fontsize=8)  # fmt: skip
+            ax.set_title(f"{key}" if len(keys) > 1 else title, fontsize=9)
+            ax.set_ylabel(unit, fontsize=8)
+        axes[0].legend(fontsize=7)
+        n = series["seed"].nunique()
+        fig.suptitle(f"{title}\nmodel median and p10-p90 over {n} seeds vs data "
+                     "(shaded: out-of-sample)", fontsize=9)  # fmt: skip
+        path = Path(out) / f"backtest_{name}.png"
+        _save(fig, path, paths)
+    return paths

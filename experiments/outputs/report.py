@@ -323,10 +323,34 @@ def _sweep_sections(folder: Path) -> list[tuple[str, str]]:
     return sections
 
 
+def _backtest_sections(folder: Path) -> list[tuple[str, str]]:
+    """The backtest's metrics, the issue's targets and one plot per series."""
+    from experiments.studies.backtest import SERIES, format_metrics
+
+    metrics = read_frame(folder / "metrics.parquet")
+    sections = [(
+        "Backtest against history",
+        "<p>Each historical point (data/history/, see data/README.md) against the model's "
+        "median over seeds for the same period. In-sample: 2023Q1-2024Q4; out-of-sample: "
+        "2025Q1 on. Error: MAPE, mean |log ratio| (lead times) or mean absolute error in "
+        "points (shares); corr: Pearson correlation; sign: share of period-to-period "
+        "changes of the right sign.</p>" + f"<pre>{html.escape(format_metrics(metrics))}</pre>"
+        + _table(metrics),
+    )]  # fmt: skip
+    if (folder / "targets.csv").exists():
+        sections.append(("Targets (issue 9)", _table(pd.read_csv(folder / "targets.csv"))))
+    imgs = [folder / f"backtest_{s.name}.png" for s in SERIES]
+    sections.append(("Series", "\n".join(_img(p) for p in imgs if p.exists())))
+    return sections
+
+
 def study_report(folder: Path) -> Path:
-    """report.html for a sweep, sensitivity or what-if folder."""
+    """report.html for a sweep, sensitivity, what-if or backtest folder."""
     folder = Path(folder)
     sections: list[tuple[str, str]] = []
+    backtest = (folder / "metrics.parquet").exists()
+    if backtest:
+        sections += _backtest_sections(folder)
     if (folder / "whatif.parquet").exists():
         sections += _whatif_sections(folder)
     if (folder / "sensitivity.parquet").exists():
@@ -336,10 +360,10 @@ def study_report(folder: Path) -> Path:
         pngs = plot_sensitivity(indices, folder)
         sections.append(("Sensitivity indices", "\n".join(_img(Path(p)) for p in pngs)))
         sections.append(("Indices", f"<pre>{html.escape(format_sensitivity(indices))}</pre>"))
-    if (folder / "parts").is_dir() and not (folder / "whatif.parquet").exists():
+    if (folder / "parts").is_dir() and not (folder / "whatif.parquet").exists() and not backtest:
         sections += _sweep_sections(folder)
     tables: dict[str, list[str]] = {}
-    for name in ("whatif", "series", "series_diff"):
+    for name in ("whatif", "series", "series_diff", "metrics", "points"):
         if (folder / f"{name}.parquet").exists():
             tables[name] = list(read_frame(folder / f"{name}.parquet").columns)
     sections.append(("Glossary", glossary_html(tables)))

@@ -22,6 +22,7 @@ from market.scenario import Scenario
 SCENARIOS = Path(__file__).resolve().parents[2] / "experiments" / "scenarios"
 BASELINE = SCENARIOS / "baseline.toml"
 VARIANTS = ["taiwan_outage", "export_controls", "hbm_shortage", "demand_bust", "contract_cap"]
+HISTORY = ["history_2023"]  # the backtest's scenario (tests/experiments/test_backtest.py)
 
 # Epoch AI 2025 figures ("AI Chip Sales", CC BY 4.0; docs/data-sources.md): units, H100e.
 EPOCH_UNITS_2025 = {"Nvidia": 4.49e6, "Broadcom-TPU": 2.68e6, "AMD": 0.45e6, "Trainium": 1.09e6}
@@ -45,12 +46,12 @@ def ask(unit_cost: float, markup: float) -> float:
 # ------------------------------------------------------------------ the files
 
 
-def test_the_six_scenario_files_exist() -> None:
+def test_the_six_scenario_files_and_the_history_exist() -> None:
     names = sorted(p.stem for p in SCENARIOS.glob("*.toml"))
-    assert names == sorted(["baseline", *VARIANTS])
+    assert names == sorted(["baseline", *VARIANTS, *HISTORY])
 
 
-@pytest.mark.parametrize("name", ["baseline", *VARIANTS])
+@pytest.mark.parametrize("name", ["baseline", *VARIANTS, *HISTORY])
 def test_every_scenario_file_loads(name: str) -> None:
     scenario = load_scenario(SCENARIOS / f"{name}.toml")
     assert scenario.meta.name == name
