@@ -110,7 +110,7 @@ class History:
 def set_product(designer, product: dict[str, float]) -> None:
     """Give a ``ChipDesigner`` the recipe, unit cost and capacity of ``product`` (the
     fields of ``PRODUCT_FIELDS``), as its constructor derives them from its spec."""
-    h = product["h100e_per_chip"]
+    h = product["h100e_per_chip"] * product["performance"]  # realised H100e per chip
     designer.inputs = {
         "wafer": 1.0 / (product["chips_per_wafer"] * h),
         "hbm": product["hbm_per_chip"] / h,

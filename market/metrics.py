@@ -376,16 +376,16 @@ def exposure_by(
 
 
 # --- margins ------------------------------------------------------------------------------
-def gross_margins(
+def revenue_and_cost(
     rows: Iterable[tuple[str, str, float, str]], capital_goods: Iterable[str]
-) -> dict[str, float]:
-    """Gross margin per agent from one tick's ledger rows (payer, payee, $, kind).
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Revenue and cost of goods sold per agent ($) from one tick's ledger rows (payer,
+    payee, $, kind).
 
     revenue = $ received for goods (kinds ``spot:<good>``, ``contract:<good>``) and
     from outside (``revenue``: labs' value of compute); cost of goods sold = $ paid
     for goods that are not ``capital_goods`` (durables a buyer installs are capital
     spending, not a cost of this tick's sales) plus ``operating`` and ``transport``.
-    margin = (revenue - cost) / revenue; NaN for an agent without revenue.
     """
     capital = set(capital_goods)
     revenue: dict[str, float] = defaultdict(float)
@@ -400,8 +400,19 @@ def gross_margins(
             revenue[payee] += amount
         elif kind in ("operating", "transport"):
             cost[payer] += amount
+    return dict(revenue), dict(cost)
+
+
+def gross_margins(
+    rows: Iterable[tuple[str, str, float, str]], capital_goods: Iterable[str]
+) -> dict[str, float]:
+    """Gross margin per agent, (revenue - cost) / revenue (``revenue_and_cost``); NaN for
+    an agent without revenue."""
+    revenue, cost = revenue_and_cost(rows, capital_goods)
     return {
-        a: (revenue[a] - cost.get(a, 0.0)) / revenue[a] if revenue[a] > 0 else NAN_MARGIN
+        a: (revenue.get(a, 0.0) - cost.get(a, 0.0)) / revenue[a]
+        if revenue.get(a, 0.0) > 0
+        else NAN_MARGIN
         for a in set(revenue) | set(cost)
     }
 

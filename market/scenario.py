@@ -321,11 +321,11 @@ class Behaviour(Strict):
         1.25, description="Target fleet as a multiple of the compute demand it expects."
     )
     fleet_adjustment_ticks: PosRatio = Field(
-        4.0,
+        3.0,
         description="Ticks over which a hyperscaler closes the gap between its target and "
         "its fleet: each tick it orders what retires plus gap / this (a stock-adjustment "
-        "rule, Sterman 1989; 1 = the whole gap at once, which makes orders lurch; 4 = a "
-        "year, calibrated: smooth 2025 orders and compute prices).",
+        "rule, Sterman 1989; 1 = the whole gap at once, which makes orders lurch). The "
+        "baseline's 2.93 is fitted to 2023-24 history (experiments/plans/calibrate_orders.toml).",
     )
     install_low_share: Share = Field(
         0.5,
@@ -776,10 +776,13 @@ class ProductSchedule(Strict):
         None, description="H100-equivalents of compute per chip."
     )
     unit_cost: NonNeg | None = Field(None, description="$ per chip on top of the inputs.")
+    performance: PosRatio | None = Field(
+        None, description="Realised compute per peak H100e, relative to Nvidia's chips."
+    )
 
 
 PRODUCT_FIELDS = ("chips_per_wafer", "hbm_per_chip", "chips_per_cowos_wafer", "h100e_per_chip",
-                  "unit_cost")  # fmt: skip
+                  "unit_cost", "performance")  # fmt: skip
 """The designer fields a ``ProductSchedule`` may change."""
 
 LINE_GOODS: dict[str, tuple[str, ...]] = {

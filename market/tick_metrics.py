@@ -17,7 +17,8 @@ Tables (one row per tick and key; money in $, quantities per tick in the good's 
   buyers), contract_price (volume-weighted over contracted deliveries; NaN when
   none), price (the transaction price: volume-weighted over spot and contract
   units; the spot price when nothing moved), volume (spot units), contract_volume.
-- ``agents``: tick, agent, type, region, cash, profit, gross_margin (this tick's
+- ``agents``: tick, agent, type, region, cash, profit, revenue ($ this tick from goods
+  sold and labs' value of compute), gross_margin (this tick's
   (revenue - cost of goods sold) / revenue, ``metrics.gross_margins``), roi, capex (cumulative $
   spent on new capacity), prepaid (cumulative $ of customers' prepayments
   received: the share of expansion risk customers carry), capacity, sold,
@@ -69,7 +70,8 @@ TABLES = {
         "contract_volume",
     ],
     "agents": [
-        "tick", "agent", "type", "region", "cash", "profit", "gross_margin", "roi", "capex",
+        "tick", "agent", "type", "region", "cash", "profit", "revenue", "gross_margin", "roi",
+        "capex",
         "prepaid", "capacity", "sold",
         "utilisation", "stranded", "markup", "demand", "received", "unmet", "fleet", "power_mw",
         "backlog", "lead_time", "credit_line", "defaulted", "default_loss",
@@ -200,10 +202,12 @@ class TickRecorder:
         m = self.model
         capital = [g for g, info in GOODS.items() if info.durable]
         margins = metrics.gross_margins(m.last_ledger.rows, capital)
+        revenue, _ = metrics.revenue_and_cost(m.last_ledger.rows, capital)
         for a in m.by_name.values():
             row = dict(
                 tick=t, agent=a.name, type=type(a).__name__, region=a.region, cash=a.cash,
-                profit=a.profit, gross_margin=margins.get(a.name, NAN), roi=a.roi,
+                profit=a.profit, revenue=revenue.get(a.name, 0.0),
+                gross_margin=margins.get(a.name, NAN), roi=a.roi,
                 capex=a.capex_total, prepaid=a.prepaid_total,
                 capacity=NAN, sold=NAN, utilisation=NAN,
                 stranded=NAN, markup=NAN, demand=NAN, received=NAN, unmet=NAN, fleet=NAN,

@@ -90,6 +90,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "region": "region code (US, TW, KR, CN, EU, JP)",
         "cash": "$ on hand at the end of the tick",
         "profit": "$ profit this tick",
+        "revenue": "$ received this tick for goods sold (spot and contract; labs: the value "
+        "of the compute they got), from the ledger",
         "roi": "return on the agent's invested capital this tick",
         "capex": "$ spent on new capacity so far (cumulative)",
         "prepaid": "$ of customers' prepayments received so far (cumulative)",

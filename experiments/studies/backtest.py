@@ -123,21 +123,23 @@ def model_series(tables: Mapping[str, Mapping[str, list]], scenario: Scenario) -
         index="tick", columns="agent", values="sold", aggfunc="sum"
     )
     ticks = made.index
+    # The model counts realised H100e (peak x performance); Epoch counts peak H100e.
+    peak: dict[str, pd.Series] = {}
     for epoch, agent in DESIGNERS.items():
-        h100e = made[agent] if agent in made else pd.Series(0.0, index=ticks)
-        add("chip_h100e", epoch, h100e)
-        per_chip = [product_at(scenario, agent, int(t))["h100e_per_chip"] for t in ticks]
-        add("chip_units", epoch, h100e / np.array(per_chip))
-    four = sum(made[a] for a in DESIGNERS.values() if a in made)
-    add("nvidia_share", "Nvidia", 100 * made["Nvidia"] / four.replace(0, np.nan))
-    # Nvidia's accelerator revenue: units x the buyer's nodal price (contracts at theirs).
+        realised = made[agent] if agent in made else pd.Series(0.0, index=ticks)
+        product = [product_at(scenario, agent, int(t)) for t in ticks]
+        performance = np.array([p["performance"] for p in product])
+        peak[agent] = realised / performance
+        add("chip_h100e", epoch, peak[agent])
+        per_chip = np.array([p["h100e_per_chip"] for p in product])
+        add("chip_units", epoch, peak[agent] / per_chip)
+    four = sum(peak.values())
+    add("nvidia_share", "Nvidia", 100 * peak["Nvidia"] / four.replace(0, np.nan))
     flows = _frame(tables, "flows")
     prices = _frame(tables, "node_prices")
-    acc = flows[(flows["seller"] == "Nvidia") & (flows["good"] == "accelerator")]
-    acc = acc.merge(prices[prices["good"] == "accelerator"],
-                    left_on=["tick", "buyer"], right_on=["tick", "agent"], how="left")  # fmt: skip
-    revenue = (acc["quantity"] * acc["price"]).groupby(acc["tick"]).sum() / 1e9
-    add("nvidia_revenue", "Nvidia", revenue.reindex(ticks, fill_value=0.0))
+    # Nvidia's revenue: what it was paid this tick (agents.revenue, from the ledger).
+    nvidia = agents[agents["agent"] == "Nvidia"].set_index("tick")["revenue"] / 1e9
+    add("nvidia_revenue", "Nvidia", nvidia.reindex(ticks, fill_value=0.0))
     p = _frame(tables, "prices")
     compute = p[p["good"] == "compute"].set_index("tick")["price"] / HOURS_PER_QUARTER
     add("h100_rental", "H100", compute.reindex(ticks))
