@@ -145,7 +145,7 @@ def test_a_product_schedule_changes_the_recipe_from_its_date():
     assert product_at(s, "nvidia", 1)["h100e_per_chip"] == 2.0
     assert product_at(s, "nvidia", 2) == {"chips_per_wafer": 30, "hbm_per_chip": 80,
                                           "chips_per_cowos_wafer": 12, "h100e_per_chip": 0.8,
-                                          "unit_cost": 3000}  # fmt: skip
+                                          "unit_cost": 3000, "performance": 1.0}  # fmt: skip
     model = MarketModel(s, seed=0)
     nvidia = model.by_name["nvidia"]
     model.run(2)
@@ -155,3 +155,14 @@ def test_a_product_schedule_changes_the_recipe_from_its_date():
     assert nvidia.inputs["wafer"] == pytest.approx(1 / (30 * 0.8))
     assert nvidia.unit_cost == pytest.approx(3000 / 0.8)
     assert math.isinf(nvidia.capacity)
+
+
+def test_a_product_schedule_can_change_realised_performance():
+    s = validate_scenario(world_data(product_schedules=[
+        {"designer": "nvidia", "date": "2023Q3", "h100e_per_chip": 0.8, "performance": 0.5},
+    ]))  # fmt: skip
+    model = MarketModel(s, seed=0)
+    nvidia = model.by_name["nvidia"]
+    model.run(3)
+    assert nvidia.inputs["wafer"] == pytest.approx(1 / (30 * 0.8 * 0.5))  # realised H100e
+    assert nvidia.unit_cost == pytest.approx(3000 / (0.8 * 0.5))
