@@ -126,6 +126,20 @@ class TickOutcome:
         """This tick's nodal price ($/unit), or None if the node is not in the book."""
         return self.clearing.prices.get((agent, good))
 
+    def received_price(self, seller: str, good: str) -> float | None:
+        """$/unit ``seller`` was paid on average for ``good`` this tick: spot units at their
+        settlement price and contract units at the contract price; None if it sold none."""
+        units = value = 0.0
+        for s, _, g, q, p in self.spot:
+            if s == seller and g == good:
+                units += q
+                value += q * p
+        for k, d, _ in self.deliveries:
+            if k.seller == seller and k.good == good and d > 0:
+                units += d
+                value += d * k.price
+        return value / units if units > 0 else None
+
     def ask_price(self, agent: str, good: str) -> float | None:
         """The agent's first (cheapest) ask price for ``good`` this tick."""
         return self.asks_first.get((agent, good))

@@ -456,6 +456,12 @@ class Supplier(AgentSpec):
         "idle; None = behaviour.markup_step. Foundry list prices move a few % a year, "
         "memory contract prices up to +95% a quarter.",
     )
+    min_markup: Ratio = Field(
+        0.0,
+        description="Floor of its markup when idle (its list price does not fall below "
+        "unit_cost x (1 + this)), e.g. for a line that also serves demand the model leaves "
+        "out, whose price AI orders alone do not set.",
+    )
 
 
 class FabSpec(Supplier):

@@ -24,6 +24,7 @@ class Fab(Supplier):
                 spec.markup,
                 spec.depreciation,
                 markup_step=spec.markup_step,
+                min_markup=spec.min_markup,
             )
             lines.append(cowos)
         super().__init__(model, spec.name, spec.region, spec.cash, lines)

@@ -31,6 +31,7 @@ class Line:
     price_ema: float | None = None
     util_ema: float | None = None
     markup_step: float | None = None  # None: behaviour.markup_step
+    min_markup: float = 0.0  # its markup's floor when idle
 
     def price(self) -> float:
         return self.unit_cost * (1.0 + self.markup)
@@ -47,6 +48,7 @@ class Line:
             spec.markup,
             spec.depreciation,
             markup_step=spec.markup_step,
+            min_markup=spec.min_markup,
         )
 
 
@@ -104,14 +106,16 @@ class Supplier(MarketAgent):
         for line in self.lines.values():
             util = line.sold / line.available if line.available > 0 else 0.0
             line.util_ema = ema(line.util_ema, util, b.foresight)
-            price = self.model.outcome.node_price(self.name, line.good)
+            # What it was paid (spot at its offer, contracts at their price), not the
+            # shadow price: it expands on the margin it earns.
+            price = self.model.outcome.received_price(self.name, line.good)
             if price is not None and line.sold > 0:
                 line.price_ema = ema(line.price_ema, price, b.foresight)
             step = b.markup_step if line.markup_step is None else line.markup_step
             if util >= b.sold_out_utilisation:
                 line.markup = min(b.max_markup, line.markup + step)
             elif util < b.idle_utilisation:
-                line.markup = max(0.0, line.markup - step)
+                line.markup = max(line.min_markup, line.markup - step)
             self._maybe_expand(line)
 
     def _maybe_expand(self, line: Line) -> None:
