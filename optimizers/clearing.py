@@ -99,6 +99,8 @@ class LPModel(Protocol):
 
     def solve(self) -> tuple[str, np.ndarray]: ...
 
+    def row_duals(self) -> np.ndarray: ...
+
 
 class PyomoModel(InPlaceHighs):
     """The clearing LP as a Pyomo ``ConcreteModel`` with mutable Params."""
@@ -284,6 +286,7 @@ class Clearer:
         self.options = options or SolverOptions()
         self.backend = backend
         self._key: tuple | None = None
+        self._names: tuple | None = None  # the last valid book's (agents, goods)
         self._layout: Layout | None = None
         self._model: LPModel | None = None
         self._prices = DualPriceRule(self.options)
@@ -298,12 +301,17 @@ class Clearer:
     def clear(self, book: OrderBook) -> Clearing:
         """Clear one tick's book; raises OrderBookError or ClearingError, never a partial result."""
         t0 = time.perf_counter()
-        columns = compile_book(book)  # one walk over the book serves the four steps below
+        columns = compile_book(book)  # one walk over the book serves the steps below
+        key = shape_key(book, columns)
+        names = (book.agents, book.goods)
         compile_seconds = time.perf_counter() - t0
-        validate(book, columns)
+        # A book of the shape (and agents and goods) of one validated before needs only
+        # its numbers, flags and ids checked.
+        same = self._model is not None and key == self._key and names == self._names
+        validate(book, columns, structure_checked=same)
+        self._names = names
         # The build time counts the compile but not the validation (as before the compile).
         t0 = time.perf_counter() - compile_seconds
-        key = shape_key(book, columns)
         rebuilt = key != self._key or self._model is None
         if rebuilt:
             layout = build_layout(book)
@@ -341,7 +349,7 @@ class Clearer:
         else:
             x = self._solve(model, "LP")
         t2 = time.perf_counter()
-        duals = self._prices.select_duals(layout, data, x)
+        duals = self._prices.select_duals(layout, data, x, hint=model.row_duals())
         t3 = time.perf_counter()
         tie_status = "off"
         if self.options.split_ties:

@@ -56,3 +56,7 @@ class InPlaceHighs:
         kind = highspy.HighsVarType.kInteger if integral else highspy.HighsVarType.kContinuous
         self.h.changeColsIntegrality(len(cols), cols, np.array([kind] * len(cols)))
         self._integral = integral
+
+    def row_duals(self) -> np.ndarray:
+        """The last solve's row duals ($/unit of each row), in layout order."""
+        return np.asarray(self.h.getSolution().row_dual)[self.row_of]

@@ -318,7 +318,9 @@ class DualPriceRule(PriceRule):
         self._ws: _WorkingSet | None = None
         self.last_rounds = 0  # restricted solves in the last select_duals (0: full LP used)
 
-    def select_duals(self, layout: Layout, data: Data, x: np.ndarray) -> np.ndarray:
+    def select_duals(
+        self, layout: Layout, data: Data, x: np.ndarray, hint: np.ndarray | None = None
+    ) -> np.ndarray:
         """The rule's dual of every row, from the dual LP over a working set of columns.
 
         Column ``j``'s variable ``mu_j`` is the multiplier of the price LP's
@@ -334,6 +336,9 @@ class DualPriceRule(PriceRule):
         feasible for the whole price LP and optimal for a relaxation of it: the
         same optimum, by the same definition. Typically one or two rounds of a
         few hundred columns instead of one LP over every column.
+
+        ``hint``, any optimal dual of the clearing LP (HiGHS's), only guesses
+        the constraints that bind; it does not change the result.
         """
         if self._ws is None or self._ws.layout is not layout:
             self._ws = _WorkingSet(layout, self.options)
@@ -341,7 +346,7 @@ class DualPriceRule(PriceRule):
         tol = self.options.bound_tolerance
         for _attempt in range(2):
             row_lo, row_hi, y_lo, y_hi = self._bounds(layout, data, x, tol)
-            y = ws.solve(data.c, row_lo, row_hi, y_lo, y_hi)
+            y = ws.solve(data.c, row_lo, row_hi, y_lo, y_hi, hint)
             if y is not None:
                 self.last_rounds = ws.rounds
                 return y
@@ -451,8 +456,21 @@ class _WorkingSet:
         bad = ((hi > 0) & (d > slack)) | ((lo < 0) & (d < -slack))
         return np.flatnonzero(bad & ~self.member)
 
-    def solve(self, c, row_lo, row_hi, y_lo, y_hi) -> np.ndarray | None:
-        """The restricted optimum's duals once no constraint outside the set is violated."""
+    def solve(
+        self,
+        c: np.ndarray,
+        row_lo: np.ndarray,
+        row_hi: np.ndarray,
+        y_lo: np.ndarray,
+        y_hi: np.ndarray,
+        hint: np.ndarray | None = None,
+    ) -> np.ndarray | None:
+        """The restricted optimum's duals once no constraint outside the set is violated
+        (None if the restricted LP does not solve or does not settle).
+
+        ``row_lo``/``row_hi`` bound ``A_j^T y`` per column and ``y_lo``/``y_hi`` the
+        non-balance rows' duals (``PriceRule._bounds``); ``hint`` is any dual of the
+        clearing LP, used only to guess which constraints bind."""
         lo = np.where(np.isfinite(row_hi), -np.inf, 0.0)
         hi = np.where(np.isfinite(row_lo), np.inf, 0.0)
         # A dual y_i >= 0 allowed -> (A mu)_i <= 0 needs no lower side, etc.
@@ -462,9 +480,12 @@ class _WorkingSet:
             self._reset()
         required = np.flatnonzero((lo < 0) & (hi > 0) & ~self.member)  # interior columns
         self._push(c, lo, hi, rlo, rhi)
+        # Guesses of the binding constraints: those nearly binding at the previous
+        # tick's prices and at the clearing LP's own dual (a point of this face).
         extra = required[:0]
-        if self._y is not None:
-            extra = self._violated(self._y, c, lo, hi, -_NEAR)
+        for y in (self._y, hint):
+            if y is not None:
+                extra = np.union1d(extra, self._violated(y, c, lo, hi, -_NEAR))
         new = np.union1d(required, extra)
         h = self.h
         for rounds in range(1, _MAX_ROUNDS + 1):
