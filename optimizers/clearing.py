@@ -314,7 +314,7 @@ class Clearer:
         t0 = time.perf_counter() - compile_seconds
         rebuilt = key != self._key or self._model is None
         if rebuilt:
-            layout = build_layout(book)
+            layout = build_layout(book, columns)
             data = build_data(book, layout, self.options.shortfall_penalty, columns)
             self._model = _BACKENDS[self.backend](layout, data, self.options)
             self._layout, self._key = layout, key

@@ -35,10 +35,11 @@ deliveries <= capacity); then two link rows per block.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
-from optimizers.book import AgentId, BookColumns, Good, OrderBook, compile_book, iter_nodes
+from optimizers.book import AgentId, BookColumns, Good, OrderBook, compile_book
 
 KINDS = ("bid", "ask", "recipe", "route", "delivery", "dispose", "ratio", "accept")
 
@@ -105,13 +106,22 @@ class Data:
     penalty: float  # $ per unit of commitment shortfall
 
 
-def quantity_scale(book: OrderBook) -> float:
+def quantity_scale(book: OrderBook, columns: BookColumns | None = None) -> float:
     """The power of two nearest the median positive finite quantity of the book (units)."""
-    values = [o.quantity for o in (*book.bids, *book.asks)]
-    values += [o.quantity for b in book.blocks for o in (*b.bids, *b.asks)]
-    values += [r.capacity for r in book.recipes] + [r.capacity for r in book.routes]
-    values += [c.quantity for c in book.commitments]
-    a = np.asarray(values, dtype=np.float64)
+    cols = columns if columns is not None else compile_book(book)
+    a = np.concatenate(
+        [
+            np.asarray(values, dtype=np.float64)
+            for values in (
+                cols.bid_quantity,
+                cols.ask_quantity,
+                cols.block_order_quantity,
+                cols.recipe_capacity,
+                cols.route_capacity,
+                cols.commitment_quantity,
+            )
+        ]
+    )
     a = a[np.isfinite(a) & (a > 0)]
     if len(a) == 0:
         return 1.0
@@ -126,26 +136,49 @@ def natural(layout: Layout, x: np.ndarray) -> np.ndarray:
     return out
 
 
-def build_layout(book: OrderBook) -> Layout:
-    """Index maps and the sparse matrix of a book's LP (book assumed validated)."""
-    q = quantity_scale(book)
-    node_index: dict = {}
-    for node in iter_nodes(book):
-        if node not in node_index:
-            node_index[node] = len(node_index)
+def _node_order(cols: BookColumns) -> dict:
+    """Every (agent, good) node the book touches, numbered in order of first appearance
+    (bids, asks, recipes, routes, commitments, blocks; see ``book.iter_nodes``)."""
+    recipe_nodes = [
+        node
+        for (agent, output), inputs in zip(cols.recipe_nodes, cols.recipe_inputs)
+        for node in ((agent, output), *((agent, g) for g in inputs))
+    ]
+    ends = []
+    for keys in (cols.route_keys, cols.commitment_keys):
+        if keys:
+            sellers, buyers, goods = zip(*keys)
+            ends.append(chain.from_iterable(zip(zip(sellers, goods), zip(buyers, goods))))
+    first = dict.fromkeys(
+        chain(cols.bid_nodes, cols.ask_nodes, recipe_nodes, *ends, cols.block_order_nodes)
+    )
+    return dict(zip(first, range(len(first))))
+
+
+def build_layout(book: OrderBook, columns: BookColumns | None = None) -> Layout:
+    """Index maps and the sparse matrix of a book's LP (book assumed validated).
+
+    ``columns`` (``compile_book(book)``) saves a walk over the book; the matrix is
+    assembled from them section by section, without a loop over the entries.
+    """
+    bc = columns if columns is not None else compile_book(book)
+    q = quantity_scale(book, bc)
+    node_index = _node_order(bc)
     nodes = tuple(node_index)
     nb = len(nodes)
+    row_of = node_index.__getitem__
 
     sizes = {
-        "bid": len(book.bids),
-        "ask": len(book.asks),
-        "recipe": len(book.recipes),
-        "route": len(book.routes),
-        "delivery": len(book.commitments),
+        "bid": len(bc.bid_nodes),
+        "ask": len(bc.ask_nodes),
+        "recipe": len(bc.recipe_nodes),
+        "route": len(bc.route_keys),
+        "delivery": len(bc.commitment_keys),
     }
-    dispose_nodes = list(dict.fromkeys(node_index[(c.buyer, c.good)] for c in book.commitments))
+    buyer_nodes = [(buyer, good) for _, buyer, good in bc.commitment_keys]
+    dispose_nodes = list(dict.fromkeys(map(row_of, buyer_nodes)))
     sizes["dispose"] = len(dispose_nodes)
-    sizes["ratio"] = sizes["accept"] = len(book.blocks)
+    sizes["ratio"] = sizes["accept"] = len(bc.block_ids)
     cols: dict[str, slice] = {}
     pos = 0
     for kind in KINDS:
@@ -153,62 +186,64 @@ def build_layout(book: OrderBook) -> Layout:
         pos += sizes[kind]
     ncols = pos
 
-    route_index = {(r.seller, r.buyer, r.good): k for k, r in enumerate(book.routes)}
-    commit_route = [route_index[(c.seller, c.buyer, c.good)] for c in book.commitments]
-    shared = list(dict.fromkeys(commit_route))
-    shared_row = {k: nb + i for i, k in enumerate(shared)}
+    route_index = dict(zip(bc.route_keys, range(len(bc.route_keys))))
+    commit_route = np.fromiter(
+        map(route_index.__getitem__, bc.commitment_keys), dtype=np.int64, count=sizes["delivery"]
+    )
+    shared = np.asarray(list(dict.fromkeys(commit_route.tolist())), dtype=np.int64)
+    shared_row = np.full(sizes["route"], -1, dtype=np.int64)
+    shared_row[shared] = nb + np.arange(len(shared))
     link0 = nb + len(shared)
-    nrows = link0 + 2 * len(book.blocks)
+    nblocks = sizes["ratio"]
+    nrows = link0 + 2 * nblocks
 
-    # Entries column by column (col, row, value).
-    rows: list[int] = []
-    colv: list[int] = []
-    vals: list[float] = []
+    # Entries (column, row, value), section by section.
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
-    def put(col: int, row: int, v: float) -> None:
-        colv.append(col)
-        rows.append(row)
-        vals.append(v)
+    def put(col, row, value) -> None:
+        col = np.asarray(col, dtype=np.int64)
+        parts.append((col, np.asarray(row, dtype=np.int64), np.broadcast_to(value, col.shape)))
 
-    c0 = cols["bid"].start
-    for i, b in enumerate(book.bids):
-        put(c0 + i, node_index[(b.agent, b.good)], 1.0)
-    c0 = cols["ask"].start
-    for i, a in enumerate(book.asks):
-        put(c0 + i, node_index[(a.agent, a.good)], -1.0)
+    def rows(node_list: list) -> np.ndarray:
+        return np.fromiter(map(row_of, node_list), dtype=np.int64, count=len(node_list))
+
+    def span(kind: str) -> np.ndarray:
+        return np.arange(cols[kind].start, cols[kind].stop)
+
+    put(span("bid"), rows(bc.bid_nodes), 1.0)
+    put(span("ask"), rows(bc.ask_nodes), -1.0)
     c0 = cols["recipe"].start
-    for i, r in enumerate(book.recipes):
-        put(c0 + i, node_index[(r.agent, r.output)], -1.0)
-        for g, units in r.inputs.items():
-            put(c0 + i, node_index[(r.agent, g)], float(units))
-    c0 = cols["route"].start
-    for i, r in enumerate(book.routes):
-        put(c0 + i, node_index[(r.seller, r.good)], 1.0)
-        put(c0 + i, node_index[(r.buyer, r.good)], -1.0)
-        if i in shared_row:
-            put(c0 + i, shared_row[i], 1.0)
-    c0 = cols["delivery"].start
-    for i, c in enumerate(book.commitments):
-        put(c0 + i, node_index[(c.seller, c.good)], 1.0)
-        put(c0 + i, node_index[(c.buyer, c.good)], -1.0)
-        put(c0 + i, shared_row[commit_route[i]], 1.0)
-    c0 = cols["dispose"].start
-    for i, n in enumerate(dispose_nodes):
-        put(c0 + i, n, 1.0)
-    c0r, c0a = cols["ratio"].start, cols["accept"].start
-    for i, b in enumerate(book.blocks):
-        for o in b.bids:
-            put(c0r + i, node_index[(o.agent, o.good)], float(o.quantity) / q)
-        for o in b.asks:
-            put(c0r + i, node_index[(o.agent, o.good)], -float(o.quantity) / q)
-        put(c0r + i, link0 + 2 * i, 1.0)  # ratio - accept <= 0
-        put(c0r + i, link0 + 2 * i + 1, 1.0)  # ratio - min_ratio * accept >= 0
-        put(c0a + i, link0 + 2 * i, -1.0)
-        put(c0a + i, link0 + 2 * i + 1, -float(b.min_ratio))
+    for i, ((agent, output), inputs) in enumerate(zip(bc.recipe_nodes, bc.recipe_inputs)):
+        put([c0 + i], [row_of((agent, output))], -1.0)
+        put(
+            np.full(len(inputs), c0 + i),
+            [row_of((agent, g)) for g in inputs],
+            np.fromiter(inputs.values(), dtype=np.float64, count=len(inputs)),
+        )
+    route_cols = span("route")
+    sellers = [(s, g) for s, _, g in bc.route_keys]
+    put(route_cols, rows(sellers), 1.0)
+    put(route_cols, rows([(b, g) for _, b, g in bc.route_keys]), -1.0)
+    put(route_cols[shared], shared_row[shared], 1.0)
+    delivery_cols = span("delivery")
+    put(delivery_cols, rows([(s, g) for s, _, g in bc.commitment_keys]), 1.0)
+    put(delivery_cols, rows(buyer_nodes), -1.0)
+    put(delivery_cols, shared_row[commit_route], 1.0)
+    put(span("dispose"), dispose_nodes, 1.0)
+    block = np.asarray(bc.block_order_block, dtype=np.int64)
+    sign = np.where(np.asarray(bc.block_order_is_bid, dtype=bool), 1.0, -1.0)
+    quantity = np.asarray(bc.block_order_quantity, dtype=np.float64)
+    put(cols["ratio"].start + block, rows(bc.block_order_nodes), sign * quantity / q)
+    ratio, accept = span("ratio"), span("accept")
+    link = link0 + 2 * np.arange(nblocks)
+    put(ratio, link, 1.0)  # ratio - accept <= 0
+    put(ratio, link + 1, 1.0)  # ratio - min_ratio * accept >= 0
+    put(accept, link, -1.0)
+    put(accept, link + 1, -np.asarray(bc.block_min_ratio, dtype=np.float64))
 
-    col_arr = np.asarray(colv, dtype=np.int64)
-    row_arr = np.asarray(rows, dtype=np.int32)
-    val_arr = np.asarray(vals, dtype=np.float64)
+    col_arr = np.concatenate([p[0] for p in parts])
+    row_arr = np.concatenate([p[1] for p in parts]).astype(np.int32)
+    val_arr = np.concatenate([p[2] for p in parts]).astype(np.float64)
     # Sort by (column, row) and sum duplicate entries (e.g. a block holding a bid and
     # an ask at the same node): HiGHS rejects a matrix with repeated entries.
     key = col_arr * nrows + row_arr
@@ -227,7 +262,7 @@ def build_layout(book: OrderBook) -> Layout:
         num_cols=ncols,
         num_rows=nrows,
         num_balance=nb,
-        shared_routes=np.asarray(shared, dtype=np.int64),
+        shared_routes=shared,
         dispose_nodes=np.asarray(dispose_nodes, dtype=np.int64),
         start=start,
         index=row_arr,
@@ -316,18 +351,18 @@ def build_data(
     lo = np.zeros(n)
     hi = np.full(n, np.inf)
     nb_, na, nr, nt, nc = (
-        len(book.bids),
-        len(book.asks),
-        len(book.recipes),
-        len(book.routes),
-        len(book.commitments),
+        len(bc.bid_nodes),
+        len(bc.ask_nodes),
+        len(bc.recipe_nodes),
+        len(bc.route_keys),
+        len(bc.commitment_keys),
     )
     c[cols["bid"]] = _floats(bc.bid_price, nb_)
     hi[cols["bid"]] = _floats(bc.bid_quantity, nb_)
     c[cols["ask"]] = -_floats(bc.ask_price, na)
     hi[cols["ask"]] = _floats(bc.ask_quantity, na)
-    c[cols["recipe"]] = -_floats((r.cost for r in book.recipes), nr)
-    hi[cols["recipe"]] = _floats((r.capacity for r in book.recipes), nr)
+    c[cols["recipe"]] = -_floats(bc.recipe_cost, nr)
+    hi[cols["recipe"]] = _floats(bc.recipe_capacity, nr)
     route_cap = _floats(bc.route_capacity, nt)
     allowed = np.fromiter(bc.route_allowed, dtype=bool, count=nt)
     c[cols["route"]] = -_floats(bc.route_cost, nt)
@@ -349,13 +384,15 @@ def build_data(
         c[cols["delivery"]] = penalty + c[cols["route"]][via]
         hi[cols["delivery"]] = np.where(allowed[via], qty, 0.0)
     # Blocks: the value of accepting the whole block ($), ratio in [0, 1], switch binary.
-    nk = len(book.blocks)
-    c[cols["ratio"]] = _floats(
-        (
-            sum(o.price * o.quantity for o in b.bids) - sum(o.price * o.quantity for o in b.asks)
-            for b in book.blocks
-        ),
-        nk,
+    nk = len(bc.block_ids)
+    sign = np.where(np.asarray(bc.block_order_is_bid, dtype=bool), 1.0, -1.0)
+    value = (
+        sign
+        * _floats(bc.block_order_price, len(sign))
+        * _floats(bc.block_order_quantity, len(sign))
+    )
+    c[cols["ratio"]] = np.bincount(
+        np.asarray(bc.block_order_block, dtype=np.int64), weights=value, minlength=nk
     )
     hi[cols["ratio"]] = 1.0
     hi[cols["accept"]] = 1.0
