@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from numbers import Real
 from operator import attrgetter, eq, itemgetter
@@ -222,18 +222,23 @@ def _check_node(
 
 
 def _all_valid(
-    values: Iterable[Any], allow_inf: bool = False, positive: bool = False, top: float | None = None
+    values: Iterable[Any],
+    allow_inf: bool = False,
+    positive: bool = False,
+    top: float | None = None,
+    as_array: Callable[[], np.ndarray] | None = None,
 ) -> bool:
     """Fast vectorised screen: True if every value is a number >= 0 (> 0 if ``positive``,
     at most ``top`` if given; finite unless allowed).
 
-    When it says False, the per-entry checks run and name the culprit.
+    When it says False, the per-entry checks run and name the culprit. ``as_array``
+    (e.g. ``BookColumns.floats``) converts the values once the types have passed.
     """
     values = values if isinstance(values, list) else list(values)
     if not all(issubclass(t, Real) and t is not bool for t in set(map(type, values))):
         return False
     try:
-        a = np.fromiter(values, dtype=np.float64, count=len(values))
+        a = as_array() if as_array else np.fromiter(values, dtype=np.float64, count=len(values))
     except (TypeError, ValueError):
         return False
     ok = a > 0 if positive else a >= 0  # False for NaN
@@ -282,6 +287,21 @@ class BookColumns:
     block_order_quantity: list
     block_order_price: list
     block_order_is_bid: list
+    _arrays: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def floats(self, name: str) -> np.ndarray:
+        """The number column ``name`` as a read-only float64 array, converted once."""
+        a = self._arrays.get(name)
+        if a is None:
+            values = getattr(self, name)
+            a = np.fromiter(values, dtype=np.float64, count=len(values))
+            a.setflags(write=False)
+            self._arrays[name] = a
+        return a
+
+    def valid(self, name: str, **screen: Any) -> bool:
+        """The vectorised screen (``_all_valid``) of number column ``name``."""
+        return _all_valid(getattr(self, name), as_array=lambda: self.floats(name), **screen)
 
 
 def compile_book(book: OrderBook) -> BookColumns:
@@ -365,11 +385,13 @@ def validate(
         agents, goods = known()
         return agents.issuperset(map(first, nodes)) and goods.issuperset(map(second, nodes))
 
-    for section, orders, nodes, qty, price in (
-        ("bids", book.bids, cols.bid_nodes, cols.bid_quantity, cols.bid_price),
-        ("asks", book.asks, cols.ask_nodes, cols.ask_quantity, cols.ask_price),
+    for section, orders, nodes in (
+        ("bids", book.bids, cols.bid_nodes),
+        ("asks", book.asks, cols.ask_nodes),
     ):
-        if _all_valid(qty) and _all_valid(price) and (not structure or nodes_known(nodes)):
+        side = section[:-1]
+        numbers_ok = cols.valid(f"{side}_quantity") and cols.valid(f"{side}_price")
+        if numbers_ok and (not structure or nodes_known(nodes)):
             continue
         agents, goods = known()
         for i, o in enumerate(orders):
@@ -379,8 +401,8 @@ def validate(
     if not _recipes_ok(cols, structure, known):
         _check_recipes(book, *known())
     routes_ok = (
-        _all_valid(cols.route_capacity, allow_inf=True)
-        and _all_valid(cols.route_cost)
+        cols.valid("route_capacity", allow_inf=True)
+        and cols.valid("route_cost")
         and set(map(type, cols.route_allowed)) <= {bool}
         and (not structure or _routes_ok(cols, *known()))
     )
@@ -388,8 +410,8 @@ def validate(
         _check_routes(book, *known())
     cs = book.commitments
     commitments_ok = (
-        _all_valid(cols.commitment_quantity)
-        and _all_valid(cols.commitment_price)
+        cols.valid("commitment_quantity")
+        and cols.valid("commitment_price")
         and len(set(cols.commitment_ids)) == len(cs)
         and (not structure or set(cols.commitment_keys) <= set(cols.route_keys))
     )
@@ -397,8 +419,8 @@ def validate(
         _check_commitments(book, set(cols.route_keys), *known())
     blocks_ok = (
         len(set(cols.block_ids)) == len(book.blocks)
-        and _all_valid(cols.block_order_quantity)
-        and _all_valid(cols.block_order_price)
+        and cols.valid("block_order_quantity")
+        and cols.valid("block_order_price")
         and (
             not structure
             or (
@@ -415,7 +437,7 @@ def validate(
 def _recipes_ok(cols: BookColumns, structure: bool, known) -> bool:
     """Vectorised screen of the recipes; False sends them to the per-entry checks."""
     caps, inputs = cols.recipe_capacity, cols.recipe_inputs
-    if not (_all_valid(caps, allow_inf=True) and _all_valid(cols.recipe_cost)):
+    if not (cols.valid("recipe_capacity", allow_inf=True) and cols.valid("recipe_cost")):
         return False
     # No inputs and no capacity limit: free, unbounded output (capacity is data).
     if any(not units and math.isinf(cap) for units, cap in zip(inputs, caps)):

@@ -34,8 +34,10 @@ deliveries <= capacity); then two link rows per block.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, compress
+from operator import itemgetter
 
 import numpy as np
 
@@ -54,17 +56,18 @@ def shape_key(book: OrderBook, columns: BookColumns | None = None) -> tuple:
     return (
         tuple(cols.bid_nodes),
         tuple(cols.ask_nodes),
-        tuple((r.agent, r.output, tuple(r.inputs.items())) for r in book.recipes),
+        tuple(zip(cols.recipe_nodes, (tuple(units.items()) for units in cols.recipe_inputs))),
         tuple(cols.route_keys),
         tuple(cols.commitment_keys),
         tuple(
-            (
-                tuple((o.agent, o.good, o.quantity) for o in b.bids),
-                tuple((o.agent, o.good, o.quantity) for o in b.asks),
-                b.min_ratio,
+            zip(
+                cols.block_order_block,
+                cols.block_order_is_bid,
+                cols.block_order_nodes,
+                cols.block_order_quantity,
             )
-            for b in book.blocks
         ),
+        tuple(cols.block_min_ratio),
     )
 
 
@@ -86,6 +89,7 @@ class Layout:
     value: np.ndarray
     nz_col: np.ndarray  # column of each non-zero (the CSC starts, expanded)
     integer: np.ndarray  # bool per column
+    commitment_routes: np.ndarray  # route index of each commitment
     # Units of the book per LP unit: every quantity column, bound and capacity is
     # divided by it (a power of two, so exactly), so HiGHS's absolute tolerances
     # meet numbers near 1 whether the book trades 1e-9 or 1e9 units. Prices are
@@ -269,12 +273,9 @@ def build_layout(book: OrderBook, columns: BookColumns | None = None) -> Layout:
         value=val_arr,
         nz_col=col_arr.astype(np.int64),
         integer=integer,
+        commitment_routes=commit_route,
         scale=q,
     )
-
-
-def _floats(values, n: int) -> np.ndarray:
-    return np.fromiter(values, dtype=np.float64, count=n)
 
 
 def _propagate(start: dict[str, float], book: OrderBook, step) -> dict[str, float]:
@@ -292,7 +293,16 @@ def _propagate(start: dict[str, float], book: OrderBook, step) -> dict[str, floa
     return values
 
 
-def shortfall_penalty(book: OrderBook) -> float:
+def _max_by_good(goods: list, values: np.ndarray) -> dict[str, float]:
+    """The largest of ``values`` per good (0 if all are below), in order of first appearance."""
+    index = dict(zip(dict.fromkeys(goods), range(len(goods))))
+    codes = np.fromiter(map(index.__getitem__, goods), dtype=np.int64, count=len(goods))
+    top = np.zeros(len(index))
+    np.maximum.at(top, codes, values)
+    return dict(zip(index, top.tolist()))
+
+
+def shortfall_penalty(book: OrderBook, columns: BookColumns | None = None) -> float:
     """A penalty ($/unit) above any value or cost one unit of any good can reach here.
 
     A unit of good g is worth at most the best bid for g or, through a recipe using
@@ -302,34 +312,56 @@ def shortfall_penalty(book: OrderBook) -> float:
     dearest of them. The penalty is 10x the sum of the
     largest worth, the largest cost and that route term, so a commitment is served
     before any spot use of the same unit, and delivered whatever the unit costs.
+
+    ``columns`` (``compile_book(book)``) saves a walk over the book.
     """
-    blocks_bids = [o for blk in book.blocks for o in blk.bids]
-    blocks_asks = [o for blk in book.blocks for o in blk.asks]
-    worth: dict[str, float] = {}
-    for b in (*book.bids, *blocks_bids):
-        worth[b.good] = max(worth.get(b.good, 0.0), b.price)
+    bc = columns if columns is not None else compile_book(book)
+    good = itemgetter(1)
+    block_bid = np.asarray(bc.block_order_is_bid, dtype=bool)
+    block_goods = list(map(good, bc.block_order_nodes))
+    block_price = bc.floats("block_order_price")
+    worth = _max_by_good(
+        [*map(good, bc.bid_nodes), *compress(block_goods, block_bid)],
+        np.concatenate([bc.floats("bid_price"), block_price[block_bid]]),
+    )
     worth = _propagate(
         worth,
         book,
         lambda r, w: [(g, w.get(r.output, 0.0) / units) for g, units in r.inputs.items()],
     )
-    cost: dict[str, float] = {}
-    for a in (*book.asks, *blocks_asks, *book.commitments):
-        cost[a.good] = max(cost.get(a.good, 0.0), a.price)
+    commitment_goods = list(map(itemgetter(2), bc.commitment_keys))
+    cost = _max_by_good(
+        [
+            *map(good, bc.ask_nodes),
+            *compress(block_goods, ~block_bid),
+            *commitment_goods,
+        ],
+        np.concatenate(
+            [
+                bc.floats("ask_price"),
+                block_price[~block_bid],
+                bc.floats("commitment_price"),
+            ]
+        ),
+    )
     cost = _propagate(
         cost,
         book,
         lambda r, c: [(r.output, r.cost + sum(u * c.get(g, 0.0) for g, u in r.inputs.items()))],
     )
     # A unit crosses each route at most once, and at most (nodes - 1) routes.
-    total: dict[str, float] = {}
-    top_cost: dict[str, float] = {}
-    nodes: dict[str, set] = {}
-    for rt in book.routes:
-        total[rt.good] = total.get(rt.good, 0.0) + rt.cost
-        top_cost[rt.good] = max(top_cost.get(rt.good, 0.0), rt.cost)
-        nodes.setdefault(rt.good, set()).update((rt.seller, rt.buyer))
-    moving = {g: min(total[g], (len(nodes[g]) - 1) * top_cost[g]) for g in total}
+    moving: dict[str, float] = {}
+    if bc.route_keys:
+        sellers, buyers, goods = zip(*bc.route_keys)
+        index = dict(zip(dict.fromkeys(goods), range(len(goods))))
+        codes = np.fromiter(map(index.__getitem__, goods), dtype=np.int64, count=len(goods))
+        route_cost = bc.floats("route_cost")
+        total = np.bincount(codes, weights=route_cost, minlength=len(index))
+        top_cost = _max_by_good(list(goods), route_cost)
+        ends = set(zip(goods, sellers))
+        ends.update(zip(goods, buyers))
+        agents = Counter(map(itemgetter(0), ends))
+        moving = {g: min(float(total[i]), (agents[g] - 1) * top_cost[g]) for g, i in index.items()}
     top = max([0.0, *worth.values()]) + max([0.0, *cost.values()]) + max([0.0, *moving.values()])
     return 10.0 * max(1.0, top)
 
@@ -350,47 +382,34 @@ def build_data(
     c = np.zeros(n)
     lo = np.zeros(n)
     hi = np.full(n, np.inf)
-    nb_, na, nr, nt, nc = (
-        len(bc.bid_nodes),
-        len(bc.ask_nodes),
-        len(bc.recipe_nodes),
-        len(bc.route_keys),
-        len(bc.commitment_keys),
-    )
-    c[cols["bid"]] = _floats(bc.bid_price, nb_)
-    hi[cols["bid"]] = _floats(bc.bid_quantity, nb_)
-    c[cols["ask"]] = -_floats(bc.ask_price, na)
-    hi[cols["ask"]] = _floats(bc.ask_quantity, na)
-    c[cols["recipe"]] = -_floats(bc.recipe_cost, nr)
-    hi[cols["recipe"]] = _floats(bc.recipe_capacity, nr)
-    route_cap = _floats(bc.route_capacity, nt)
+    nt, nc = len(bc.route_keys), len(bc.commitment_keys)
+    c[cols["bid"]] = bc.floats("bid_price")
+    hi[cols["bid"]] = bc.floats("bid_quantity")
+    c[cols["ask"]] = -bc.floats("ask_price")
+    hi[cols["ask"]] = bc.floats("ask_quantity")
+    c[cols["recipe"]] = -bc.floats("recipe_cost")
+    hi[cols["recipe"]] = bc.floats("recipe_capacity")
+    route_cap = bc.floats("route_capacity")
     allowed = np.fromiter(bc.route_allowed, dtype=bool, count=nt)
-    c[cols["route"]] = -_floats(bc.route_cost, nt)
+    c[cols["route"]] = -bc.floats("route_cost")
     route_hi = np.where(allowed, route_cap, 0.0)
     # Routes with commitments take their capacity in the shared row instead.
     shared = layout.shared_routes
     route_hi[shared[allowed[shared]]] = np.inf
     hi[cols["route"]] = route_hi
     if penalty is None:
-        penalty = shortfall_penalty(book) if nc else 0.0
+        penalty = shortfall_penalty(book, bc) if nc else 0.0
     penalty = float(penalty)
-    qty = _floats(bc.commitment_quantity, nc)
+    qty = bc.floats("commitment_quantity")
     if nc:
-        route_index = {key: k for k, key in enumerate(bc.route_keys)}
-        via = np.fromiter(
-            (route_index[key] for key in bc.commitment_keys), dtype=np.int64, count=nc
-        )
+        via = layout.commitment_routes
         # A delivery earns the penalty it avoids and pays its route's cost.
         c[cols["delivery"]] = penalty + c[cols["route"]][via]
         hi[cols["delivery"]] = np.where(allowed[via], qty, 0.0)
     # Blocks: the value of accepting the whole block ($), ratio in [0, 1], switch binary.
     nk = len(bc.block_ids)
     sign = np.where(np.asarray(bc.block_order_is_bid, dtype=bool), 1.0, -1.0)
-    value = (
-        sign
-        * _floats(bc.block_order_price, len(sign))
-        * _floats(bc.block_order_quantity, len(sign))
-    )
+    value = sign * bc.floats("block_order_price") * bc.floats("block_order_quantity")
     c[cols["ratio"]] = np.bincount(
         np.asarray(bc.block_order_block, dtype=np.int64), weights=value, minlength=nk
     )
