@@ -32,9 +32,10 @@ each non-balance row's dual is signed by which side of the row is tight. That
 set of duals is the same for every optimal ``x``, so the rule does not depend
 on which optimal allocation the solver returned. A second LP selects the point;
 ``Clearer`` solves it through its LP dual (``DualPriceRule``: the clearing LP's
-own matrix, so a warm solve costs about as much as the clearing LP's), kept
-between ticks and warm-started; ``PriceRule`` writes the price LP directly and
-serves as its test oracle. When several allocations are optimal, ``ties.py``
+own matrix), over a working set of the columns whose constraints can bind
+(checked against every column after each solve, so the optimum is the same),
+kept between ticks and warm-started; ``PriceRule`` writes the price LP directly
+and serves as its test oracle. When several allocations are optimal, ``ties.py``
 (``SolverOptions(split_ties=True)``) picks one that does not depend on the
 book's order; prices do not change.
 """
