@@ -84,3 +84,21 @@ def test_working_set_gives_the_direct_forms_prices_tick_after_tick(
     # set were found violated and added: the check-and-add path ran.
     assert rounds[0] > 1, rounds
     assert all(r >= 1 for r in rounds), rounds  # never fell back to the whole LP
+
+
+def test_whole_dual_lp_takes_over_when_the_working_set_does_not_settle(monkeypatch):
+    """With one restricted solve allowed, a first tick (which needs more) falls back to
+    the dual LP over every column, and the prices are still the rule's."""
+    monkeypatch.setattr(prices, "_MAX_ROUNDS", 1)
+    book = synthetic_book(3, np.random.default_rng(3))
+    options = SolverOptions()
+    layout = build_layout(book)
+    data = build_data(book, layout)
+    status, x = HighspyModel(layout, data, options).solve()
+    assert status == "Optimal"
+    rule = DualPriceRule(options)
+    got = rule.select_duals(layout, data, x)
+    assert rule.last_rounds == 0  # the whole dual LP answered
+    direct = PriceRule(options).select_duals(layout, data, x)
+    scale = max(1.0, float(np.abs(direct).max(initial=0.0)))
+    np.testing.assert_allclose(got, direct, rtol=0, atol=1e-7 * scale)
