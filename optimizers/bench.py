@@ -7,7 +7,8 @@ the model and hand it to HiGHS), the first solve, and the warm tick after
 perturbing prices and quantities (update in place + warm solve + price rule;
 the median over the warm ticks, as is every warm figure), the wall time of the
 whole ``Clearer.clear`` call (validation and the result included), then the
-ratios Pyomo / highspy and each backend's warm tick / the raw highspy re-solve.
+ratios Pyomo / highspy and each backend's warm tick / the raw highspy re-solve,
+also paired tick by tick (see ``_paired``; the steadier figure on a shared machine).
 It also times cold solves with simplex and with interior point (+crossover),
 and what Pyomo's own ``update_parameters()`` would cost per tick instead of the
 bulk update. Figures, not pass/fail: the targets (warm tick <= 2x the raw
@@ -92,6 +93,34 @@ def _raw_warm_resolve(books: list, options: SolverOptions) -> float:
     return float(np.median(times))
 
 
+def _paired(books: list, options: SolverOptions) -> dict:
+    """Per warm tick, each backend's tick / the raw re-solve of the same book, timed
+    back to back (raw, Pyomo, highspy on one book, then the next book): a ratio
+    that a load spike from another process moves far less than separate loops do.
+    Returns the median ratio per backend (warm tick and whole ``clear()`` call)."""
+    layout = build_layout(books[0])
+    raw_model = HighspyModel(layout, build_data(books[0], layout), options)
+    raw_model.solve()
+    clearers = {b: Clearer(options, backend=b) for b in ("pyomo", "highspy")}
+    for c in clearers.values():
+        c.clear(books[0])
+    ratios: dict[str, list] = {f"{b}_{k}": [] for b in clearers for k in ("tick", "clear")}
+    for book in books[1:]:
+        data = build_data(book, layout, options.shortfall_penalty)
+        t = time.perf_counter()
+        raw_model.update(data)
+        raw_model.solve()
+        raw = time.perf_counter() - t
+        for name, c in clearers.items():
+            t = time.perf_counter()
+            r = c.clear(book)
+            wall = time.perf_counter() - t
+            tick = r.build_seconds + r.solve_seconds + r.price_seconds + r.tie_seconds
+            ratios[f"{name}_tick"].append(tick / raw)
+            ratios[f"{name}_clear"].append(wall / raw)
+    return {k: float(np.median(v)) for k, v in ratios.items()}
+
+
 def _cold_solve(book, algorithm: str) -> float:
     c = Clearer(SolverOptions(algorithm=algorithm, warm_start=False), backend="highspy")
     return c.clear(book).solve_seconds
@@ -127,6 +156,7 @@ def bench_size(target: int, ticks: int, seed: int = 0) -> dict:
         "ratio_highspy_tick_to_raw": hs["warm_tick_s"] / raw,
         "ratio_clear_wall_to_raw": py["warm_clear_wall_s"] / raw,
         "ratio_highspy_clear_wall_to_raw": hs["warm_clear_wall_s"] / raw,
+        "paired_ratio": _paired(books, options),
         "cold_simplex_s": _cold_solve(base, "simplex"),
         "cold_ipm_s": _cold_solve(base, "ipm"),
         "ratio_warm_tick": py["warm_tick_s"] / hs["warm_tick_s"],
@@ -174,6 +204,12 @@ def _print(r: dict) -> None:
         f"{r['ratio_warm_tick_to_raw']:.2f}, highspy {r['ratio_highspy_tick_to_raw']:.2f} "
         "(target <= 2); whole clear() / raw: pyomo "
         f"{r['ratio_clear_wall_to_raw']:.2f}, highspy {r['ratio_highspy_clear_wall_to_raw']:.2f}"
+    )
+    pr = r["paired_ratio"]
+    print(
+        "paired per tick (raw, pyomo, highspy back to back on each book), median of "
+        f"tick / raw: pyomo {pr['pyomo_tick']:.2f}, highspy {pr['highspy_tick']:.2f}; "
+        f"whole clear() / raw: pyomo {pr['pyomo_clear']:.2f}, highspy {pr['highspy_clear']:.2f}"
     )
     print(
         f"cold LP solve (highspy): simplex {r['cold_simplex_s']:.4f} s, ipm+crossover "
