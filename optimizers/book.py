@@ -9,10 +9,11 @@ in US dollars per unit of the good. Agents are identified by any hashable id
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable, Mapping
+import operator
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from numbers import Real
-from operator import attrgetter, eq
+from operator import attrgetter, eq, itemgetter
 from typing import Any
 
 import numpy as np
@@ -187,29 +188,21 @@ def _check_number(
         )
 
 
-def _known(book: OrderBook) -> tuple[set, set]:
+def _known(book: OrderBook, cols: BookColumns) -> tuple[set, set]:
+    """The agents and goods the book names (its own lists, else those its orders use)."""
     agents: set = set(book.agents)
     goods: set = set(book.goods)
+    first, second, third = itemgetter(0), itemgetter(1), itemgetter(2)
     if not book.agents:
-        for o in (*book.bids, *book.asks):
-            agents.add(o.agent)
-        for r in book.recipes:
-            agents.add(r.agent)
-        for c in book.commitments:
-            agents.update((c.seller, c.buyer))
-        for b in book.blocks:
-            agents.update(o.agent for o in (*b.bids, *b.asks))
+        for nodes in (cols.bid_nodes, cols.ask_nodes, cols.recipe_nodes, cols.block_order_nodes):
+            agents.update(map(first, nodes))
+        agents.update(map(first, cols.commitment_keys))
+        agents.update(map(second, cols.commitment_keys))
     if not book.goods:
-        for o in (*book.bids, *book.asks):
-            goods.add(o.good)
-        for r in book.recipes:
-            goods.add(r.output)
-        for rt in book.routes:
-            goods.add(rt.good)
-        for c in book.commitments:
-            goods.add(c.good)
-        for b in book.blocks:
-            goods.update(o.good for o in (*b.bids, *b.asks))
+        for nodes in (cols.bid_nodes, cols.ask_nodes, cols.recipe_nodes, cols.block_order_nodes):
+            goods.update(map(second, nodes))
+        goods.update(map(third, cols.route_keys))
+        goods.update(map(third, cols.commitment_keys))
     return agents, goods
 
 
@@ -228,19 +221,29 @@ def _check_node(
         )
 
 
-def _all_valid(values: Iterable[Any], allow_inf: bool = False) -> bool:
-    """Fast vectorised screen: True if every value is a number >= 0 (finite unless allowed).
+def _all_valid(
+    values: Iterable[Any],
+    allow_inf: bool = False,
+    positive: bool = False,
+    top: float | None = None,
+    as_array: Callable[[], np.ndarray] | None = None,
+) -> bool:
+    """Fast vectorised screen: True if every value is a number >= 0 (> 0 if ``positive``,
+    at most ``top`` if given; finite unless allowed).
 
-    When it says False, the per-entry checks run and name the culprit.
+    When it says False, the per-entry checks run and name the culprit. ``as_array``
+    (e.g. ``BookColumns.floats``) converts the values once the types have passed.
     """
     values = values if isinstance(values, list) else list(values)
     if not all(issubclass(t, Real) and t is not bool for t in set(map(type, values))):
         return False
     try:
-        a = np.fromiter(values, dtype=np.float64, count=len(values))
+        a = as_array() if as_array else np.fromiter(values, dtype=np.float64, count=len(values))
     except (TypeError, ValueError):
         return False
-    ok = a >= 0  # False for NaN
+    ok = a > 0 if positive else a >= 0  # False for NaN
+    if top is not None:
+        ok &= a <= top
     if not allow_inf:
         ok &= np.isfinite(a)
     ok &= ~np.isfinite(a) | (a < SOLVER_INFINITY)
@@ -270,6 +273,35 @@ class BookColumns:
     commitment_keys: list
     commitment_quantity: list
     commitment_price: list
+    commitment_ids: list
+    recipe_nodes: list  # (agent, output)
+    recipe_inputs: list  # {good: units per unit of output}
+    recipe_capacity: list
+    recipe_cost: list
+    # Blocks: their ids and min ratios, and every order of every block flattened
+    # (bids then asks, block by block) with the index of its block.
+    block_ids: list
+    block_min_ratio: list
+    block_order_block: list
+    block_order_nodes: list
+    block_order_quantity: list
+    block_order_price: list
+    block_order_is_bid: list
+    _arrays: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def floats(self, name: str) -> np.ndarray:
+        """The number column ``name`` as a read-only float64 array, converted once."""
+        a = self._arrays.get(name)
+        if a is None:
+            values = getattr(self, name)
+            a = np.fromiter(values, dtype=np.float64, count=len(values))
+            a.setflags(write=False)
+            self._arrays[name] = a
+        return a
+
+    def valid(self, name: str, **screen: Any) -> bool:
+        """The vectorised screen (``_all_valid``) of number column ``name``."""
+        return _all_valid(getattr(self, name), as_array=lambda: self.floats(name), **screen)
 
 
 def compile_book(book: OrderBook) -> BookColumns:
@@ -277,7 +309,24 @@ def compile_book(book: OrderBook) -> BookColumns:
     node, numbers = attrgetter("agent", "good"), (attrgetter("quantity"), attrgetter("price"))
     key = attrgetter("seller", "buyer", "good")
     bids, asks, routes, cs = book.bids, book.asks, book.routes, book.commitments
+    recipes, blocks = book.recipes, book.blocks
+    orders = [(i, o, True) for i, b in enumerate(blocks) for o in b.bids]
+    orders += [(i, o, False) for i, b in enumerate(blocks) for o in b.asks]
+    orders.sort(key=itemgetter(0))  # stable: each block's bids, then its asks
+    block_orders = [o for _, o, _ in orders]
     return BookColumns(
+        commitment_ids=list(map(attrgetter("id"), cs)),
+        recipe_nodes=list(map(attrgetter("agent", "output"), recipes)),
+        recipe_inputs=list(map(attrgetter("inputs"), recipes)),
+        recipe_capacity=list(map(attrgetter("capacity"), recipes)),
+        recipe_cost=list(map(attrgetter("cost"), recipes)),
+        block_ids=list(map(attrgetter("id"), blocks)),
+        block_min_ratio=list(map(attrgetter("min_ratio"), blocks)),
+        block_order_block=[i for i, _, _ in orders],
+        block_order_nodes=list(map(node, block_orders)),
+        block_order_quantity=list(map(numbers[0], block_orders)),
+        block_order_price=list(map(numbers[1], block_orders)),
+        block_order_is_bid=[is_bid for _, _, is_bid in orders],
         bid_nodes=list(map(node, bids)),
         bid_quantity=list(map(numbers[0], bids)),
         bid_price=list(map(numbers[1], bids)),
@@ -295,42 +344,119 @@ def compile_book(book: OrderBook) -> BookColumns:
 
 
 def _routes_ok(cols: BookColumns, agents: set, goods: set) -> bool:
-    """Vectorised screen of the routes; False sends them to the per-entry checks."""
+    """Vectorised screen of the routes' structure (known ends, distinct ends, no
+    duplicate); False sends them to the per-entry checks."""
     keys = cols.route_keys
     if not keys:
         return True
     sellers, buyers, route_goods = zip(*keys)
     return (
-        _all_valid(cols.route_capacity, allow_inf=True)
-        and _all_valid(cols.route_cost)
-        and agents.issuperset(sellers)
+        agents.issuperset(sellers)
         and agents.issuperset(buyers)
         and goods.issuperset(route_goods)
-        and set(map(type, cols.route_allowed)) <= {bool}
         and not any(map(eq, sellers, buyers))
         and len(set(keys)) == len(keys)
     )
 
 
-def validate(book: OrderBook, columns: BookColumns | None = None) -> None:
+def validate(
+    book: OrderBook, columns: BookColumns | None = None, *, structure_checked: bool = False
+) -> None:
     """Raise :class:`OrderBookError` naming the first malformed entry and field.
 
     ``columns`` (from :func:`compile_book` of this book) saves a walk over the book.
+    Each section is screened on its columns at once; only a section the screen
+    refuses is walked entry by entry, to name the culprit. ``structure_checked``
+    says this book's structure (its ``form.shape_key``, ``agents`` and ``goods``)
+    equals that of a book already validated, so only what a book of that shape
+    can change is checked: the numbers, the ``allowed`` flags and the ids.
     """
     cols = columns if columns is not None else compile_book(book)
-    agents, goods = _known(book)
-    for section, orders, nodes, qty, price in (
-        ("bids", book.bids, cols.bid_nodes, cols.bid_quantity, cols.bid_price),
-        ("asks", book.asks, cols.ask_nodes, cols.ask_quantity, cols.ask_price),
+    structure = not structure_checked
+    first, second = itemgetter(0), itemgetter(1)
+    names: list[tuple[set, set]] = []
+
+    def known() -> tuple[set, set]:
+        if not names:
+            names.append(_known(book, cols))
+        return names[0]
+
+    def nodes_known(nodes: list) -> bool:
+        agents, goods = known()
+        return agents.issuperset(map(first, nodes)) and goods.issuperset(map(second, nodes))
+
+    for section, orders, nodes in (
+        ("bids", book.bids, cols.bid_nodes),
+        ("asks", book.asks, cols.ask_nodes),
     ):
-        numbers_ok = _all_valid(qty) and _all_valid(price)
-        nodes_ok = {a for a, _ in nodes} <= agents and {g for _, g in nodes} <= goods
-        if numbers_ok and nodes_ok:
+        side = section[:-1]
+        numbers_ok = cols.valid(f"{side}_quantity") and cols.valid(f"{side}_price")
+        if numbers_ok and (not structure or nodes_known(nodes)):
             continue
+        agents, goods = known()
         for i, o in enumerate(orders):
             _check_number(o.quantity, section, i, o, "quantity")
             _check_number(o.price, section, i, o, "price")
             _check_node(o.agent, o.good, agents, goods, section, i, o, "agent")
+    if not _recipes_ok(cols, structure, known):
+        _check_recipes(book, *known())
+    routes_ok = (
+        cols.valid("route_capacity", allow_inf=True)
+        and cols.valid("route_cost")
+        and set(map(type, cols.route_allowed)) <= {bool}
+        and (not structure or _routes_ok(cols, *known()))
+    )
+    if not routes_ok:
+        _check_routes(book, *known())
+    cs = book.commitments
+    commitments_ok = (
+        cols.valid("commitment_quantity")
+        and cols.valid("commitment_price")
+        and len(set(cols.commitment_ids)) == len(cs)
+        and (not structure or set(cols.commitment_keys) <= set(cols.route_keys))
+    )
+    if cs and not commitments_ok:
+        _check_commitments(book, set(cols.route_keys), *known())
+    blocks_ok = (
+        len(set(cols.block_ids)) == len(book.blocks)
+        and cols.valid("block_order_quantity")
+        and cols.valid("block_order_price")
+        and (
+            not structure
+            or (
+                _all_valid(cols.block_min_ratio, positive=True, top=1.0)
+                and len(set(cols.block_order_block)) == len(book.blocks)  # none empty
+                and nodes_known(cols.block_order_nodes)
+            )
+        )
+    )
+    if book.blocks and not blocks_ok:
+        _check_blocks(book, *known())
+
+
+def _recipes_ok(cols: BookColumns, structure: bool, known) -> bool:
+    """Vectorised screen of the recipes; False sends them to the per-entry checks."""
+    caps, inputs = cols.recipe_capacity, cols.recipe_inputs
+    if not (cols.valid("recipe_capacity", allow_inf=True) and cols.valid("recipe_cost")):
+        return False
+    # No inputs and no capacity limit: free, unbounded output (capacity is data).
+    if any(not units and math.isinf(cap) for units, cap in zip(inputs, caps)):
+        return False
+    if not structure:
+        return True
+    agents, goods = known()
+    outputs = list(map(itemgetter(1), cols.recipe_nodes))
+    used = [g for units in inputs for g in units]
+    return (
+        agents.issuperset(map(itemgetter(0), cols.recipe_nodes))
+        and goods.issuperset(outputs)
+        and goods.issuperset(used)
+        and not any(map(operator.contains, inputs, outputs))
+        and _all_valid([u for units in inputs for u in units.values()], positive=True)
+    )
+
+
+def _check_recipes(book: OrderBook, agents: set, goods: set) -> None:
     for i, r in enumerate(book.recipes):
         _check_number(r.capacity, "recipes", i, r, "capacity", allow_inf=True)
         _check_number(r.cost, "recipes", i, r, "cost")
@@ -360,10 +486,11 @@ def validate(book: OrderBook, columns: BookColumns | None = None) -> None:
                     f"{_where('recipes', i, r)}: field 'inputs' uses its own output {g!r}."
                 )
             _check_number(units, "recipes", i, r, f"inputs[{g!r}]", positive=True)
-    routes_ok = _routes_ok(cols, agents, goods)
-    route_keys: set = set(cols.route_keys) if routes_ok else set()
-    # The per-entry checks run only when the screen fails, to name the culprit.
-    for i, rt in enumerate(() if routes_ok else book.routes):
+
+
+def _check_routes(book: OrderBook, agents: set, goods: set) -> None:
+    route_keys: set = set()
+    for i, rt in enumerate(book.routes):
         _check_number(rt.capacity, "routes", i, rt, "capacity", allow_inf=True)
         _check_number(rt.cost, "routes", i, rt, "cost")
         _check_node(rt.seller, rt.good, agents, goods, "routes", i, rt, "seller")
@@ -380,15 +507,11 @@ def validate(book: OrderBook, columns: BookColumns | None = None) -> None:
                 f"{_where('routes', i, rt)}: duplicate route {key}; merge the two into one."
             )
         route_keys.add(key)
+
+
+def _check_commitments(book: OrderBook, route_keys: set, agents: set, goods: set) -> None:
     ids: set = set()
-    cs = book.commitments
-    commitments_ok = (
-        _all_valid(cols.commitment_quantity)
-        and _all_valid(cols.commitment_price)
-        and len({c.id for c in cs}) == len(cs)
-        and set(cols.commitment_keys) <= route_keys
-    )
-    for i, c in enumerate(cs if not commitments_ok else ()):
+    for i, c in enumerate(book.commitments):
         if c.id in ids:
             raise OrderBookError(
                 f"{_where('commitments', i, c)}: field 'id' duplicates commitment id {c.id!r}."
@@ -404,6 +527,9 @@ def validate(book: OrderBook, columns: BookColumns | None = None) -> None:
                 f"{c.buyer!r} for good {c.good!r}; a contracted delivery travels along "
                 "a Route, so add one."
             )
+
+
+def _check_blocks(book: OrderBook, agents: set, goods: set) -> None:
     block_ids: set = set()
     for i, b in enumerate(book.blocks):
         where = _where("blocks", i, b)

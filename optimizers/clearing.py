@@ -4,15 +4,19 @@
 per number of the book (prices, quantities, capacities, costs, the shortfall
 penalty), named after the domain (``bid_price``, ``route_upper``, ...), and is
 handed once to ``pyomo.contrib.solver``'s persistent HiGHS solver. A new book of
-the same shape only changes numbers: ``Clearer`` writes them into the Params
-and pushes the changed ones to the persistent HiGHS instance with vectorised
-calls (see ``PyomoModel.update``), keeping HiGHS's basis for a warm start.
+the same shape only changes numbers: ``Clearer`` pushes the changed ones to the
+HiGHS instance Pyomo loaded the model into, with vectorised calls (see
+``InPlaceHighs.update``), keeping HiGHS's basis for a warm start, and runs that
+instance. The Params catch up with the pushed numbers whenever the model is
+read (``PyomoModel.model``), so the clearing path writes no Param.
 
 Why not Pyomo's own ``update_parameters()``: it re-evaluates every mutable
 expression in Python, one HiGHS call each, which costs about 4 us per
 parameter (0.2 s per tick at 50k variables, 6x the warm simplex itself). The
-bulk path reads the same Params and the persistent solver's own variable and
-constraint maps, so the Pyomo model stays the single description of the LP.
+bulk path uses the persistent solver's own variable and constraint maps, so
+the Pyomo model stays the single description of the LP. Nor its ``solve()``:
+with ``load_solutions=False`` it adds only a capture of HiGHS's log and a
+results object (3-4 ms per tick).
 
 Blocks make the model a MILP; after it is solved the acceptance switches are
 fixed at their values in the HiGHS instance (bounds and integrality, not the
@@ -32,9 +36,9 @@ import time
 from dataclasses import replace
 from typing import Literal, Protocol
 
+import highspy
 import numpy as np
 import pyomo.environ as pyo
-from pyomo.contrib.solver.common.results import TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
 
 from optimizers.book import OrderBook, compile_book, validate
@@ -42,7 +46,7 @@ from optimizers.errors import ClearingError
 from optimizers.form import KINDS, Data, Layout, build_data, build_layout, shape_key
 from optimizers.inplace import InPlaceHighs, changed_indices
 from optimizers.options import SolverOptions
-from optimizers.prices import DualPriceRule
+from optimizers.prices import DualPriceRule, status_name
 from optimizers.pyomo_adapter import (
     highs_columns,
     highs_instance,
@@ -95,6 +99,8 @@ class LPModel(Protocol):
 
     def solve(self) -> tuple[str, np.ndarray]: ...
 
+    def row_duals(self) -> np.ndarray: ...
+
 
 class PyomoModel(InPlaceHighs):
     """The clearing LP as a Pyomo ``ConcreteModel`` with mutable Params."""
@@ -105,7 +111,7 @@ class PyomoModel(InPlaceHighs):
         self.layout = layout
         self.options = options
         m = pyo.ConcreteModel(name="clearing")
-        self.model = m
+        self._pyomo = m
         self.vars: dict[str, list] = {}
         self.cost_params: dict[str, list] = {}
         self.upper_params: dict[str, list] = {}
@@ -183,6 +189,9 @@ class PyomoModel(InPlaceHighs):
         cfg.raise_exception_on_nonoptimal_result = False
         cfg.solver_options = {"output_flag": False, **options.highs_options()}
         self.solver.set_instance(m)
+        # Pyomo's solve() would set these before each run; ``solve`` runs HiGHS itself.
+        for key, value in cfg.solver_options.items():
+            highs_instance(self.solver).setOptionValue(key, value)
         auto = cfg.auto_updates
         for flag in (
             "check_for_new_or_removed_constraints",
@@ -203,11 +212,26 @@ class PyomoModel(InPlaceHighs):
         self.row_of = highs_rows(self.solver, rows)
         self.h = highs_instance(self.solver)
         self._data = data
+        self._synced = data  # the numbers the Params hold
         self._integer_cols = self.col_of[layout.integer]
 
-    def update(self, data: Data) -> None:
-        """Write the book's numbers into the Params, then push the changed ones to HiGHS."""
-        old = self._data
+    @property
+    def model(self) -> pyo.ConcreteModel:
+        """The Pyomo model, its Params holding the numbers of the last book pushed."""
+        self.sync_params()
+        return self._pyomo
+
+    def sync_params(self) -> None:
+        """Write the numbers pushed to HiGHS since the last sync into the Params.
+
+        A tick pushes the book's numbers to HiGHS straight from the data arrays
+        (``update``), so no Param is written on the clearing path (~0.6 us per
+        Param, 1.3 ms per tick at 10k columns); the Params catch up here, whenever
+        the model is read.
+        """
+        old, data = self._synced, self._data
+        if old is data:
+            return
         for params, new, prev in (
             *((p, data.c[self.layout.cols[k]], old.c[self.layout.cols[k]])
               for k, p in self.cost_params.items()),
@@ -218,17 +242,23 @@ class PyomoModel(InPlaceHighs):
             idx = changed_indices(new, prev)
             if len(idx):
                 set_param_values(params, new, idx)
-        super().update(data)
+        self._synced = data
 
     def solve(self) -> tuple[str, np.ndarray]:
-        """Solve through the persistent Pyomo solver; columns' values in layout order."""
+        """Run the HiGHS instance Pyomo loaded the model into; columns' values in layout order.
+
+        Pyomo's ``solve()`` would wrap the same ``run()`` in a file-descriptor
+        level capture of HiGHS's log and build a results object that this class
+        discards (``load_solutions=False``): 3-4 ms per tick, about half the warm
+        simplex at 10k columns. The numbers reached HiGHS through ``update``.
+        """
+        h = self.h
         if not self.options.warm_start:
-            self.h.clearSolver()
-        results = self.solver.solve(self.model)
-        tc = results.termination_condition
-        if tc != TerminationCondition.convergenceCriteriaSatisfied:
-            return str(tc.name), np.empty(0)
-        return "Optimal", np.asarray(self.h.getSolution().col_value)[self.col_of]
+            h.clearSolver()
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return status_name(h), np.empty(0)
+        return "Optimal", np.asarray(h.getSolution().col_value)[self.col_of]
 
 
 def _upper_rule(upper):
@@ -256,6 +286,7 @@ class Clearer:
         self.options = options or SolverOptions()
         self.backend = backend
         self._key: tuple | None = None
+        self._names: tuple | None = None  # the last valid book's (agents, goods)
         self._layout: Layout | None = None
         self._model: LPModel | None = None
         self._prices = DualPriceRule(self.options)
@@ -270,15 +301,20 @@ class Clearer:
     def clear(self, book: OrderBook) -> Clearing:
         """Clear one tick's book; raises OrderBookError or ClearingError, never a partial result."""
         t0 = time.perf_counter()
-        columns = compile_book(book)  # one walk over the book serves the four steps below
+        columns = compile_book(book)  # one walk over the book serves the steps below
+        key = shape_key(book, columns)
+        names = (book.agents, book.goods)
         compile_seconds = time.perf_counter() - t0
-        validate(book, columns)
+        # A book of the shape (and agents and goods) of one validated before needs only
+        # its numbers, flags and ids checked.
+        same = self._model is not None and key == self._key and names == self._names
+        validate(book, columns, structure_checked=same)
+        self._names = names
         # The build time counts the compile but not the validation (as before the compile).
         t0 = time.perf_counter() - compile_seconds
-        key = shape_key(book, columns)
         rebuilt = key != self._key or self._model is None
         if rebuilt:
-            layout = build_layout(book)
+            layout = build_layout(book, columns)
             data = build_data(book, layout, self.options.shortfall_penalty, columns)
             self._model = _BACKENDS[self.backend](layout, data, self.options)
             self._layout, self._key = layout, key
@@ -313,7 +349,7 @@ class Clearer:
         else:
             x = self._solve(model, "LP")
         t2 = time.perf_counter()
-        duals = self._prices.select_duals(layout, data, x)
+        duals = self._prices.select_duals(layout, data, x, hint=model.row_duals())
         t3 = time.perf_counter()
         tie_status = "off"
         if self.options.split_ties:

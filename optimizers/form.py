@@ -34,11 +34,14 @@ deliveries <= capacity); then two link rows per block.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from itertools import chain, compress
+from operator import itemgetter
 
 import numpy as np
 
-from optimizers.book import AgentId, BookColumns, Good, OrderBook, compile_book, iter_nodes
+from optimizers.book import AgentId, BookColumns, Good, OrderBook, compile_book
 
 KINDS = ("bid", "ask", "recipe", "route", "delivery", "dispose", "ratio", "accept")
 
@@ -53,17 +56,18 @@ def shape_key(book: OrderBook, columns: BookColumns | None = None) -> tuple:
     return (
         tuple(cols.bid_nodes),
         tuple(cols.ask_nodes),
-        tuple((r.agent, r.output, tuple(r.inputs.items())) for r in book.recipes),
+        tuple(zip(cols.recipe_nodes, (tuple(units.items()) for units in cols.recipe_inputs))),
         tuple(cols.route_keys),
         tuple(cols.commitment_keys),
         tuple(
-            (
-                tuple((o.agent, o.good, o.quantity) for o in b.bids),
-                tuple((o.agent, o.good, o.quantity) for o in b.asks),
-                b.min_ratio,
+            zip(
+                cols.block_order_block,
+                cols.block_order_is_bid,
+                cols.block_order_nodes,
+                cols.block_order_quantity,
             )
-            for b in book.blocks
         ),
+        tuple(cols.block_min_ratio),
     )
 
 
@@ -85,6 +89,7 @@ class Layout:
     value: np.ndarray
     nz_col: np.ndarray  # column of each non-zero (the CSC starts, expanded)
     integer: np.ndarray  # bool per column
+    commitment_routes: np.ndarray  # route index of each commitment
     # Units of the book per LP unit: every quantity column, bound and capacity is
     # divided by it (a power of two, so exactly), so HiGHS's absolute tolerances
     # meet numbers near 1 whether the book trades 1e-9 or 1e9 units. Prices are
@@ -105,13 +110,22 @@ class Data:
     penalty: float  # $ per unit of commitment shortfall
 
 
-def quantity_scale(book: OrderBook) -> float:
+def quantity_scale(book: OrderBook, columns: BookColumns | None = None) -> float:
     """The power of two nearest the median positive finite quantity of the book (units)."""
-    values = [o.quantity for o in (*book.bids, *book.asks)]
-    values += [o.quantity for b in book.blocks for o in (*b.bids, *b.asks)]
-    values += [r.capacity for r in book.recipes] + [r.capacity for r in book.routes]
-    values += [c.quantity for c in book.commitments]
-    a = np.asarray(values, dtype=np.float64)
+    cols = columns if columns is not None else compile_book(book)
+    a = np.concatenate(
+        [
+            np.asarray(values, dtype=np.float64)
+            for values in (
+                cols.bid_quantity,
+                cols.ask_quantity,
+                cols.block_order_quantity,
+                cols.recipe_capacity,
+                cols.route_capacity,
+                cols.commitment_quantity,
+            )
+        ]
+    )
     a = a[np.isfinite(a) & (a > 0)]
     if len(a) == 0:
         return 1.0
@@ -126,26 +140,49 @@ def natural(layout: Layout, x: np.ndarray) -> np.ndarray:
     return out
 
 
-def build_layout(book: OrderBook) -> Layout:
-    """Index maps and the sparse matrix of a book's LP (book assumed validated)."""
-    q = quantity_scale(book)
-    node_index: dict = {}
-    for node in iter_nodes(book):
-        if node not in node_index:
-            node_index[node] = len(node_index)
+def _node_order(cols: BookColumns) -> dict:
+    """Every (agent, good) node the book touches, numbered in order of first appearance
+    (bids, asks, recipes, routes, commitments, blocks; see ``book.iter_nodes``)."""
+    recipe_nodes = [
+        node
+        for (agent, output), inputs in zip(cols.recipe_nodes, cols.recipe_inputs)
+        for node in ((agent, output), *((agent, g) for g in inputs))
+    ]
+    ends = []
+    for keys in (cols.route_keys, cols.commitment_keys):
+        if keys:
+            sellers, buyers, goods = zip(*keys)
+            ends.append(chain.from_iterable(zip(zip(sellers, goods), zip(buyers, goods))))
+    first = dict.fromkeys(
+        chain(cols.bid_nodes, cols.ask_nodes, recipe_nodes, *ends, cols.block_order_nodes)
+    )
+    return dict(zip(first, range(len(first))))
+
+
+def build_layout(book: OrderBook, columns: BookColumns | None = None) -> Layout:
+    """Index maps and the sparse matrix of a book's LP (book assumed validated).
+
+    ``columns`` (``compile_book(book)``) saves a walk over the book; the matrix is
+    assembled from them section by section, without a loop over the entries.
+    """
+    bc = columns if columns is not None else compile_book(book)
+    q = quantity_scale(book, bc)
+    node_index = _node_order(bc)
     nodes = tuple(node_index)
     nb = len(nodes)
+    row_of = node_index.__getitem__
 
     sizes = {
-        "bid": len(book.bids),
-        "ask": len(book.asks),
-        "recipe": len(book.recipes),
-        "route": len(book.routes),
-        "delivery": len(book.commitments),
+        "bid": len(bc.bid_nodes),
+        "ask": len(bc.ask_nodes),
+        "recipe": len(bc.recipe_nodes),
+        "route": len(bc.route_keys),
+        "delivery": len(bc.commitment_keys),
     }
-    dispose_nodes = list(dict.fromkeys(node_index[(c.buyer, c.good)] for c in book.commitments))
+    buyer_nodes = [(buyer, good) for _, buyer, good in bc.commitment_keys]
+    dispose_nodes = list(dict.fromkeys(map(row_of, buyer_nodes)))
     sizes["dispose"] = len(dispose_nodes)
-    sizes["ratio"] = sizes["accept"] = len(book.blocks)
+    sizes["ratio"] = sizes["accept"] = len(bc.block_ids)
     cols: dict[str, slice] = {}
     pos = 0
     for kind in KINDS:
@@ -153,62 +190,64 @@ def build_layout(book: OrderBook) -> Layout:
         pos += sizes[kind]
     ncols = pos
 
-    route_index = {(r.seller, r.buyer, r.good): k for k, r in enumerate(book.routes)}
-    commit_route = [route_index[(c.seller, c.buyer, c.good)] for c in book.commitments]
-    shared = list(dict.fromkeys(commit_route))
-    shared_row = {k: nb + i for i, k in enumerate(shared)}
+    route_index = dict(zip(bc.route_keys, range(len(bc.route_keys))))
+    commit_route = np.fromiter(
+        map(route_index.__getitem__, bc.commitment_keys), dtype=np.int64, count=sizes["delivery"]
+    )
+    shared = np.asarray(list(dict.fromkeys(commit_route.tolist())), dtype=np.int64)
+    shared_row = np.full(sizes["route"], -1, dtype=np.int64)
+    shared_row[shared] = nb + np.arange(len(shared))
     link0 = nb + len(shared)
-    nrows = link0 + 2 * len(book.blocks)
+    nblocks = sizes["ratio"]
+    nrows = link0 + 2 * nblocks
 
-    # Entries column by column (col, row, value).
-    rows: list[int] = []
-    colv: list[int] = []
-    vals: list[float] = []
+    # Entries (column, row, value), section by section.
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
-    def put(col: int, row: int, v: float) -> None:
-        colv.append(col)
-        rows.append(row)
-        vals.append(v)
+    def put(col, row, value) -> None:
+        col = np.asarray(col, dtype=np.int64)
+        parts.append((col, np.asarray(row, dtype=np.int64), np.broadcast_to(value, col.shape)))
 
-    c0 = cols["bid"].start
-    for i, b in enumerate(book.bids):
-        put(c0 + i, node_index[(b.agent, b.good)], 1.0)
-    c0 = cols["ask"].start
-    for i, a in enumerate(book.asks):
-        put(c0 + i, node_index[(a.agent, a.good)], -1.0)
+    def rows(node_list: list) -> np.ndarray:
+        return np.fromiter(map(row_of, node_list), dtype=np.int64, count=len(node_list))
+
+    def span(kind: str) -> np.ndarray:
+        return np.arange(cols[kind].start, cols[kind].stop)
+
+    put(span("bid"), rows(bc.bid_nodes), 1.0)
+    put(span("ask"), rows(bc.ask_nodes), -1.0)
     c0 = cols["recipe"].start
-    for i, r in enumerate(book.recipes):
-        put(c0 + i, node_index[(r.agent, r.output)], -1.0)
-        for g, units in r.inputs.items():
-            put(c0 + i, node_index[(r.agent, g)], float(units))
-    c0 = cols["route"].start
-    for i, r in enumerate(book.routes):
-        put(c0 + i, node_index[(r.seller, r.good)], 1.0)
-        put(c0 + i, node_index[(r.buyer, r.good)], -1.0)
-        if i in shared_row:
-            put(c0 + i, shared_row[i], 1.0)
-    c0 = cols["delivery"].start
-    for i, c in enumerate(book.commitments):
-        put(c0 + i, node_index[(c.seller, c.good)], 1.0)
-        put(c0 + i, node_index[(c.buyer, c.good)], -1.0)
-        put(c0 + i, shared_row[commit_route[i]], 1.0)
-    c0 = cols["dispose"].start
-    for i, n in enumerate(dispose_nodes):
-        put(c0 + i, n, 1.0)
-    c0r, c0a = cols["ratio"].start, cols["accept"].start
-    for i, b in enumerate(book.blocks):
-        for o in b.bids:
-            put(c0r + i, node_index[(o.agent, o.good)], float(o.quantity) / q)
-        for o in b.asks:
-            put(c0r + i, node_index[(o.agent, o.good)], -float(o.quantity) / q)
-        put(c0r + i, link0 + 2 * i, 1.0)  # ratio - accept <= 0
-        put(c0r + i, link0 + 2 * i + 1, 1.0)  # ratio - min_ratio * accept >= 0
-        put(c0a + i, link0 + 2 * i, -1.0)
-        put(c0a + i, link0 + 2 * i + 1, -float(b.min_ratio))
+    for i, ((agent, output), inputs) in enumerate(zip(bc.recipe_nodes, bc.recipe_inputs)):
+        put([c0 + i], [row_of((agent, output))], -1.0)
+        put(
+            np.full(len(inputs), c0 + i),
+            [row_of((agent, g)) for g in inputs],
+            np.fromiter(inputs.values(), dtype=np.float64, count=len(inputs)),
+        )
+    route_cols = span("route")
+    sellers = [(s, g) for s, _, g in bc.route_keys]
+    put(route_cols, rows(sellers), 1.0)
+    put(route_cols, rows([(b, g) for _, b, g in bc.route_keys]), -1.0)
+    put(route_cols[shared], shared_row[shared], 1.0)
+    delivery_cols = span("delivery")
+    put(delivery_cols, rows([(s, g) for s, _, g in bc.commitment_keys]), 1.0)
+    put(delivery_cols, rows(buyer_nodes), -1.0)
+    put(delivery_cols, shared_row[commit_route], 1.0)
+    put(span("dispose"), dispose_nodes, 1.0)
+    block = np.asarray(bc.block_order_block, dtype=np.int64)
+    sign = np.where(np.asarray(bc.block_order_is_bid, dtype=bool), 1.0, -1.0)
+    quantity = np.asarray(bc.block_order_quantity, dtype=np.float64)
+    put(cols["ratio"].start + block, rows(bc.block_order_nodes), sign * quantity / q)
+    ratio, accept = span("ratio"), span("accept")
+    link = link0 + 2 * np.arange(nblocks)
+    put(ratio, link, 1.0)  # ratio - accept <= 0
+    put(ratio, link + 1, 1.0)  # ratio - min_ratio * accept >= 0
+    put(accept, link, -1.0)
+    put(accept, link + 1, -np.asarray(bc.block_min_ratio, dtype=np.float64))
 
-    col_arr = np.asarray(colv, dtype=np.int64)
-    row_arr = np.asarray(rows, dtype=np.int32)
-    val_arr = np.asarray(vals, dtype=np.float64)
+    col_arr = np.concatenate([p[0] for p in parts])
+    row_arr = np.concatenate([p[1] for p in parts]).astype(np.int32)
+    val_arr = np.concatenate([p[2] for p in parts]).astype(np.float64)
     # Sort by (column, row) and sum duplicate entries (e.g. a block holding a bid and
     # an ask at the same node): HiGHS rejects a matrix with repeated entries.
     key = col_arr * nrows + row_arr
@@ -227,19 +266,16 @@ def build_layout(book: OrderBook) -> Layout:
         num_cols=ncols,
         num_rows=nrows,
         num_balance=nb,
-        shared_routes=np.asarray(shared, dtype=np.int64),
+        shared_routes=shared,
         dispose_nodes=np.asarray(dispose_nodes, dtype=np.int64),
         start=start,
         index=row_arr,
         value=val_arr,
         nz_col=col_arr.astype(np.int64),
         integer=integer,
+        commitment_routes=commit_route,
         scale=q,
     )
-
-
-def _floats(values, n: int) -> np.ndarray:
-    return np.fromiter(values, dtype=np.float64, count=n)
 
 
 def _propagate(start: dict[str, float], book: OrderBook, step) -> dict[str, float]:
@@ -257,7 +293,16 @@ def _propagate(start: dict[str, float], book: OrderBook, step) -> dict[str, floa
     return values
 
 
-def shortfall_penalty(book: OrderBook) -> float:
+def _max_by_good(goods: list, values: np.ndarray) -> dict[str, float]:
+    """The largest of ``values`` per good (0 if all are below), in order of first appearance."""
+    index = dict(zip(dict.fromkeys(goods), range(len(goods))))
+    codes = np.fromiter(map(index.__getitem__, goods), dtype=np.int64, count=len(goods))
+    top = np.zeros(len(index))
+    np.maximum.at(top, codes, values)
+    return dict(zip(index, top.tolist()))
+
+
+def shortfall_penalty(book: OrderBook, columns: BookColumns | None = None) -> float:
     """A penalty ($/unit) above any value or cost one unit of any good can reach here.
 
     A unit of good g is worth at most the best bid for g or, through a recipe using
@@ -267,34 +312,56 @@ def shortfall_penalty(book: OrderBook) -> float:
     dearest of them. The penalty is 10x the sum of the
     largest worth, the largest cost and that route term, so a commitment is served
     before any spot use of the same unit, and delivered whatever the unit costs.
+
+    ``columns`` (``compile_book(book)``) saves a walk over the book.
     """
-    blocks_bids = [o for blk in book.blocks for o in blk.bids]
-    blocks_asks = [o for blk in book.blocks for o in blk.asks]
-    worth: dict[str, float] = {}
-    for b in (*book.bids, *blocks_bids):
-        worth[b.good] = max(worth.get(b.good, 0.0), b.price)
+    bc = columns if columns is not None else compile_book(book)
+    good = itemgetter(1)
+    block_bid = np.asarray(bc.block_order_is_bid, dtype=bool)
+    block_goods = list(map(good, bc.block_order_nodes))
+    block_price = bc.floats("block_order_price")
+    worth = _max_by_good(
+        [*map(good, bc.bid_nodes), *compress(block_goods, block_bid)],
+        np.concatenate([bc.floats("bid_price"), block_price[block_bid]]),
+    )
     worth = _propagate(
         worth,
         book,
         lambda r, w: [(g, w.get(r.output, 0.0) / units) for g, units in r.inputs.items()],
     )
-    cost: dict[str, float] = {}
-    for a in (*book.asks, *blocks_asks, *book.commitments):
-        cost[a.good] = max(cost.get(a.good, 0.0), a.price)
+    commitment_goods = list(map(itemgetter(2), bc.commitment_keys))
+    cost = _max_by_good(
+        [
+            *map(good, bc.ask_nodes),
+            *compress(block_goods, ~block_bid),
+            *commitment_goods,
+        ],
+        np.concatenate(
+            [
+                bc.floats("ask_price"),
+                block_price[~block_bid],
+                bc.floats("commitment_price"),
+            ]
+        ),
+    )
     cost = _propagate(
         cost,
         book,
         lambda r, c: [(r.output, r.cost + sum(u * c.get(g, 0.0) for g, u in r.inputs.items()))],
     )
     # A unit crosses each route at most once, and at most (nodes - 1) routes.
-    total: dict[str, float] = {}
-    top_cost: dict[str, float] = {}
-    nodes: dict[str, set] = {}
-    for rt in book.routes:
-        total[rt.good] = total.get(rt.good, 0.0) + rt.cost
-        top_cost[rt.good] = max(top_cost.get(rt.good, 0.0), rt.cost)
-        nodes.setdefault(rt.good, set()).update((rt.seller, rt.buyer))
-    moving = {g: min(total[g], (len(nodes[g]) - 1) * top_cost[g]) for g in total}
+    moving: dict[str, float] = {}
+    if bc.route_keys:
+        sellers, buyers, goods = zip(*bc.route_keys)
+        index = dict(zip(dict.fromkeys(goods), range(len(goods))))
+        codes = np.fromiter(map(index.__getitem__, goods), dtype=np.int64, count=len(goods))
+        route_cost = bc.floats("route_cost")
+        total = np.bincount(codes, weights=route_cost, minlength=len(index))
+        top_cost = _max_by_good(list(goods), route_cost)
+        ends = set(zip(goods, sellers))
+        ends.update(zip(goods, buyers))
+        agents = Counter(map(itemgetter(0), ends))
+        moving = {g: min(float(total[i]), (agents[g] - 1) * top_cost[g]) for g, i in index.items()}
     top = max([0.0, *worth.values()]) + max([0.0, *cost.values()]) + max([0.0, *moving.values()])
     return 10.0 * max(1.0, top)
 
@@ -315,47 +382,36 @@ def build_data(
     c = np.zeros(n)
     lo = np.zeros(n)
     hi = np.full(n, np.inf)
-    nb_, na, nr, nt, nc = (
-        len(book.bids),
-        len(book.asks),
-        len(book.recipes),
-        len(book.routes),
-        len(book.commitments),
-    )
-    c[cols["bid"]] = _floats(bc.bid_price, nb_)
-    hi[cols["bid"]] = _floats(bc.bid_quantity, nb_)
-    c[cols["ask"]] = -_floats(bc.ask_price, na)
-    hi[cols["ask"]] = _floats(bc.ask_quantity, na)
-    c[cols["recipe"]] = -_floats((r.cost for r in book.recipes), nr)
-    hi[cols["recipe"]] = _floats((r.capacity for r in book.recipes), nr)
-    route_cap = _floats(bc.route_capacity, nt)
+    nt, nc = len(bc.route_keys), len(bc.commitment_keys)
+    c[cols["bid"]] = bc.floats("bid_price")
+    hi[cols["bid"]] = bc.floats("bid_quantity")
+    c[cols["ask"]] = -bc.floats("ask_price")
+    hi[cols["ask"]] = bc.floats("ask_quantity")
+    c[cols["recipe"]] = -bc.floats("recipe_cost")
+    hi[cols["recipe"]] = bc.floats("recipe_capacity")
+    route_cap = bc.floats("route_capacity")
     allowed = np.fromiter(bc.route_allowed, dtype=bool, count=nt)
-    c[cols["route"]] = -_floats(bc.route_cost, nt)
+    c[cols["route"]] = -bc.floats("route_cost")
     route_hi = np.where(allowed, route_cap, 0.0)
     # Routes with commitments take their capacity in the shared row instead.
     shared = layout.shared_routes
     route_hi[shared[allowed[shared]]] = np.inf
     hi[cols["route"]] = route_hi
     if penalty is None:
-        penalty = shortfall_penalty(book) if nc else 0.0
+        penalty = shortfall_penalty(book, bc) if nc else 0.0
     penalty = float(penalty)
-    qty = _floats(bc.commitment_quantity, nc)
+    qty = bc.floats("commitment_quantity")
     if nc:
-        route_index = {key: k for k, key in enumerate(bc.route_keys)}
-        via = np.fromiter(
-            (route_index[key] for key in bc.commitment_keys), dtype=np.int64, count=nc
-        )
+        via = layout.commitment_routes
         # A delivery earns the penalty it avoids and pays its route's cost.
         c[cols["delivery"]] = penalty + c[cols["route"]][via]
         hi[cols["delivery"]] = np.where(allowed[via], qty, 0.0)
     # Blocks: the value of accepting the whole block ($), ratio in [0, 1], switch binary.
-    nk = len(book.blocks)
-    c[cols["ratio"]] = _floats(
-        (
-            sum(o.price * o.quantity for o in b.bids) - sum(o.price * o.quantity for o in b.asks)
-            for b in book.blocks
-        ),
-        nk,
+    nk = len(bc.block_ids)
+    sign = np.where(np.asarray(bc.block_order_is_bid, dtype=bool), 1.0, -1.0)
+    value = sign * bc.floats("block_order_price") * bc.floats("block_order_quantity")
+    c[cols["ratio"]] = np.bincount(
+        np.asarray(bc.block_order_block, dtype=np.int64), weights=value, minlength=nk
     )
     hi[cols["ratio"]] = 1.0
     hi[cols["accept"]] = 1.0

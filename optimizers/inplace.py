@@ -40,14 +40,10 @@ class InPlaceHighs:
         idx = changed_indices(data.c, old.c)
         if len(idx):
             h.changeColsCost(len(idx), self.col_of[idx], data.c[idx])
-        idx = np.union1d(
-            changed_indices(data.col_lo, old.col_lo), changed_indices(data.col_hi, old.col_hi)
-        )
+        idx = np.flatnonzero((data.col_lo != old.col_lo) | (data.col_hi != old.col_hi))
         if len(idx):
             h.changeColsBounds(len(idx), self.col_of[idx], data.col_lo[idx], data.col_hi[idx])
-        idx = np.union1d(
-            changed_indices(data.row_lo, old.row_lo), changed_indices(data.row_hi, old.row_hi)
-        )
+        idx = np.flatnonzero((data.row_lo != old.row_lo) | (data.row_hi != old.row_hi))
         if len(idx):
             h.changeRowsBounds(len(idx), self.row_of[idx], data.row_lo[idx], data.row_hi[idx])
         self._data = data
@@ -60,3 +56,7 @@ class InPlaceHighs:
         kind = highspy.HighsVarType.kInteger if integral else highspy.HighsVarType.kContinuous
         self.h.changeColsIntegrality(len(cols), cols, np.array([kind] * len(cols)))
         self._integral = integral
+
+    def row_duals(self) -> np.ndarray:
+        """The last solve's row duals ($/unit of each row), in layout order."""
+        return np.asarray(self.h.getSolution().row_dual)[self.row_of]

@@ -32,9 +32,10 @@ each non-balance row's dual is signed by which side of the row is tight. That
 set of duals is the same for every optimal ``x``, so the rule does not depend
 on which optimal allocation the solver returned. A second LP selects the point;
 ``Clearer`` solves it through its LP dual (``DualPriceRule``: the clearing LP's
-own matrix, so a warm solve costs about as much as the clearing LP's), kept
-between ticks and warm-started; ``PriceRule`` writes the price LP directly and
-serves as its test oracle. When several allocations are optimal, ``ties.py``
+own matrix), over a working set of the columns whose constraints can bind
+(checked against every column after each solve, so the optimum is the same),
+kept between ticks and warm-started; ``PriceRule`` writes the price LP directly
+and serves as its test oracle. When several allocations are optimal, ``ties.py``
 (``SolverOptions(split_ties=True)``) picks one that does not depend on the
 book's order; prices do not change.
 """
@@ -47,6 +48,7 @@ from numbers import Integral
 
 import highspy
 import numpy as np
+import scipy.sparse as sp
 
 from optimizers.errors import ClearingError
 from optimizers.form import Data, Layout, row_activity
@@ -275,7 +277,12 @@ class DualPriceRule(PriceRule):
         self._layout = layout
         self._cost = np.zeros(layout.num_cols)
 
-    def select_duals(self, layout: Layout, data: Data, x: np.ndarray) -> np.ndarray:
+    def select_full(self, layout: Layout, data: Data, x: np.ndarray) -> np.ndarray:
+        """The rule's duals from the whole dual LP (one variable per primal column).
+
+        ``select_duals`` restricts it to a working set of columns and falls back
+        to this when the restricted solve does not settle.
+        """
         if self._layout is not layout:
             self._build(layout)
         h = self._h
@@ -306,3 +313,199 @@ class DualPriceRule(PriceRule):
                 return np.asarray(h.getSolution().row_dual)
             tol *= 100.0
         raise _face_error(h, self.options)
+
+    def __init__(self, options: SolverOptions) -> None:
+        super().__init__(options)
+        self._ws: _WorkingSet | None = None
+        self.last_rounds = 0  # restricted solves in the last select_duals (0: full LP used)
+
+    def select_duals(
+        self, layout: Layout, data: Data, x: np.ndarray, hint: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The rule's dual of every row, from the dual LP over a working set of columns.
+
+        Column ``j``'s variable ``mu_j`` is the multiplier of the price LP's
+        constraint on ``j``'s reduced cost. Only constraints that bind at the
+        optimum shape it, so the LP is solved over a working set: every column
+        strictly inside its bounds (an equality), every column kept from earlier
+        ticks, and every column whose constraint the previous prices violate.
+        The prices ``y`` of that restricted LP are optimal for a relaxation of
+        the price LP; every constraint left out is then checked at ``y``
+        (``d_j = c_j - A_j^T y`` on the right side of zero, to
+        ``dual_tolerance`` relative to the column's cost) and any violated one
+        joins the set and the LP is re-solved. When none is violated, ``y`` is
+        feasible for the whole price LP and optimal for a relaxation of it: the
+        same optimum, by the same definition. Typically one or two rounds of a
+        few hundred columns instead of one LP over every column.
+
+        ``hint``, any optimal dual of the clearing LP (HiGHS's), only guesses
+        the constraints that bind; it does not change the result.
+        """
+        if self._ws is None or self._ws.layout is not layout:
+            self._ws = _WorkingSet(layout, self.options)
+        ws = self._ws
+        tol = self.options.bound_tolerance
+        for _attempt in range(2):
+            row_lo, row_hi, y_lo, y_hi = self._bounds(layout, data, x, tol)
+            y = ws.solve(data.c, row_lo, row_hi, y_lo, y_hi, hint)
+            if y is not None:
+                self.last_rounds = ws.rounds
+                return y
+            tol *= 100.0
+        self.last_rounds = 0
+        return self.select_full(layout, data, x)
+
+
+# A working set larger than this many times the number of rows is rebuilt from
+# the columns the current tick needs (it grows by the constraints that bind).
+_WORKING_SET_ROWS = 4
+# Restricted solves per tick before the whole dual LP is solved instead.
+_MAX_ROUNDS = 25
+# A constraint within this fraction of (1 + |cost|) of binding at the previous
+# tick's prices joins the set before the first solve: a guess that saves a
+# re-solve when prices move a little; the check after each solve decides.
+_NEAR = 0.05
+
+
+class _WorkingSet:
+    """The dual LP of the price rule over a subset of the clearing LP's columns.
+
+    Holds one HiGHS instance with every row of the clearing LP and the working
+    set's columns, kept between ticks (warm-started) while the layout holds.
+    """
+
+    def __init__(self, layout: Layout, options: SolverOptions) -> None:
+        self.layout = layout
+        self.options = options
+        nb, m, n = layout.num_balance, layout.num_rows, layout.num_cols
+        self.at = sp.csc_matrix((layout.value, layout.index, layout.start), shape=(m, n)).T.tocsr()
+        self._w = price_weights(layout.nodes)
+        self._y: np.ndarray | None = None
+        self.rounds = 0
+        self._reset()
+        self._nb = nb
+
+    def _reset(self) -> None:
+        layout = self.layout
+        nb, m = layout.num_balance, layout.num_rows
+        lp = highspy.HighsLp()
+        lp.num_col_ = 0
+        lp.num_row_ = m
+        lp.row_lower_ = np.concatenate([-self._w, np.zeros(m - nb)])
+        lp.row_upper_ = np.concatenate([self._w, np.zeros(m - nb)])
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = np.zeros(1, dtype=np.int32)
+        lp.sense_ = highspy.ObjSense.kMaximize
+        self.h = _simplex_on(lp, self.options)
+        self.cols = np.zeros(0, dtype=np.int64)  # global column of each local column
+        self.member = np.zeros(layout.num_cols, dtype=bool)
+        self._cost = np.zeros(0)
+        self._lo = np.zeros(0)
+        self._hi = np.zeros(0)
+        self._rlo = np.zeros(m - nb)
+        self._rhi = np.zeros(m - nb)
+
+    def _add(self, cols: np.ndarray, c: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        """Append primal columns ``cols`` (global ids) as dual variables."""
+        layout = self.layout
+        begin, end = layout.start[cols], layout.start[cols + 1]
+        counts = (end - begin).astype(np.int64)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int32)
+        # Every non-zero of the chosen columns, column by column.
+        nz = np.repeat(begin - starts, counts) + np.arange(counts.sum())
+        self.h.addCols(
+            len(cols),
+            c[cols],
+            lo[cols],
+            hi[cols],
+            int(counts.sum()),
+            starts,
+            layout.index[nz].astype(np.int32),
+            layout.value[nz],
+        )
+        self.cols = np.concatenate([self.cols, cols])
+        self.member[cols] = True
+        self._cost = np.concatenate([self._cost, c[cols]])
+        self._lo = np.concatenate([self._lo, lo[cols]])
+        self._hi = np.concatenate([self._hi, hi[cols]])
+
+    def _push(self, c: np.ndarray, lo: np.ndarray, hi: np.ndarray, rlo, rhi) -> None:
+        """Send the working set's changed costs and bounds, and the signed rows' bounds."""
+        h, cols = self.h, self.cols
+        new_c, new_lo, new_hi = c[cols], lo[cols], hi[cols]
+        idx = np.flatnonzero(new_c != self._cost).astype(np.int32)
+        if len(idx):
+            h.changeColsCost(len(idx), idx, new_c[idx])
+            self._cost = new_c
+        idx = np.flatnonzero((new_lo != self._lo) | (new_hi != self._hi)).astype(np.int32)
+        if len(idx):
+            h.changeColsBounds(len(idx), idx, new_lo[idx], new_hi[idx])
+            self._lo, self._hi = new_lo, new_hi
+        idx = np.flatnonzero((rlo != self._rlo) | (rhi != self._rhi))
+        if len(idx):
+            h.changeRowsBounds(len(idx), (idx + self._nb).astype(np.int32), rlo[idx], rhi[idx])
+            self._rlo, self._rhi = rlo, rhi
+
+    def _violated(
+        self, y: np.ndarray, c: np.ndarray, lo: np.ndarray, hi: np.ndarray, slack: float
+    ) -> np.ndarray:
+        """Columns outside the set whose reduced-cost constraint ``y`` breaks by more
+        than ``slack`` (1 + |c_j|); a negative ``slack`` also names nearly binding ones."""
+        d = c - self.at @ y
+        slack = slack * (1.0 + np.abs(c))
+        # mu_j >= 0 allowed (a^T y >= c, d <= 0); mu_j <= 0 allowed (d >= 0).
+        bad = ((hi > 0) & (d > slack)) | ((lo < 0) & (d < -slack))
+        return np.flatnonzero(bad & ~self.member)
+
+    def solve(
+        self,
+        c: np.ndarray,
+        row_lo: np.ndarray,
+        row_hi: np.ndarray,
+        y_lo: np.ndarray,
+        y_hi: np.ndarray,
+        hint: np.ndarray | None = None,
+    ) -> np.ndarray | None:
+        """The restricted optimum's duals once no constraint outside the set is violated
+        (None if the restricted LP does not solve or does not settle).
+
+        ``row_lo``/``row_hi`` bound ``A_j^T y`` per column and ``y_lo``/``y_hi`` the
+        non-balance rows' duals (``PriceRule._bounds``); ``hint`` is any dual of the
+        clearing LP, used only to guess which constraints bind."""
+        lo = np.where(np.isfinite(row_hi), -np.inf, 0.0)
+        hi = np.where(np.isfinite(row_lo), np.inf, 0.0)
+        # A dual y_i >= 0 allowed -> (A mu)_i <= 0 needs no lower side, etc.
+        rlo = np.where(np.isfinite(y_lo), -np.inf, 0.0)
+        rhi = np.where(np.isfinite(y_hi), np.inf, 0.0)
+        if len(self.cols) > _WORKING_SET_ROWS * self.layout.num_rows:
+            self._reset()
+        required = np.flatnonzero((lo < 0) & (hi > 0) & ~self.member)  # interior columns
+        self._push(c, lo, hi, rlo, rhi)
+        # Guesses of the binding constraints: those nearly binding at the previous
+        # tick's prices and at the clearing LP's own dual (a point of this face).
+        extra = required[:0]
+        for y in (self._y, hint):
+            if y is not None:
+                extra = np.union1d(extra, self._violated(y, c, lo, hi, -_NEAR))
+        new = np.union1d(required, extra)
+        h = self.h
+        for rounds in range(1, _MAX_ROUNDS + 1):
+            if len(new):
+                self._add(new, c, lo, hi)
+            if not self.options.warm_start:
+                h.clearSolver()
+            h.run()
+            if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                h.clearSolver()
+                h.run()
+                if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                    self._y = None
+                    return None
+            y = np.asarray(h.getSolution().row_dual)
+            new = self._violated(y, c, lo, hi, self.options.dual_tolerance)
+            if not len(new):
+                self._y = y
+                self.rounds = rounds
+                return y
+        self._y = None
+        return None

@@ -54,8 +54,12 @@ def test_base_book_is_valid_and_clears():
 
 
 def assert_rejected(book: OrderBook, *patterns: str) -> None:
-    """``validate`` and ``clear`` both raise, and the message matches every pattern."""
-    for check in (validate, clear, Clearer(backend="highspy").clear):
+    """``validate`` and ``clear`` both raise, and the message matches every pattern; so
+    does a clearer that has cleared the valid base book (which checks only the numbers,
+    flags and ids of a book of the shape it has seen)."""
+    warm = Clearer(backend="highspy")
+    warm.clear(base_book())
+    for check in (validate, clear, Clearer(backend="highspy").clear, warm.clear):
         with pytest.raises(OrderBookError) as info:
             check(book)
         message = str(info.value)
@@ -337,3 +341,87 @@ def test_numpy_float_numbers_are_accepted():
     )
     validate(book)
     assert clear(book).status == "optimal"
+
+
+@pytest.mark.parametrize(
+    "changes, expected",
+    [
+        ({"bids": (Bid("lab", "chip", 5.0, -100.0), Bid("lab", "chip", 3.0, 80.0))}, "bids[0]"),
+        ({"asks": (Ask("fab", "wafer", 20.0, 2.0), Ask("fab", "wafer", 10.0, "3"))}, "asks[1]"),
+        (
+            {"recipes": (Recipe("designer", "chip", {"wafer": 2.0}, capacity=math.nan),)},
+            "recipes[0]",
+        ),
+        (
+            {
+                "routes": (
+                    Route("fab", "designer", "wafer", capacity=30.0, cost=0.5),
+                    Route("designer", "lab", "chip", capacity=30.0, cost=-0.5),
+                )
+            },
+            "routes[1]",
+        ),
+        (
+            {
+                "routes": (
+                    Route("fab", "designer", "wafer", capacity=30.0, cost=0.5, allowed=1),
+                    Route("designer", "lab", "chip", capacity=30.0, cost=0.5),
+                )
+            },
+            "routes[0]",
+        ),
+        (
+            {"commitments": (Commitment("c1", "fab", "designer", "wafer", 4.0, math.nan),)},
+            "commitments[0]",
+        ),
+        (
+            {"blocks": (Block("blk", bids=(Bid("lab", "chip", 1.0, -120.0),), min_ratio=1.0),)},
+            "blocks[0].bids[0]",
+        ),
+    ],
+)
+def test_numbers_are_checked_on_a_book_of_a_known_shape(changes, expected):
+    """A clearer that has cleared a book checks only the numbers, flags and ids of the
+    next book of the same shape; a bad number there is still named."""
+    from optimizers.form import shape_key
+
+    book = base_book(**changes)
+    assert shape_key(book) == shape_key(base_book())  # the same shape: the short path
+    for backend in ("highspy", "pyomo"):
+        warm = Clearer(backend=backend)
+        warm.clear(base_book())
+        with pytest.raises(OrderBookError) as info:
+            warm.clear(book)
+        assert expected in str(info.value), str(info.value)
+        # The clearer still clears the valid book afterwards, without a rebuild.
+        assert not warm.clear(base_book()).rebuilt
+
+
+def test_duplicate_commitment_id_is_caught_on_a_book_of_a_known_shape():
+    """Commitment ids are not part of the shape, so a clearer checks them every tick."""
+    base = base_book(
+        routes=(
+            Route("fab", "designer", "wafer", capacity=30.0, cost=0.5),
+            Route("designer", "lab", "chip", capacity=30.0, cost=0.5),
+        ),
+        commitments=(
+            Commitment("c1", "fab", "designer", "wafer", 4.0, 2.5),
+            Commitment("c2", "designer", "lab", "chip", 1.0, 90.0),
+        ),
+    )
+    twin = OrderBook(
+        bids=base.bids,
+        asks=base.asks,
+        recipes=base.recipes,
+        routes=base.routes,
+        commitments=(base.commitments[0], replace_id(base.commitments[1], "c1")),
+        blocks=base.blocks,
+    )
+    warm = Clearer(backend="highspy")
+    warm.clear(base)
+    with pytest.raises(OrderBookError, match=r"commitments\[1\].*duplicates commitment id"):
+        warm.clear(twin)
+
+
+def replace_id(c: Commitment, new_id: str) -> Commitment:
+    return Commitment(new_id, c.seller, c.buyer, c.good, c.quantity, c.price)
