@@ -89,9 +89,7 @@ class MarketModel(mesa.Model):
             agent = BY_SECTION[section].cls(self, spec)
             agent.credit_line = spec.credit_line
             self.by_name[spec.name] = agent
-        # The tie rule is on unless the caller says otherwise: among optimal allocations
-        # the clearing takes the symmetric (pro-rata) one (optimizers/ties.py).
-        self.clearer = Clearer(solver_options or SolverOptions(split_ties=True))
+        self.clearer = Clearer(solver_options or SolverOptions())
         self.desk = ct.ContractDesk(self)
         self.credit = Credit(self)
         self.trading = self.agents  # agents that have not defaulted (market.credit)

@@ -51,6 +51,7 @@ class TickOutcome:
     into: dict[tuple[str, str], dict[str, float]]
     out_of: dict[tuple[str, str], dict[str, float]]
     spot_price: dict[str, float]
+    receipts: dict[tuple[str, str], tuple[float, float]]  # (seller, good): (units, $)
 
     @classmethod
     def of(
@@ -116,10 +117,16 @@ class TickOutcome:
             volume[g] += q
             value[g] += q * p
         spot_price = {g: value[g] / volume[g] for g in GOODS if volume.get(g, 0.0) > 0}
+        receipts: dict[tuple[str, str], tuple[float, float]] = {}
+        sales = [(s, g, q, p) for s, _, g, q, p in spot]
+        sales += [(k.seller, k.good, d, k.price) for k, d, _ in deliveries if d > 0]
+        for s, g, q, p in sales:
+            units, paid = receipts.get((s, g), (0.0, 0.0))
+            receipts[(s, g)] = (units + q, paid + q * p)
         return cls(
             tick, book, c, asks, bids, activity, route_flows, deliveries, dict(sold),
             dict(made), {k: tuple(v) for k, v in fills.items()}, dict(flows), tuple(spot),
-            asks_first, dict(into), dict(out_of), spot_price,
+            asks_first, dict(into), dict(out_of), spot_price, receipts,
         )  # fmt: skip
 
     def node_price(self, agent: str, good: str) -> float | None:
@@ -129,15 +136,7 @@ class TickOutcome:
     def received_price(self, seller: str, good: str) -> float | None:
         """$/unit ``seller`` was paid on average for ``good`` this tick: spot units at their
         settlement price and contract units at the contract price; None if it sold none."""
-        units = value = 0.0
-        for s, _, g, q, p in self.spot:
-            if s == seller and g == good:
-                units += q
-                value += q * p
-        for k, d, _ in self.deliveries:
-            if k.seller == seller and k.good == good and d > 0:
-                units += d
-                value += d * k.price
+        units, value = self.receipts.get((seller, good), (0.0, 0.0))
         return value / units if units > 0 else None
 
     def ask_price(self, agent: str, good: str) -> float | None:

@@ -133,3 +133,29 @@ def test_a_price_on_a_threshold_is_not_above_it_whatever_the_rounding():
     assert not exceeds(11.0 * 1.05, 1.1 * 10.5)
     assert not exceeds(1.1 * 10.5, 11.0 * 1.05)
     assert exceeds(11.56, 1.1 * 10.5)
+
+
+def _late_means(world: Scenario, seed: int) -> dict[str, float]:
+    """Mean transaction price per good over 2030-34 (ticks 20-39) of a baseline run."""
+    t = tables(world, seed, 40)["prices"]
+    out: dict[str, list[float]] = {}
+    for tick, g, v in zip(t["tick"], t["good"], t["price"]):
+        if tick >= 20 and not math.isnan(v):
+            out.setdefault(g, []).append(v)
+    return {g: float(np.mean(v)) for g, v in out.items()}
+
+
+@pytest.mark.parametrize(
+    ("section", "agent"), [("packagers", "Amkor"), ("power_providers", "Grid China")]
+)
+def test_on_the_baseline_a_1e_9_capacity_change_moves_no_2030_34_price_by_1_percent(section, agent):
+    world = load_scenario(BASELINE)
+    data = world.model_dump(mode="python")
+    (spec,) = [s for s in data[section] if s["name"] == agent]
+    spec["capacity"] *= 1 + 1e-9
+    nudged = Scenario.model_validate(data)
+    for seed in range(8):
+        a, b = _late_means(world, seed), _late_means(nudged, seed)
+        assert a.keys() == b.keys()
+        for g in a:
+            assert b[g] == pytest.approx(a[g], rel=0.01), (seed, g)
