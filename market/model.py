@@ -8,10 +8,14 @@
    is then put in agent-name order, so neither activation order nor the
    scenario's listing order can change it;
 4. ``optimizers.Clearer`` clears the book (kept between ticks, warm-started);
-   the tick's results become one frozen ``outcome.TickOutcome``;
-5. settlement: spot trades pay the buyer's nodal price along each route (the
-   route's cost goes outside the model), contracts pay their own price, breaches
-   their penalty; agents update their stocks;
+   the tick's results become one frozen ``outcome.TickOutcome``; if the clearing
+   sold out a pool of inputs not in allocation and its price took the rent, the pool
+   goes into allocation and the tick is cleared again (``Allocation.catch_up``);
+5. settlement: spot trades pay the buyer's nodal price along each route, or for a
+   good sold at offer at most the seller's offer plus the route's cost (the route's
+   cost goes outside the model), contracts pay their own price, breaches their
+   penalty; agents update their stocks; hyperscalers in distress sell part of their
+   fleet before any default (``credit.Credit``);
    unfilled install orders wait in backlogs, traced upstream to quoted lead
    times (``backlog.LeadTimes``);
 6. agents learn and decide (prices, capacity, contract requests); the desk signs
