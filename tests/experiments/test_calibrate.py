@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -74,3 +76,13 @@ def test_calibrate_writes_a_fitted_scenario_that_loads(tmp_path, capsys):
     assert fitted.behaviour.markup_step == pytest.approx(best)
     assert fitted.meta.start_year == 2023 and fitted.meta.name == "tiny_fitted"
     assert "Which parameters the data pins down" in (out / "report.html").read_text()
+
+
+def test_the_shipped_calibration_plan_loads_and_names_the_baselines_fitted_field():
+    root = Path(__file__).parents[2]
+    plan, _ = load_plan(root / "experiments" / "plans" / "calibrate_orders.toml")
+    paths = [p.path for p in plan.parameters]
+    assert "behaviour.fleet_adjustment_ticks" in paths
+    # The baseline carries a value from inside the plan's range (the fit it records).
+    low, high = next(p.range for p in plan.parameters if p.path.endswith("adjustment_ticks"))
+    assert low <= load_scenario("baseline").behaviour.fleet_adjustment_ticks <= high
