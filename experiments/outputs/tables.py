@@ -30,10 +30,10 @@ TICK_EXTRAS = ("tick", "date", "seed", "rebuilt", "shocks")
 """Columns of the ``ticks`` table that are not per-tick series."""
 
 ENERGY_SERIES = {
-    "energy_mwh": ("hyperscalers' energy (TWh per quarter)", 1e6),
-    "emissions_t": ("hyperscalers' emissions (Mt CO2e per quarter)", 1e6),
-    "water_m3": ("hyperscalers' water (bn L per quarter)", 1e6),
-    "carbon_paid": ("carbon price paid ($ per quarter)", 1.0),
+    "energy_mwh": ("hyperscalers' energy (TWh per tick)", 1e6),
+    "emissions_t": ("hyperscalers' emissions (Mt CO2e per tick)", 1e6),
+    "water_m3": ("hyperscalers' water (bn L per tick)", 1e6),
+    "carbon_paid": ("carbon price paid ($ per tick)", 1.0),
 }
 """``ticks`` columns shown as headline series in a larger unit: column -> (label, divisor)."""
 
