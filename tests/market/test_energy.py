@@ -172,3 +172,19 @@ def test_a_carbon_price_refuses_a_price_above_its_bound_and_a_target_without_hyp
 def test_a_hyperscaler_region_without_a_grid_intensity_is_refused_by_name():
     text = _refusal(grid_intensity={"TW": 600.0})
     assert "hyperscalers[0].region" in text and "grid_intensity.US" in text
+
+
+def test_baseline_2025_ai_energy_is_below_each_companys_reported_electricity():
+    """docs/data-sources.md §11: Google used 32.1 TWh in 2024 (about 43 TWh in 2025),
+    Microsoft 29.8 TWh in FY24, for all their operations; the model counts only the AI
+    accelerators it rents out, so it must stay below those totals, and the same order."""
+    from experiments.scenarios import load_scenario
+
+    m = MarketModel(load_scenario("baseline"), seed=0)
+    m.run(4)  # 2025
+    twh: dict[str, float] = {}
+    for r in _rows(m.tables()):
+        if r["type"] == "Hyperscaler":
+            twh[r["agent"]] = twh.get(r["agent"], 0.0) + r["energy_mwh"] / 1e6
+    assert 0.25 * 43.0 < twh["Alphabet"] < 43.0
+    assert 0.25 * 29.8 < twh["Microsoft"] < 29.8
