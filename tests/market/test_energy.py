@@ -12,7 +12,7 @@ import math
 import pytest
 from worlds import small_world
 
-from experiments.scenarios import ScenarioError, validate_scenario
+from experiments.scenarios import ScenarioError, load_scenario, validate_scenario
 from market.agents import Hyperscaler
 from market.ledger import EXTERNAL
 from market.model import MarketModel
@@ -178,8 +178,6 @@ def test_baseline_2025_ai_energy_is_below_each_companys_reported_electricity():
     """docs/data-sources.md §11: Google used 32.1 TWh in 2024 (about 43 TWh in 2025),
     Microsoft 29.8 TWh in FY24, for all their operations; the model counts only the AI
     accelerators it rents out, so it must stay below those totals, and the same order."""
-    from experiments.scenarios import load_scenario
-
     m = MarketModel(load_scenario("baseline"), seed=0)
     m.run(4)  # 2025
     twh: dict[str, float] = {}
