@@ -35,7 +35,15 @@ KPIS: dict[str, str] = {
     "routes, sum over ticks",
     "quota_rent": "$ of quota rents: (buyer's - seller's node price) x units moved on routes "
     "capped by an export control, sum over ticks",
+    "energy": "TWh drawn by the compute hyperscalers rented, mean per tick",
+    "emissions": "Mt CO2e of that energy (each hyperscaler's grid intensity), mean per tick",
+    "water": "bn L of water (IT energy x WUE), mean per tick",
+    "carbon_paid": "$ of carbon price paid by hyperscalers, sum over ticks",
 }
+
+ENERGY_KPIS = (("energy", "energy_mwh", 1e6), ("emissions", "emissions_t", 1e6),
+               ("water", "water_m3", 1e6))  # fmt: skip
+"""(KPI, ``ticks`` column, divisor): MWh -> TWh, t -> Mt, m3 -> bn L (1 m3 = 1,000 L)."""
 
 FAMILIES: dict[str, str] = {
     "compute_received[{}]": "H100e-quarters of compute the lab received, mean per tick",
@@ -196,6 +204,11 @@ def kpis(tables: dict[str, dict[str, list]], shocks=()) -> dict[str, float]:
     out["supplier_capex"] = float(
         sum(c for t, c in zip(a["tick"], a["capex"]) if t == last and not math.isnan(c))
     )
+    for name, column, scale in ENERGY_KPIS:
+        values = tables["ticks"].get(column)
+        out[name] = _mean(values) / scale if values else math.nan
+    paid = tables["ticks"].get("carbon_paid")
+    out["carbon_paid"] = float(sum(paid)) if paid else math.nan
     money = rents(tables, shocks)
     out["tariff_revenue"] = sum(v[0] for v in money.values())
     out["quota_rent"] = sum(v[1] for v in money.values())

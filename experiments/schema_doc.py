@@ -55,7 +55,9 @@ NOTES: dict[tuple[str, str], str] = {
         "them); tariff: adds factor $ per unit on those routes; demand_bust: labs' demand "
         "times factor; power_shortage: power providers' capacity times factor; subsidy: "
         "capex times factor (0.7 = 30% subsidy); contract_cap: no buyer may hold more than "
-        "factor of a supplier's capacity under contract."
+        "factor of a supplier's capacity under contract; carbon_price: the target "
+        "hyperscalers (or all) pay factor $ per t CO2e on their emissions (at most 1e4), "
+        "and add it to their compute ask (market/energy.py)."
     ),
     ("ShockSpec", "start"): "First tick the shock is active.",
     ("ShockSpec", "end"): "First tick it is no longer active (start <= t < end).",

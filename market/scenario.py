@@ -546,6 +546,21 @@ class HyperscalerSpec(AgentSpec):
         description="Discount rate per year of its install valuation (cost of capital: "
         "hyperscalers ~6-10%, neoclouds 7-15%).",
     )
+    pue: Annotated[float, Field(ge=1, le=10, allow_inf_nan=False), _REAL] = Field(
+        1.2,
+        description="Power usage effectiveness of its data centres: facility energy / IT "
+        "energy. Its IT power per H100e is mw_per_h100e / pue (mw_per_h100e is all-in), "
+        "so pue splits energy into IT and overhead (market/energy.py). Default 1.2: the "
+        "top of the hyperscale range 1.1-1.2 (Uptime Institute surveys 2023-24; industry "
+        "average 1.55-1.59).",
+    )
+    wue: Ratio = Field(
+        0.36,
+        description="Water usage effectiveness: litres of water per kWh of IT energy "
+        "(site water, mostly evaporative cooling). Default 0.36: the US data-centre "
+        "average (Lawrence Berkeley National Laboratory, 2024 United States Data Center "
+        "Energy Usage Report; projected 0.45-0.48).",
+    )
 
 
 class LabSpec(AgentSpec):
@@ -622,6 +637,7 @@ class ShockSpec(Strict):
         "power_shortage",  # power providers in target region: capacity times `factor`
         "subsidy",  # capex in target region times `factor` (0.7 = 30% subsidy)
         "contract_cap",  # no buyer may hold more than `factor` of a supplier's capacity
+        "carbon_price",  # hyperscalers (target or all) pay `factor` $ per t CO2e emitted
     ]
     start: Ticks = Field(description=f"First tick the shock is active ({DATE_HELP}).")
     end: Ticks = Field(
@@ -857,6 +873,13 @@ def check_history(scenario: Scenario) -> None:
             )
 
 
+GRID_INTENSITY: dict[str, float] = {
+    "US": 369.0, "TW": 642.0, "KR": 431.0, "CN": 582.0, "JP": 485.0, "EU": 281.0,
+}  # fmt: skip
+"""Default grid carbon intensity by region, g CO2e/kWh (Ember 2022 via Our World in Data;
+EU: European Environment Agency, EU-27 2018)."""
+
+
 class Scenario(Strict):
     """One world: agents with their starting state, contracts, routes, shocks."""
 
@@ -864,6 +887,14 @@ class Scenario(Strict):
     behaviour: Behaviour = Behaviour()
     transport_cost: dict[Good, NonNeg] = Field(
         default_factory=dict, description="$ per unit moved between different regions, by good."
+    )
+    grid_intensity: dict[str, Ratio] = Field(
+        default_factory=lambda: dict(GRID_INTENSITY),
+        description="Carbon intensity of each region's grid, g CO2e per kWh (lifecycle, "
+        "location-based), by region code; every hyperscaler's region needs one. A table "
+        "given here replaces the default: US 369, TW 642, KR 431, CN 582, JP 485 (Ember "
+        "yearly electricity data 2022, via Our World in Data), EU 281 (EU-27 2018, European "
+        "Environment Agency; later years are lower).",
     )
     fabs: tuple[FabSpec, ...] = ()
     memory_makers: tuple[MemoryMakerSpec, ...] = ()
@@ -961,6 +992,13 @@ class Scenario(Strict):
                 r = getattr(s, field)
                 if r and r not in regions:
                     raise ValueError(f"shocks[{i}].{field}: unknown region {r!r}")
+        for i, h in enumerate(self.hyperscalers):
+            if h.region not in self.grid_intensity:
+                raise ValueError(
+                    f"hyperscalers[{i}].region: no grid_intensity for region {h.region!r} "
+                    f"(regions with one: {sorted(self.grid_intensity)}); add "
+                    f"grid_intensity.{h.region} in g CO2e/kWh"
+                )
         check_shocks(self)
         check_contract_routes(self)
         check_history(self)
@@ -981,6 +1019,7 @@ SHOCK_FIELDS: dict[str, tuple[str, ...]] = {
     "export_control": ("from_region", "to_region", "goods", "factor"),
     "tariff": ("from_region", "to_region", "goods", "factor"),
     "contract_cap": ("factor",),
+    "carbon_price": ("target", "factor"),
 }
 """The fields each shock kind reads besides kind, start and end (``market.shocks.policy_at``)."""
 
@@ -990,11 +1029,17 @@ SHOCK_SECTIONS: dict[str, tuple[str, ...]] = {
     "power_shortage": ("power_providers",),
     "demand_bust": ("labs",),
     "subsidy": CAPACITY_HOLDERS,
+    "carbon_price": ("hyperscalers",),
 }
 """The sections whose agents a targeted shock kind can affect (others ignore it)."""
 
 SHARE_FACTOR = ("export_control", "contract_cap")
-"""Kinds whose factor is a share of capacity (0..1); tariff's is $ per unit; others multiply."""
+"""Kinds whose factor is a share of capacity (0..1); tariff's is $ per unit, carbon_price's
+$ per t CO2e; others multiply."""
+MONEY_FACTOR = ("tariff", "carbon_price")
+"""Kinds whose factor is $ per unit (a good's unit; t CO2e)."""
+MAX_CARBON_PRICE = 1e4
+"""Largest carbon price, $ per t CO2e (about 50x the highest price in force, 2025)."""
 
 
 def check_shocks(scenario: Scenario) -> None:
@@ -1014,7 +1059,12 @@ def check_shocks(scenario: Scenario) -> None:
                 f"shocks[{i}].factor: {s.kind}'s factor is a share of capacity, 0..1 "
                 f"(got {s.factor})"
             )
-        if s.kind not in SHARE_FACTOR and s.kind != "tariff" and s.factor > MAX_RATIO:
+        if s.kind == "carbon_price" and s.factor > MAX_CARBON_PRICE:
+            raise ValueError(
+                f"shocks[{i}].factor: carbon_price's factor is $ per t CO2e; it must be <= "
+                f"{_bound_number(MAX_CARBON_PRICE)} (got {s.factor})"
+            )
+        if s.kind not in SHARE_FACTOR + MONEY_FACTOR and s.factor > MAX_RATIO:
             raise ValueError(
                 f"shocks[{i}].factor: {s.kind}'s factor multiplies; it must be <= "
                 f"{_bound_number(MAX_RATIO)} (got {s.factor})"

@@ -35,6 +35,7 @@ class PolicyState:
     capex: dict[str, float] = field(default_factory=dict)  # agent -> factor
     routes: list[RouteRule] = field(default_factory=list)
     contract_cap: float | None = None  # max share of a supplier's capacity per buyer
+    carbon: dict[str, float] = field(default_factory=dict)  # hyperscaler -> $ per t CO2e
     active: list[str] = field(default_factory=list)  # descriptions, for reports
 
     def capacity_factor(self, agent: str) -> float:
@@ -45,6 +46,10 @@ class PolicyState:
 
     def capex_factor(self, agent: str) -> float:
         return self.capex.get(agent, 1.0)
+
+    def carbon_price(self, agent: str) -> float:
+        """$ per t CO2e the agent pays on its emissions this tick (0 without a carbon price)."""
+        return self.carbon.get(agent, 0.0)
 
 
 def _targets(
@@ -84,6 +89,9 @@ def policy_at(scenario: Scenario, tick: int) -> PolicyState:
             state.routes.append(RouteRule(s.from_region, s.to_region, s.goods, cap=s.factor))
         elif s.kind == "tariff":
             state.routes.append(RouteRule(s.from_region, s.to_region, s.goods, cost=s.factor))
+        elif s.kind == "carbon_price":  # prices in force together add up
+            for a in _targets(s, agents, "hyperscalers"):
+                state.carbon[a] = state.carbon.get(a, 0.0) + s.factor
         elif s.kind == "contract_cap":
             cap = s.factor if state.contract_cap is None else min(state.contract_cap, s.factor)
             state.contract_cap = cap

@@ -11,23 +11,27 @@ Tables (one row per tick and key; money in $, quantities per tick in the good's 
   backlog_installs (H100e of install orders waiting), cancelled_installs (H100e of
   orders cancelled after the patience), lead_time_<good> (weeks: backlog waiting
   on the good / units delivered this tick; ``market.backlog``), defaults (agents
-  that defaulted this tick) and defaulted (all so far; ``market.credit``).
+  that defaulted this tick) and defaulted (all so far; ``market.credit``);
+  energy_mwh, emissions_t, water_m3 and carbon_paid: the hyperscalers' totals of
+  the agents table's columns of the same names.
 - ``prices``: tick, date, good, spot_price (volume-weighted over spot trades, $/unit
   paid by buyers; when nothing trades, the mean nodal shadow price at the good's
   buyers), contract_price (volume-weighted over contracted deliveries; NaN when
   none), price (the transaction price: volume-weighted over spot and contract
   units; the spot price when nothing moved), volume (spot units), contract_volume.
 - ``agents``: tick, agent, type, region, cash, profit, revenue ($ this tick from goods
-  sold and labs' value of compute), gross_margin (this tick's
-  (revenue - cost of goods sold) / revenue, ``metrics.gross_margins``), roi, capex (cumulative $
-  spent on new capacity), prepaid (cumulative $ of customers' prepayments
-  received: the share of expansion risk customers carry), capacity, sold,
-  utilisation, stranded, markup; labs: demand, received, unmet; hyperscalers:
-  fleet (H100e), power_mw; sellers: backlog (units of orders waiting on it) and
-  lead_time (weeks it quotes, the largest over its goods); credit_line ($ it may
-  borrow: cash never goes below -credit_line), defaulted (it has defaulted and
-  stopped trading), default_loss (cumulative $ of contracts it lost to others'
-  defaults; ``market.credit``).
+  sold and labs' value of compute), gross_margin (this tick's (revenue - cost of goods
+  sold) / revenue, ``metrics.gross_margins``), roi, capex (cumulative $ spent on new
+  capacity), prepaid (cumulative $ of customers' prepayments received: the share of
+  expansion risk customers carry), capacity, sold, utilisation, stranded, markup;
+  labs: demand, received, unmet; hyperscalers: fleet (H100e), power_mw, energy_mwh
+  (MWh drawn by the compute it rented), emissions_t (t CO2e of that energy at its
+  region's grid intensity), water_m3 (m3 of water at its WUE; ``market.energy``),
+  carbon_paid ($ of carbon price); sellers: backlog (units of orders waiting on it)
+  and lead_time (weeks it quotes, the largest over its goods); credit_line ($ it may
+  borrow: cash never goes below -credit_line), defaulted (it has defaulted and stopped
+  trading), default_loss (cumulative $ of contracts it lost to others' defaults;
+  ``market.credit``).
 - ``flows``: tick, seller, buyer, good, quantity (spot + contract units).
 - ``node_prices``: tick, agent, good, price ($/unit at that node, the price rule's).
 - ``contracts``: tick, contract, kind, seller, buyer, good, nominated, delivered,
@@ -59,11 +63,16 @@ from market.goods import GOODS
 if TYPE_CHECKING:
     from market.model import MarketModel
 
+ENERGY = ("energy_mwh", "emissions_t", "water_m3", "carbon_paid")
+"""Hyperscalers' energy (MWh), emissions (t CO2e), water (m3) and carbon price paid ($)
+this tick: per agent in ``agents``, their totals in ``ticks``."""
+
 TABLES = {
     "ticks": [
         "tick", "date", "surplus", "shortfall", "rebuilt", "shocks", "persistence",
         "contracts_active", "breaches", "backlog_installs", "cancelled_installs",
         *(f"lead_time_{g}" for g in QUOTED), "defaults", "defaulted", "distress_sales",
+        *ENERGY,
     ],
     "prices": [
         "tick", "date", "good", "price", "spot_price", "contract_price", "volume",
@@ -74,7 +83,7 @@ TABLES = {
         "capex",
         "prepaid", "capacity", "sold",
         "utilisation", "stranded", "markup", "demand", "received", "unmet", "fleet", "power_mw",
-        "backlog", "lead_time", "credit_line", "defaulted", "default_loss",
+        "backlog", "lead_time", "credit_line", "defaulted", "default_loss", *ENERGY,
     ],
     "flows": ["tick", "seller", "buyer", "good", "quantity"],
     "node_prices": ["tick", "agent", "good", "price"],
@@ -152,6 +161,7 @@ class TickRecorder:
             **{f"lead_time_{g}": w for g, w in m.lead_times.by_good.items()},
             defaults=m.credit.defaults_this_tick, defaulted=len(m.credit.defaulted),
             distress_sales=m.credit.sales_this_tick,
+            **self._energy_totals(),
         )  # fmt: skip
         self._previous = current
 
@@ -198,6 +208,15 @@ class TickRecorder:
         self._exposure(t)
         self._capacity(t)
 
+    def _energy_totals(self) -> dict[str, float]:
+        """The hyperscalers' energy, emissions, water and carbon paid, added up."""
+        hypers = self.model.agents_of(Hyperscaler)
+        f = [h.footprint for h in hypers]
+        return dict(
+            energy_mwh=sum(x.energy_mwh for x in f), emissions_t=sum(x.emissions_t for x in f),
+            water_m3=sum(x.water_m3 for x in f), carbon_paid=sum(h.carbon_paid for h in hypers),
+        )  # fmt: skip
+
     def _agents(self, t: int) -> None:
         m = self.model
         capital = [g for g, info in GOODS.items() if info.durable]
@@ -211,7 +230,7 @@ class TickRecorder:
                 capex=a.capex_total, prepaid=a.prepaid_total,
                 capacity=NAN, sold=NAN, utilisation=NAN,
                 stranded=NAN, markup=NAN, demand=NAN, received=NAN, unmet=NAN, fleet=NAN,
-                power_mw=NAN, backlog=a.backlog,
+                power_mw=NAN, backlog=a.backlog, **dict.fromkeys(ENERGY, NAN),
                 lead_time=max(a.lead_times.values()) if a.lead_times else 0.0,
                 credit_line=a.credit_line, defaulted=a.defaulted, default_loss=a.default_loss,
             )  # fmt: skip

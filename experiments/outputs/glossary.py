@@ -77,6 +77,11 @@ COLUMNS: dict[str, dict[str, str]] = {
         "defaulted": "agents that have defaulted so far (they no longer trade)",
         "distress_sales": "$ of fleets sold this tick by hyperscalers in distress, at the "
         "fire-sale discount (ledger kind asset_sale)",
+        "energy_mwh": "MWh drawn this tick by the compute all hyperscalers rented (sum of "
+        "the agents' energy_mwh)",
+        "emissions_t": "t CO2e of that energy (sum of the agents' emissions_t)",
+        "water_m3": "m3 of water used this tick (sum of the agents' water_m3)",
+        "carbon_paid": "$ of carbon price paid by hyperscalers this tick (ledger kind carbon)",
     },
     "prices": {
         "price": "$ per unit paid by buyers, volume-weighted over spot trades (when "
@@ -106,6 +111,15 @@ COLUMNS: dict[str, dict[str, str]] = {
         "unmet": "labs: H100e-quarters wanted and not received",
         "fleet": "hyperscalers: installed H100e",
         "power_mw": "hyperscalers: MW of power installed",
+        "energy_mwh": "hyperscalers: MWh drawn this tick = compute sold (H100e-quarters) x "
+        "mw_per_h100e x hours per tick (= IT kW per H100e x hours x PUE / 1000; "
+        "market/energy.py)",
+        "emissions_t": "hyperscalers: t CO2e this tick = energy_mwh x the grid intensity of "
+        "its region (g CO2e/kWh) / 1000",
+        "water_m3": "hyperscalers: m3 of water this tick = IT energy (energy_mwh / PUE, MWh) "
+        "x WUE (L per kWh of IT energy)",
+        "carbon_paid": "hyperscalers: $ of carbon price paid this tick = carbon price ($/t "
+        "CO2e) x emissions_t",
         "lead_time": "weeks of backlog at the agent's delivery rate (the largest over its goods)",
         "credit_line": "$ the agent may borrow: its cash never goes below minus this",
         "defaulted": "whether the agent has defaulted and stopped trading",

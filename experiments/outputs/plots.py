@@ -24,7 +24,7 @@ import pandas as pd  # noqa: E402
 
 from experiments.kpis import KPIS  # noqa: E402
 from experiments.outputs.glossary import GOOD_UNITS, quantity_unit  # noqa: E402
-from experiments.outputs.tables import bands, headline  # noqa: E402
+from experiments.outputs.tables import ENERGY_SERIES, bands, headline  # noqa: E402
 
 
 def _first_seed(tables: dict) -> dict:
@@ -125,7 +125,8 @@ def _capacity_frame(tables: dict) -> pd.DataFrame:
 def plot_run(tables: dict, out: Path, title: str = "",
              series: pd.DataFrame | None = None) -> list[Path]:  # fmt: skip
     """Write prices.png, demand.png, lockin.png, capacity.png and exposure.png (and
-    leadtimes.png when the tables have lead times) into ``out``: fan charts (median,
+    leadtimes.png when the tables have lead times, energy.png when they have the
+    hyperscalers' energy, emissions and water) into ``out``: fan charts (median,
     p10-p90 over seeds) and the network of the first seed.
     ``series`` is ``tables.headline(tables)`` if already computed."""
     out.mkdir(parents=True, exist_ok=True)
@@ -151,6 +152,11 @@ def plot_run(tables: dict, out: Path, title: str = "",
     if len(lead):  # when the market quotes lead times (ticks columns lead_time_<good>)
         paths.append(plot_fans(lead, out / "leadtimes.png", f"{title} quoted lead times (weeks)",
                                tables))  # fmt: skip
+
+    energy = series[series["series"].isin([label for label, _ in ENERGY_SERIES.values()])]
+    if len(energy):  # runs that record hyperscalers' energy (ticks columns energy_mwh, ...)
+        what = f"{title} hyperscalers' energy, emissions and water"
+        paths.append(plot_fans(energy, out / "energy.png", what, tables))
 
     paths.append(plot_lockin(tables, out / "lockin.png", title, series))
     paths.append(plot_capacity(tables, out / "capacity.png", title))

@@ -29,6 +29,14 @@ Tables = dict[str, dict[str, list]]
 TICK_EXTRAS = ("tick", "date", "seed", "rebuilt", "shocks")
 """Columns of the ``ticks`` table that are not per-tick series."""
 
+ENERGY_SERIES = {
+    "energy_mwh": ("hyperscalers' energy (TWh per tick)", 1e6),
+    "emissions_t": ("hyperscalers' emissions (Mt CO2e per tick)", 1e6),
+    "water_m3": ("hyperscalers' water (bn L per tick)", 1e6),
+    "carbon_paid": ("carbon price paid ($ per tick)", 1.0),
+}
+"""``ticks`` columns shown as headline series in a larger unit: column -> (label, divisor)."""
+
 
 def with_seed(tables: Tables, seed: int) -> Tables:
     """``tables`` with a ``seed`` column first in every table."""
@@ -109,7 +117,8 @@ def headline(tables: Tables | Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     Series (labels carry units): each good's price and, when the tables have them,
     its spot and contract prices; labs' demand, unmet demand and unmet share; labs'
     mean contract coverage; market HHI of HBM, CoWoS and accelerator sellers; labs'
-    mean exposure to Taiwan; suppliers' capex and its prepaid share; and every
+    mean exposure to Taiwan; suppliers' capex and its prepaid share; hyperscalers'
+    energy, emissions, water and carbon price paid (``ENERGY_SERIES``); and every other
     numeric column of the ``ticks`` table (e.g. persistence, lead times).
     """
     t = tables if all(isinstance(v, pd.DataFrame) for v in tables.values()) else frames(tables)
@@ -152,9 +161,15 @@ def headline(tables: Tables | Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         ex = t["exposure"]
         tw = ex[(ex["by"] == "region") & (ex["origin"] == "TW")]
         add(tw.groupby(["seed", "tick"])["share"].mean(), "labs' exposure to TW (mean)", 0.0)
+    by_tick = ticks.set_index(["seed", "tick"])
+    for col, (label, scale) in ENERGY_SERIES.items():
+        if col in ticks.columns:
+            add(by_tick[col].astype(float) / scale, label)
     for col in ticks.columns:
-        if col not in TICK_EXTRAS and pd.api.types.is_numeric_dtype(ticks[col]):
-            add(ticks.set_index(["seed", "tick"])[col].astype(float), col)
+        if col in TICK_EXTRAS or col in ENERGY_SERIES:
+            continue
+        if pd.api.types.is_numeric_dtype(ticks[col]):
+            add(by_tick[col].astype(float), col)
     money = agents.groupby(["seed", "tick"])[["capex", "prepaid"]].sum()
     add(money["capex"], "suppliers' capex to date ($)")
     add(money["prepaid"] / money["capex"].where(money["capex"] > 0), "  of which prepaid by buyers")

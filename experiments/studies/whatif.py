@@ -70,11 +70,15 @@ MAIN_KPIS: tuple[str, ...] = (
 DETAIL_KPIS: tuple[str, ...] = (
     "tariff_revenue",
     "quota_rent",
+    "energy",
+    "emissions",
+    "carbon_paid",
     "region_compute_received[*]",
     "region_unmet_share[*]",
     "compute_received[*]",
 )
-"""Rents, and KPIs per region and per lab, which a what-if study also keeps by default."""
+"""Rents, energy, emissions and carbon price paid, and KPIs per region and per lab, which a
+what-if study also keeps by default."""
 
 WINDOWS = ("run", "shock", "after")
 """The windows each KPI is compared over: the whole run, the policy's shock window,

@@ -181,7 +181,7 @@ class ChipDesigner(MarketAgent):
             for supplier in sorted(got):
                 units = got[supplier]
                 ask = m.outcome.ask_price(supplier, g)
-                if units <= REL_QUANTITY * total or ask is None:
+                if units <= REL_QUANTITY * total or ask is None or ask <= 0:
                     continue
                 ramp = min(1.0, (here / ask - 1 - b.reservation_trigger) / b.reservation_ramp)
                 if ramp <= 0 or not exceeds(here, (1 + b.reservation_trigger) * ask):

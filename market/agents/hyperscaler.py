@@ -1,19 +1,20 @@
 """Hyperscaler: buys accelerators and MW, installs them as a durable fleet, rents compute.
 
 Stocks: a fleet of H100e by designer and install vintage (retired after
-``fleet_life`` ticks; the starting fleet has evenly spread ages) and energised
-MW. Each tick it asks compute = min(fleet, MW / mw_per_h100e) in two price steps
-(opex plus a markup that follows utilisation), offers its spare MW to itself at
-0, and buys new installs through the recipe ``install = 1 accelerator +
-mw_per_h100e MW`` with a bid sized from the compute demand it expects and capped
-by its capex budget. Its willingness to pay for a designer's accelerators rises
-with that designer's share of its fleet (the model adds a switching cost to the
-routes of designers it has few of).
+``fleet_life`` ticks; the starting fleet has evenly spread ages) and energised MW.
+Each tick it asks compute = min(fleet, MW / mw_per_h100e) in two price steps (opex
+and any carbon price per H100e-quarter, plus a markup that follows utilisation),
+offers its spare MW to itself at 0, pays the carbon price on the emissions of the
+compute it rents (``market.energy``), and buys new installs through the recipe
+``install = 1 accelerator + mw_per_h100e MW`` with a bid sized from the compute
+demand it expects and capped by its capex budget. Its willingness to pay for a
+designer's accelerators rises with that designer's share of its fleet (the model
+adds a switching cost to the routes of designers it has few of).
 """
 
 from __future__ import annotations
 
-from market import metrics
+from market import energy, metrics
 from market.agents.base import MarketAgent, ema
 from market.goods import INSTALL
 from market.ledger import EXTERNAL
@@ -49,6 +50,12 @@ class Hyperscaler(MarketAgent):
         self.install_bids: tuple[float, ...] = ()
         self._install_orders = 0.0  # H100e it would install this tick (backlog + new orders)
         self._spare_mw = 0.0  # MW it holds beyond its fleet's need
+        # Energy, emissions and water of the compute it rented this tick (market.energy),
+        # and the $ of carbon price it paid on them.
+        self.intensity = model.world.grid_intensity[spec.region]  # g CO2e/kWh
+        self.hours = energy.hours_per_tick(model.world.meta.ticks_per_year)
+        self.footprint = energy.Footprint()
+        self.carbon_paid = 0.0
         self._tally()
 
     def _tally(self) -> None:
@@ -74,7 +81,23 @@ class Hyperscaler(MarketAgent):
             utilisation=self.utilisation if self.available > 0 else float("nan"),
             stranded=metrics.stranded_capacity(self.available, self.sold), markup=self.markup,
             fleet=self.fleet_size, power_mw=self.power_mw,
+            energy_mwh=self.footprint.energy_mwh, emissions_t=self.footprint.emissions_t,
+            water_m3=self.footprint.water_m3, carbon_paid=self.carbon_paid,
         )  # fmt: skip
+
+    def carbon_cost(self) -> float:
+        """$ per H100e-quarter rented that the carbon price in force adds to its costs
+        (``energy.carbon_cost_per_h100e``; 0 without a carbon price)."""
+        price = self.model.policy.carbon_price(self.name)
+        if price <= 0:
+            return 0.0
+        return energy.carbon_cost_per_h100e(
+            self.spec.mw_per_h100e, self.intensity, self.hours, price
+        )
+
+    def running_cost(self) -> float:
+        """$ per H100e-quarter rented: ``opex`` plus the carbon cost."""
+        return self.spec.opex + self.carbon_cost()
 
     def submit_orders(self) -> None:
         b = self.model.world.behaviour
@@ -86,7 +109,7 @@ class Hyperscaler(MarketAgent):
         fleet = self.fleet_size
         powered = min(fleet, self.power_mw / s.mw_per_h100e)
         self.available = powered * self.model.policy.capacity_factor(self.name)
-        price = s.opex * (1 + self.markup)
+        price = self.running_cost() * (1 + self.markup)
         for share, mult in ((1 - b.ask_top_share, 1.0), (b.ask_top_share, 1 + b.ask_top_premium)):
             self.ask("compute", self.available * share, price * mult)
         self.ask("power", max(0.0, self.power_mw - fleet * s.mw_per_h100e), 0.0)
@@ -142,6 +165,8 @@ class Hyperscaler(MarketAgent):
 
     def halt(self) -> None:
         self.available = self.sold = self.utilisation = 0.0
+        self.footprint = energy.Footprint()
+        self.carbon_paid = 0.0
         self.ordered = self.cancelled = self.installed = 0.0
         self.waiting = {}
 
@@ -161,7 +186,7 @@ class Hyperscaler(MarketAgent):
         util = self.util_ema if self.util_ema is not None else b.rental_utilisation
         per_tick = (1 + self.spec.discount_rate) ** (1 / m.world.meta.ticks_per_year)
         npv = install_npv(
-            price, util, self.spec.opex, b.rental_decline, per_tick - 1, b.valuation_ticks
+            price, util, self.running_cost(), b.rental_decline, per_tick - 1, b.valuation_ticks
         )
         self.value = ema(self.value, npv, b.foresight)
 
@@ -245,6 +270,11 @@ class Hyperscaler(MarketAgent):
         self.sold = sum(out.outflows(self.name, "compute").values())
         self.utilisation = self.sold / self.available if self.available > 0 else 0.0
         m.ledger.pay(self.name, EXTERNAL, s.opex * self.sold, "operating")
+        self.footprint = energy.footprint(
+            self.sold, s.mw_per_h100e, s.pue, s.wue, self.intensity, self.hours
+        )
+        self.carbon_paid = m.policy.carbon_price(self.name) * self.footprint.emissions_t
+        m.ledger.pay(self.name, EXTERNAL, self.carbon_paid, "carbon")
 
     def decide(self) -> None:
         m = self.model

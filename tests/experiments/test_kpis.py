@@ -91,3 +91,21 @@ def test_family_kpis_have_units_and_unknown_names_are_not_kpis():
     assert unit("compute_received[OpenAI]").startswith("H100e-quarters")
     assert unit("price_wafer@shock:x").startswith("$/wafer")
     assert not is_kpi("price_of_tea")
+
+
+def test_energy_kpis_are_the_hyperscalers_totals_in_twh_mt_and_bn_litres(tables):
+    values = kpis(tables)
+    a = tables["agents"]
+    per_tick: dict[str, dict[int, float]] = {"energy_mwh": {}, "emissions_t": {}, "water_m3": {}}
+    for i, typ in enumerate(a["type"]):
+        if typ == "Hyperscaler":
+            for col, acc in per_tick.items():
+                acc[a["tick"][i]] = acc.get(a["tick"][i], 0.0) + a[col][i]
+    n = len(per_tick["energy_mwh"])
+    assert n == 4
+    # MWh -> TWh, t -> Mt, m3 -> bn L (1 m3 = 1,000 L; 1e9 L = 1e6 m3)
+    assert values["energy"] == pytest.approx(sum(per_tick["energy_mwh"].values()) / n / 1e6)
+    assert values["emissions"] == pytest.approx(sum(per_tick["emissions_t"].values()) / n / 1e6)
+    assert values["water"] == pytest.approx(sum(per_tick["water_m3"].values()) * 1e3 / n / 1e9)
+    assert values["carbon_paid"] == 0.0  # the baseline has no carbon price
+    assert 1.0 < values["energy"] < 100.0  # TWh per quarter: the order of the public figures

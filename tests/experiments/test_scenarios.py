@@ -21,7 +21,8 @@ from market.scenario import Scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "experiments" / "scenarios"
 BASELINE = SCENARIOS / "baseline.toml"
-VARIANTS = ["taiwan_outage", "export_controls", "hbm_shortage", "demand_bust", "contract_cap"]
+VARIANTS = ["taiwan_outage", "export_controls", "hbm_shortage", "demand_bust", "contract_cap",
+            "carbon_price"]  # fmt: skip
 HISTORY = ["history_2023"]  # the backtest's scenario (tests/experiments/test_backtest.py)
 
 # Epoch AI 2025 figures ("AI Chip Sales", CC BY 4.0; docs/data-sources.md): units, H100e.
@@ -46,7 +47,7 @@ def ask(unit_cost: float, markup: float) -> float:
 # ------------------------------------------------------------------ the files
 
 
-def test_the_six_scenario_files_and_the_history_exist() -> None:
+def test_the_shipped_scenario_files_and_the_history_exist() -> None:
     names = sorted(p.stem for p in SCENARIOS.glob("*.toml"))
     assert names == sorted(["baseline", *VARIANTS, *HISTORY])
 
@@ -83,6 +84,7 @@ def test_each_variant_is_a_short_file_on_the_baseline(baseline: Scenario, name: 
         ("hbm_shortage", "capacity_drop", 6, 15, 0.5),
         ("demand_bust", "demand_bust", 12, 40, 0.4),
         ("contract_cap", "contract_cap", 0, 40, 0.3),
+        ("carbon_price", "carbon_price", 8, 40, 100.0),
     ],
 )
 def test_each_variant_carries_its_shock(

@@ -61,6 +61,7 @@ SHOCK_KINDS = [
     "power_shortage",
     "subsidy",
     "contract_cap",
+    "carbon_price",
 ]
 GOODS = ["wafer", "hbm", "cowos", "accelerator", "power", "compute", "acelerator"]
 

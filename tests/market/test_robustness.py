@@ -159,3 +159,13 @@ def test_on_the_baseline_a_1e_9_capacity_change_moves_no_2030_34_price_by_1_perc
         assert a.keys() == b.keys()
         for g in a:
             assert b[g] == pytest.approx(a[g], rel=0.01), (seed, g)
+
+
+def test_a_designer_buying_from_a_supplier_that_asks_nothing_runs_on():
+    """A supplier with unit_cost 0 asks $0: the reservation rule compares the node price
+    with that ask and divided by it (found by tests/fuzz; ZeroDivisionError before)."""
+    packagers = [dict(p, unit_cost=0.0) for p in small_world().model_dump()["packagers"]]
+    m = MarketModel(small_world(packagers=packagers), seed=0)
+    m.run(6)
+    assert m.tick == 6
+    assert all(math.isfinite(a.cash) for a in m.by_name.values())
