@@ -122,3 +122,16 @@ def test_a_regional_multiplier_refuses_a_region_without_suppliers_and_a_value_be
     text = _refusal(permitting={"JP": 2.0})
     assert "permitting.JP" in text
     assert "permitting" in _refusal(permitting={"US": 0.8})
+
+
+def test_a_capacity_reservation_inside_the_delay_starts_when_its_capacity_is_ready():
+    m = _model(shocks=[DELAY])
+    while m.tick < 4:
+        m.step()
+    m.policy = policy_at(m.world, m.tick)
+    line = m.by_name["intel"].line("wafer")
+    before = list(line.pipeline)
+    c = m.desk.reserve_capacity(m.by_name["nvidia"], "intel", "wafer", 1.0, 30000.0)
+    assert c is not None
+    (added,) = [p for p in line.pipeline if p not in before]
+    assert c.start == added[0] == 4 + math.ceil(10 * 2.5)
