@@ -267,7 +267,7 @@ class ContractDesk:
         c = self.book.sign(
             kind="capacity_reservation", seller=supplier, buyer=designer.name, good=good,
             quantity=quantity, price=ask * (1 + b.contract_premium),
-            start=m.tick + line.lead_time, term=b.contract_term, signed=m.tick,
+            start=m.tick + s.lead_time(line), term=b.contract_term, signed=m.tick,
             prepayment=prepayment,
         )  # fmt: skip
         m.ledger.pay(c.buyer, c.seller, prepayment, "prepayment")

@@ -99,6 +99,9 @@ Growth = Annotated[float, Field(ge=-1, le=MAX_GROWTH, allow_inf_nan=False), _REA
 """Growth per year (-1 = -100%)."""
 Ticks = Annotated[int, Field(ge=0, le=MAX_TICKS), _WHOLE]
 LeadTime = Annotated[int, Field(ge=1, le=80), _WHOLE]
+MAX_PERMIT_FACTOR = 10.0
+"""Largest permitting multiplier on a lead time (x10 turns 2 years into 20)."""
+PermitFactor = Annotated[float, Field(ge=1, le=MAX_PERMIT_FACTOR, allow_inf_nan=False), _REAL]
 DATE_HELP = "a tick number or a calendar quarter 'YYYYQn' (e.g. '2025Q2')"
 """How a field that takes a tick says that it also takes a date (``quarter_tick``)."""
 
@@ -638,6 +641,7 @@ class ShockSpec(Strict):
         "subsidy",  # capex in target region times `factor` (0.7 = 30% subsidy)
         "contract_cap",  # no buyer may hold more than `factor` of a supplier's capacity
         "carbon_price",  # hyperscalers (target or all) pay `factor` $ per t CO2e emitted
+        "permitting_delay",  # capacity suppliers (target or all) order takes `factor` x lead time
     ]
     start: Ticks = Field(description=f"First tick the shock is active ({DATE_HELP}).")
     end: Ticks = Field(
@@ -896,6 +900,14 @@ class Scenario(Strict):
         "yearly electricity data 2022, via Our World in Data), EU 281 (EU-27 2018, European "
         "Environment Agency; later years are lower).",
     )
+    permitting: dict[str, PermitFactor] = Field(
+        default_factory=dict,
+        description="Permitting and local opposition: multiplier (dimensionless, 1..10) on the "
+        "lead time of new capacity a supplier (fab and its CoWoS line, memory maker, packager, "
+        "power provider's grid connections) orders in a region, by region code; regions not "
+        "listed have 1. Capacity ordered at tick t is ready at t + ceil(lead_time x "
+        "multiplier x the factors of permitting_delay shocks in force).",
+    )
     fabs: tuple[FabSpec, ...] = ()
     memory_makers: tuple[MemoryMakerSpec, ...] = ()
     packagers: tuple[PackagerSpec, ...] = ()
@@ -992,6 +1004,13 @@ class Scenario(Strict):
                 r = getattr(s, field)
                 if r and r not in regions:
                     raise ValueError(f"shocks[{i}].{field}: unknown region {r!r}")
+        builders = {s.region for sec, s in self.agent_specs() if sec in CAPACITY_BUILDERS}
+        for r in self.permitting:
+            if r not in builders:
+                raise ValueError(
+                    f"permitting.{r}: no fab, memory maker, packager or power provider is in "
+                    f"region {r!r} (regions with one: {sorted(builders)}); remove it"
+                )
         for i, h in enumerate(self.hyperscalers):
             if h.region not in self.grid_intensity:
                 raise ValueError(
@@ -1009,6 +1028,8 @@ class Scenario(Strict):
 
 CAPACITY_HOLDERS = ("fabs", "memory_makers", "packagers", "power_providers", "hyperscalers")
 """Sections whose capacity and capex a shock can scale (the suppliers and hyperscalers)."""
+CAPACITY_BUILDERS = ("fabs", "memory_makers", "packagers", "power_providers")
+"""Sections that order new capacity with a lead time (``Supplier.expand``)."""
 
 SHOCK_FIELDS: dict[str, tuple[str, ...]] = {
     "outage": ("target", "factor"),
@@ -1020,6 +1041,7 @@ SHOCK_FIELDS: dict[str, tuple[str, ...]] = {
     "tariff": ("from_region", "to_region", "goods", "factor"),
     "contract_cap": ("factor",),
     "carbon_price": ("target", "factor"),
+    "permitting_delay": ("target", "factor"),
 }
 """The fields each shock kind reads besides kind, start and end (``market.shocks.policy_at``)."""
 
@@ -1030,6 +1052,7 @@ SHOCK_SECTIONS: dict[str, tuple[str, ...]] = {
     "demand_bust": ("labs",),
     "subsidy": CAPACITY_HOLDERS,
     "carbon_price": ("hyperscalers",),
+    "permitting_delay": CAPACITY_BUILDERS,
 }
 """The sections whose agents a targeted shock kind can affect (others ignore it)."""
 
@@ -1063,6 +1086,11 @@ def check_shocks(scenario: Scenario) -> None:
             raise ValueError(
                 f"shocks[{i}].factor: carbon_price's factor is $ per t CO2e; it must be <= "
                 f"{_bound_number(MAX_CARBON_PRICE)} (got {s.factor})"
+            )
+        if s.kind == "permitting_delay" and not 1 <= s.factor <= MAX_PERMIT_FACTOR:
+            raise ValueError(
+                f"shocks[{i}].factor: permitting_delay's factor multiplies lead times; it must "
+                f"be in 1..{_bound_number(MAX_PERMIT_FACTOR)} (got {s.factor})"
             )
         if s.kind not in SHARE_FACTOR + MONEY_FACTOR and s.factor > MAX_RATIO:
             raise ValueError(

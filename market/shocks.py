@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from market.scenario import Scenario, ShockSpec
+from market.scenario import CAPACITY_BUILDERS, Scenario, ShockSpec
 
 
 @dataclass(slots=True)
@@ -36,6 +36,7 @@ class PolicyState:
     routes: list[RouteRule] = field(default_factory=list)
     contract_cap: float | None = None  # max share of a supplier's capacity per buyer
     carbon: dict[str, float] = field(default_factory=dict)  # hyperscaler -> $ per t CO2e
+    lead_time: dict[str, float] = field(default_factory=dict)  # supplier -> multiplier
     active: list[str] = field(default_factory=list)  # descriptions, for reports
 
     def capacity_factor(self, agent: str) -> float:
@@ -46,6 +47,10 @@ class PolicyState:
 
     def capex_factor(self, agent: str) -> float:
         return self.capex.get(agent, 1.0)
+
+    def lead_time_factor(self, agent: str) -> float:
+        """Multiplier (>= 1) on the lead time of capacity the agent orders this tick."""
+        return self.lead_time.get(agent, 1.0)
 
     def carbon_price(self, agent: str) -> float:
         """$ per t CO2e the agent pays on its emissions this tick (0 without a carbon price)."""
@@ -69,6 +74,9 @@ def policy_at(scenario: Scenario, tick: int) -> PolicyState:
     """The policy state in force at ``tick`` (shocks active for start <= tick < end)."""
     agents = {s.name: (sec, s.region) for sec, s in scenario.agent_specs()}
     state = PolicyState()
+    for name, (_, region) in agents.items():  # permitting: regional lead-time multipliers
+        if region in scenario.permitting:
+            state.lead_time[name] = scenario.permitting[region]
     for s in scenario.shocks:
         if not s.start <= tick < s.end:
             continue
@@ -92,6 +100,10 @@ def policy_at(scenario: Scenario, tick: int) -> PolicyState:
         elif s.kind == "carbon_price":  # prices in force together add up
             for a in _targets(s, agents, "hyperscalers"):
                 state.carbon[a] = state.carbon.get(a, 0.0) + s.factor
+        elif s.kind == "permitting_delay":  # delays in force together multiply
+            for a in _targets(s, agents, None):
+                if agents[a][0] in CAPACITY_BUILDERS:
+                    state.lead_time[a] = state.lead_time.get(a, 1.0) * s.factor
         elif s.kind == "contract_cap":
             cap = s.factor if state.contract_cap is None else min(state.contract_cap, s.factor)
             state.contract_cap = cap

@@ -4,6 +4,7 @@ and capacity expansion with a lead time when utilisation and margins justify it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from market import metrics
@@ -135,10 +136,18 @@ class Supplier(MarketAgent):
         for line in self.lines.values():
             line.available = line.sold = 0.0
 
+    def lead_time(self, line: Line) -> int:
+        """Ticks from ordering capacity on ``line`` now to using it: its lead time times
+        the permitting multiplier in force (region and ``permitting_delay`` shocks),
+        rounded up (a tolerance of 1e-9 keeps 10 x 1.1 at 11)."""
+        factor = self.model.policy.lead_time_factor(self.name)
+        return max(line.lead_time, math.ceil(line.lead_time * factor - 1e-9))
+
     def expand(self, line: Line, units: float, capex_per_unit: float) -> None:
-        """Order ``units`` per tick of new capacity, ready after the lead time; pay capex now."""
+        """Order ``units`` per tick of new capacity, ready after the (permitted) lead time;
+        pay capex now."""
         cost = units * capex_per_unit
-        line.pipeline.append((self.model.tick + line.lead_time, units))
+        line.pipeline.append((self.model.tick + self.lead_time(line), units))
         self.model.ledger.pay(self.name, EXTERNAL, cost, "capex")
         self.capex_total += cost
 

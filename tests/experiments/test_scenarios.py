@@ -22,7 +22,7 @@ from market.scenario import Scenario
 SCENARIOS = Path(__file__).resolve().parents[2] / "experiments" / "scenarios"
 BASELINE = SCENARIOS / "baseline.toml"
 VARIANTS = ["taiwan_outage", "export_controls", "hbm_shortage", "demand_bust", "contract_cap",
-            "carbon_price"]  # fmt: skip
+            "carbon_price", "permitting_delay"]  # fmt: skip
 HISTORY = ["history_2023"]  # the backtest's scenario (tests/experiments/test_backtest.py)
 
 # Epoch AI 2025 figures ("AI Chip Sales", CC BY 4.0; docs/data-sources.md): units, H100e.
@@ -85,6 +85,7 @@ def test_each_variant_is_a_short_file_on_the_baseline(baseline: Scenario, name: 
         ("demand_bust", "demand_bust", 12, 40, 0.4),
         ("contract_cap", "contract_cap", 0, 40, 0.3),
         ("carbon_price", "carbon_price", 8, 40, 100.0),
+        ("permitting_delay", "permitting_delay", 4, 20, 2.0),
     ],
 )
 def test_each_variant_carries_its_shock(
@@ -97,6 +98,13 @@ def test_each_variant_carries_its_shock(
 def test_taiwan_outage_targets_region_tw() -> None:
     (shock,) = load_scenario(SCENARIOS / "taiwan_outage.toml").shocks
     assert shock.target == "TW"
+
+
+def test_permitting_delay_slows_every_us_power_provider(baseline: Scenario) -> None:
+    (shock,) = load_scenario(SCENARIOS / "permitting_delay.toml").shocks
+    assert shock.target == "US"
+    us_grids = [p for p in baseline.power_providers if p.region == "US"]
+    assert us_grids and all(p.region == shock.target for p in us_grids)
 
 
 def test_hbm_shortage_hits_every_memory_maker_and_nothing_else(baseline: Scenario) -> None:

@@ -62,6 +62,7 @@ SHOCK_KINDS = [
     "subsidy",
     "contract_cap",
     "carbon_price",
+    "permitting_delay",
 ]
 GOODS = ["wafer", "hbm", "cowos", "accelerator", "power", "compute", "acelerator"]
 
