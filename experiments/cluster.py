@@ -40,6 +40,9 @@ def tune_workers(client) -> None:
 
     class SwitchInterval(WorkerPlugin):
         name = "aimarket-switch-interval"
+        # A second client on the same scheduler (two studies at once) leaves the plugin in
+        # place instead of replacing it on workers that are running the first study's tasks.
+        idempotent = True
 
         def setup(self, worker) -> None:
             import sys

@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -44,25 +43,35 @@ def plan_of(values: list[float], name: str = "p") -> SweepPlan:
     return SweepPlan(name=name, sampler="grid", parameters=[{"path": "x", "values": values}])
 
 
+PLANS = {"a": [1.0, 2.0, 3.0], "b": [10.0, 20.0, 30.0]}
+
+
+def _study(label: str, address: str, out: str) -> list[float]:
+    """One study in its own process, as two `aimarket` commands would run."""
+    frame = execute(tasks_of(plan_of(PLANS[label])), slow_echo, Path(out) / label,
+                    scheduler=address, progress=False)  # fmt: skip
+    return [float(y) for y in frame["out:y"]]
+
+
 def test_two_different_plans_on_one_scheduler_at_once_get_their_own_rows(tmp_path):
-    plans = {"a": plan_of([1.0, 2.0, 3.0]), "b": plan_of([10.0, 20.0, 30.0])}
+    import concurrent.futures
+    import multiprocessing
+
+    plans = {k: plan_of(v) for k, v in PLANS.items()}
     # Same run names (p00000-r000, ...) in both: only the study hash tells them apart.
     assert [t.run for t in tasks_of(plans["a"])] == [t.run for t in tasks_of(plans["b"])]
-    results = {}
-    with local_cluster(2) as cluster:
-
-        def go(label: str) -> None:
-            address = cluster.scheduler_address
-            results[label] = execute(tasks_of(plans[label]), slow_echo, tmp_path / label,
-                                     scheduler=address, progress=False)  # fmt: skip
-
-        threads = [threading.Thread(target=go, args=(k,)) for k in plans]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    assert list(results["a"]["out:y"]) == [1.0, 2.0, 3.0]
-    assert list(results["b"]["out:y"]) == [10.0, 20.0, 30.0]
+    # Two studies at once are two processes, each with its own client (two clients in
+    # one process, on two threads, share client state and hung now and then).
+    spawn = multiprocessing.get_context("spawn")
+    with (
+        local_cluster(2) as cluster,
+        concurrent.futures.ProcessPoolExecutor(2, mp_context=spawn) as pool,
+    ):
+        address = cluster.scheduler_address
+        futures = {k: pool.submit(_study, k, address, str(tmp_path)) for k in plans}
+        results = {k: f.result(timeout=300) for k, f in futures.items()}
+    assert results["a"] == [1.0, 2.0, 3.0]
+    assert results["b"] == [10.0, 20.0, 30.0]
 
 
 def test_study_keys_differ_by_plan_and_by_runner():
