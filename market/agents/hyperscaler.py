@@ -155,8 +155,8 @@ class Hyperscaler(MarketAgent):
         """$ per install at list prices: its fleet's designers' list prices per H100e
         (weighted by its fleet) plus ``mw_per_h100e`` at the market's list price of power."""
         m = self.model
-        total = sum(q for d, q in self.units.items() if d in m.by_name)
         designers = [(m.by_name[d], q) for d, q in self.units.items() if d in m.by_name]
+        total = sum(q for _, q in designers)
         if total > 0:
             chip = sum(q * d.asking_price() for d, q in designers) / total
         else:

@@ -45,22 +45,15 @@ def test_install_npv_is_the_discounted_sum_of_falling_rent_less_opex():
     assert install_npv(100.0, 0.5, opex, d, r, n) == 0.0  # never below zero
 
 
-FABS = {
-    "ample": [
-        {"name": "tsmc", "region": "TW", "capacity": 3000, "unit_cost": 15000,
-         "capex_per_unit": 250000, "lead_time": 8, "cowos_capacity": 4000,
-         "cowos_unit_cost": 10000},
-        {"name": "intel", "region": "US", "capacity": 500, "unit_cost": 22000,
-         "capex_per_unit": 400000, "lead_time": 10},
-    ],
-    "scarce": [
-        {"name": "tsmc", "region": "TW", "capacity": 700, "unit_cost": 15000,
-         "capex_per_unit": 250000, "lead_time": 8, "cowos_capacity": 4000,
-         "cowos_unit_cost": 10000},
-        {"name": "intel", "region": "US", "capacity": 100, "unit_cost": 22000,
-         "capex_per_unit": 400000, "lead_time": 10},
-    ],
-}  # fmt: skip
+def _fabs(tsmc: float, intel: float) -> list[dict]:
+    """The small world's fabs with these wafer capacities (wafers per tick)."""
+    fabs = [dict(f) for f in small_world().model_dump(mode="python")["fabs"]]
+    for f, capacity in zip(fabs, (tsmc, intel), strict=True):
+        f["capacity"] = capacity
+    return fabs
+
+
+FABS = {"ample": _fabs(3000, 500), "scarce": _fabs(700, 100)}
 
 
 def _run(fabs: str, **behaviour):
