@@ -45,6 +45,15 @@ Tables (one row per tick and key; money in $, quantities per tick in the good's 
   of the $ value of its inputs).
 - ``capacity``: tick, agent, good, capacity (installed units per tick), available
   (after shocks), sold; one row per agent and good it makes.
+- ``sovereignty``: tick, region, good, capacity (available units per tick of the
+  agents located in the region), use (units the region's buyers received this tick),
+  self_sufficiency (min(1, capacity / use); NaN when use is 0); one row per region of
+  any agent and good (``market.sovereignty``).
+- ``single_points``: tick, lab, good (the upstream tier: compute, accelerator, wafer,
+  hbm, cowos), supplier (the one with the largest share of the lab's supply in that
+  tier, traced upstream: lab <- hyperscalers (this tick's compute) <- designers
+  (installed fleet) <- suppliers (this tick's units of the good)), share, and
+  single_point (share >= ``sovereignty.SPOF_SHARE``); no row when nothing is traced.
 """
 
 from __future__ import annotations
@@ -55,7 +64,7 @@ from typing import TYPE_CHECKING
 import mesa
 import networkx as nx
 
-from market import metrics
+from market import metrics, sovereignty
 from market.agents import ChipDesigner, Hyperscaler, Lab
 from market.backlog import QUOTED
 from market.goods import GOODS
@@ -95,6 +104,8 @@ TABLES = {
     "coverage": ["tick", "buyer", "good", "coverage"],
     "exposure": ["tick", "lab", "by", "origin", "share"],
     "capacity": ["tick", "agent", "good", "capacity", "available", "sold"],
+    "sovereignty": ["tick", "region", "good", "capacity", "use", "self_sufficiency"],
+    "single_points": ["tick", "lab", "good", "supplier", "share", "single_point"],
 }  # fmt: skip
 
 NAN = float("nan")
@@ -207,6 +218,7 @@ class TickRecorder:
             self._row("concentration", tick=t, buyer="*", good=g, supplier_hhi=v, top1_share=NAN)
         self._exposure(t)
         self._capacity(t)
+        self._sovereignty(t)
 
     def _energy_totals(self) -> dict[str, float]:
         """The hyperscalers' energy, emissions, water and carbon paid, added up."""
@@ -279,3 +291,54 @@ class TickRecorder:
             for good, capacity, available, sold in a.capacity_rows():
                 self._row("capacity", tick=t, agent=a.name, good=good, capacity=capacity,
                           available=available, sold=sold)  # fmt: skip
+
+    def _sovereignty(self, t: int) -> None:
+        """Self-sufficiency per region and good, and each lab's largest supplier per
+        upstream tier (``market.sovereignty``)."""
+        m = self.model
+        agents = list(m.by_name.values())
+        region_of = {a.name: a.region for a in agents}
+        capacity = sovereignty.regional_capacity(
+            ((a.name, good, avail) for a in agents for good, _, avail, _ in a.capacity_rows()),
+            region_of,
+        )
+        use = sovereignty.regional_use(m.outcome.flows, region_of)
+        for region in sorted(set(region_of.values())):
+            for good in GOODS:
+                cap, used = capacity.get((region, good), 0.0), use.get((region, good), 0.0)
+                share = sovereignty.self_sufficiency(cap, used)
+                self._row("sovereignty", tick=t, region=region, good=good, capacity=cap,
+                          use=used, self_sufficiency=share)  # fmt: skip
+        for lab, good, supplier, share in self.largest_upstream():
+            self._row("single_points", tick=t, lab=lab, good=good, supplier=supplier, share=share,
+                      single_point=share >= sovereignty.SPOF_SHARE)  # fmt: skip
+
+    def largest_upstream(self) -> list[tuple[str, str, str, float]]:
+        """(lab, tier, supplier, share) of each lab's largest supplier per upstream tier
+        this tick, traced lab <- hyperscalers (compute) <- designers (fleet) <- suppliers
+        (this tick's units of the tier's good)."""
+        m = self.model
+        flows = m.outcome.flows
+        labs = [a.name for a in m.agents_of(Lab)]
+        compute = [(s, b, q) for (s, b, g), q in flows.items() if g == "compute" and b in labs]
+        fleet = [
+            (d, h.name, sum(q for _, q in cohorts))
+            for h in m.agents_of(Hyperscaler)
+            for d, cohorts in h.fleet.items()
+        ]
+        designers = {d.name for d in m.agents_of(ChipDesigner)}
+        hypers = {h.name for h in m.agents_of(Hyperscaler)}
+        tiers = {"compute": ([compute], hypers), "accelerator": ([compute, fleet], designers)}
+        for good in ("wafer", "hbm", "cowos"):
+            inputs = [(s, b, q) for (s, b, g), q in flows.items() if g == good and b in designers]
+            makers = {
+                a.name for a in m.by_name.values() if any(r[0] == good for r in a.capacity_rows())
+            }
+            tiers[good] = ([compute, fleet, inputs], makers)
+        out = []
+        for good, (layers, suppliers) in tiers.items():
+            for lab, shares in sovereignty.upstream_shares(layers, labs, suppliers).items():
+                if shares:
+                    s, x = max(sorted(shares.items()), key=lambda p: p[1])
+                    out.append((lab, good, s, x))
+        return out

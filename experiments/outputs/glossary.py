@@ -153,6 +153,23 @@ COLUMNS: dict[str, dict[str, str]] = {
         "available": _Q + ": capacity after shocks (outages, shortages)",
         "sold": _Q + ": units of this good sold",
     },
+    "sovereignty": {
+        "region": "region of the agents whose capacity and use are counted",
+        "capacity": _Q + ": available capacity (after shocks) of the agents located in the "
+        "region (inf: a designer with no limit of its own)",
+        "use": _Q + ": units the buyers located in the region received this tick (spot and "
+        "contract)",
+        "self_sufficiency": "min(1, capacity / use): share of the region's own use its own "
+        "capacity could serve (NaN when use is 0)",
+    },
+    "single_points": {
+        "lab": "lab whose supply is traced upstream",
+        "good": "upstream tier (compute, accelerator, wafer, hbm, cowos)",
+        "supplier": "the supplier in that tier with the largest share of the lab's supply",
+        "share": "share of the lab's supply in that tier traced through the supplier "
+        "(lab <- hyperscalers' compute <- designers' fleet <- suppliers' units this tick)",
+        "single_point": "whether the share is >= market.sovereignty.SPOF_SHARE (0.5)",
+    },
     "whatif": {
         "policy": "the policy (scenario file stem or --policy name)",
         "kpi": "the KPI compared (see the KPI entries)",
