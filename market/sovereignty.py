@@ -20,7 +20,8 @@ binding limits then show in the wafer, HBM and CoWoS tiers.
 
 **Single points of failure.** For a lab and an upstream tier (a good), the share of
 the lab's supply that passes through each supplier of that tier, traced upstream by
-proportional mixing (``metrics.trace_exposure``) over layers of edges, e.g.
+proportional mixing over a chain of layers of edges (shares multiply along the
+chain, as ``metrics.trace_exposure`` would find on the same layered graph), e.g.
 
     lab <- hyperscaler (compute received this tick, H100e-quarters)
     hyperscaler <- designer (its installed fleet of the designer's chips, H100e)
@@ -37,10 +38,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-
-import networkx as nx
-
-from market import metrics
 
 __all__ = [
     "SPOF_SHARE",
@@ -99,29 +96,61 @@ def self_sufficiency(capacity: float, use: float) -> float:
     return min(1.0, capacity / use)
 
 
+Shares = dict[Hashable, dict[Hashable, float]]
+
+
 def upstream_shares(
     layers: Sequence[Iterable[Edge]], labs: Iterable[Hashable], suppliers: Iterable[Hashable]
-) -> dict[Hashable, dict[Hashable, float]]:
+) -> Shares:
     """Share of each lab's supply that passes through each of ``suppliers``.
 
-    ``layers`` are edges (upstream, downstream, flow >= 0), from the labs' own
-    suppliers upward, e.g. [compute edges, fleet edges, wafer edges]; flows of one
-    layer share a unit, and parallel edges are added up. The lab's supply is traced
-    upstream with ``metrics.trace_exposure`` (proportional mixing); the origins it
-    reaches that are in ``suppliers`` are kept. Returns ``{lab: {supplier: share}}``
-    (fractions; empty for a lab that received nothing).
+    ``layers`` are edges (upstream, downstream, flow >= 0) of a chain of tiers, from the
+    labs' own suppliers upward, e.g. [compute edges, fleet edges, wafer edges]: the
+    downstream ends of a layer are the upstream ends of the layer before it. Shares
+    multiply along the chain (``step_upstream``), as ``metrics.trace_exposure`` finds
+    on the same layered graph. Of the origins reached, those in ``suppliers`` are kept.
+    Returns ``{lab: {supplier: share}}`` (fractions; empty for a lab that received
+    nothing). Time: linear in the edges plus the labs' reach.
     """
-    labs = list(labs)
-    keep = set(suppliers)
-    g = nx.DiGraph()
-    g.add_nodes_from(labs)
+    shares: Shares = {lab: {lab: 1.0} for lab in labs}
     for layer in layers:
-        for u, v, f in layer:
-            f = float(f)
-            if f > 0:
-                g.add_edge(u, v, flow=f + (g.edges[u, v]["flow"] if g.has_edge(u, v) else 0.0))
-    traced = metrics.trace_exposure(g, labs)
-    return {lab: {s: x for s, x in shares.items() if s in keep} for lab, shares in traced.items()}
+        shares = step_upstream(shares, layer)
+    return only(shares, suppliers)
+
+
+def step_upstream(shares: Shares, layer: Iterable[Edge]) -> Shares:
+    """One layer up: each node's share passes to its suppliers in the layer in
+    proportion to their flows,
+
+        x_{lab, u} = sum_v x_{lab, v} * flow_{u v} / sum_w flow_{w v},
+
+    and a node with no in-flow in the layer is an origin whose share stays with it.
+    Flows of one layer share a unit; parallel edges add up; flows <= 0 are ignored."""
+    inflow: dict[Hashable, dict[Hashable, float]] = defaultdict(lambda: defaultdict(float))
+    for u, v, f in layer:
+        if f > 0:
+            inflow[v][u] += float(f)
+    mix = {v: [(u, f / sum(us.values())) for u, f in us.items()] for v, us in inflow.items()}
+    out: Shares = {}
+    for lab, held in shares.items():
+        nxt: dict[Hashable, float] = defaultdict(float)
+        for v, x in held.items():
+            if v in mix:
+                for u, w in mix[v]:
+                    nxt[u] += x * w
+            else:
+                nxt[v] += x
+        out[lab] = nxt
+    return out
+
+
+def only(shares: Shares, suppliers: Iterable[Hashable]) -> Shares:
+    """``shares`` restricted to the nodes in ``suppliers`` (an origin that is the lab
+    itself, i.e. a lab that received nothing, is never one)."""
+    keep = set(suppliers)
+    return {
+        lab: {s: x for s, x in h.items() if s in keep and s != lab} for lab, h in shares.items()
+    }
 
 
 def single_points_of_failure(

@@ -109,6 +109,7 @@ TABLES = {
 }  # fmt: skip
 
 NAN = float("nan")
+INPUT_TIERS = ("wafer", "hbm", "cowos")  # the designers' inputs, traced to their makers
 
 
 def surplus(c) -> float:
@@ -328,16 +329,27 @@ class TickRecorder:
         ]
         designers = {d.name for d in m.agents_of(ChipDesigner)}
         hypers = {h.name for h in m.agents_of(Hyperscaler)}
-        tiers = {"compute": ([compute], hypers), "accelerator": ([compute, fleet], designers)}
-        for good in ("wafer", "hbm", "cowos"):
-            inputs = [(s, b, q) for (s, b, g), q in flows.items() if g == good and b in designers]
-            makers = {
-                a.name for a in m.by_name.values() if any(r[0] == good for r in a.capacity_rows())
-            }
-            tiers[good] = ([compute, fleet, inputs], makers)
+        inputs: dict[str, list] = {good: [] for good in INPUT_TIERS}
+        for (s, b, g), q in flows.items():
+            if g in inputs and b in designers:
+                inputs[g].append((s, b, q))
+        makers: dict[str, set[str]] = {good: set() for good in INPUT_TIERS}
+        for a in m.by_name.values():
+            for good, *_ in a.capacity_rows():
+                if good in makers:
+                    makers[good].add(a.name)
+        by_hyper = sovereignty.step_upstream({lab: {lab: 1.0} for lab in labs}, compute)
+        by_designer = sovereignty.step_upstream(by_hyper, fleet)
+        tiers = {
+            "compute": sovereignty.only(by_hyper, hypers),
+            "accelerator": sovereignty.only(by_designer, designers),
+        }
+        for good in INPUT_TIERS:
+            up = sovereignty.step_upstream(by_designer, inputs[good])
+            tiers[good] = sovereignty.only(up, makers[good])
         out = []
-        for good, (layers, suppliers) in tiers.items():
-            for lab, shares in sovereignty.upstream_shares(layers, labs, suppliers).items():
+        for good, by_lab in tiers.items():
+            for lab, shares in by_lab.items():
                 if shares:
                     s, x = max(sorted(shares.items()), key=lambda p: p[1])
                     out.append((lab, good, s, x))

@@ -6,11 +6,14 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+import networkx as nx
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from worlds import small_world
 
-from market import sovereignty
+from market import metrics, sovereignty
 from market.agents import ChipDesigner, Hyperscaler, Lab
 from market.model import MarketModel
 
@@ -155,3 +158,24 @@ def test_designers_without_the_tiers_input_are_not_reported_as_its_suppliers():
     designers = {d.name for d in m.agents_of(ChipDesigner)}
     rows = _last(m, "single_points").query("good in ['wafer', 'cowos', 'hbm']")
     assert len(rows) > 0 and not designers & set(rows.supplier)
+
+
+@given(st.data())
+def test_upstream_shares_equal_proportional_tracing_on_a_layered_graph(data):
+    # Tiers of distinct nodes: lab <- h* <- d* <- f*, random positive flows.
+    sizes = [data.draw(st.integers(1, 3)) for _ in range(3)]
+    tiers = [["lab"], *[[f"{p}{i}" for i in range(n)] for p, n in zip("hdf", sizes)]]
+    flow = st.one_of(st.just(0.0), st.floats(1e-6, 10.0))  # flows as the model has them
+    layers = [
+        [(u, v, data.draw(flow)) for v in down for u in up] for down, up in zip(tiers, tiers[1:])
+    ]
+    g = nx.DiGraph()
+    g.add_node("lab")
+    for layer in layers:
+        for u, v, f in layer:
+            if f > 0:
+                g.add_edge(u, v, flow=f)
+    traced = metrics.trace_exposure(g, ["lab"])["lab"] if g.in_degree("lab") else {}
+    for keep in (set(tiers[1]), set(tiers[2]), set(tiers[3])):
+        ours = sovereignty.upstream_shares(layers, ["lab"], keep)["lab"]
+        assert ours == pytest.approx({s: x for s, x in traced.items() if s in keep}, abs=1e-12)
