@@ -27,7 +27,9 @@ block may be accepted although the resulting price is above its bid (a
 
 The LP works in units scaled by ``Layout.scale`` (a power of two near the
 book's median quantity), so HiGHS's absolute tolerances suit books of 1e-9 or
-1e9 units alike; ``Clearing`` reports fills in the book's units.
+1e9 units alike; ``Clearing`` reports fills in the book's units. A book whose
+prices are below $1/unit is solved in price units of ``price_unit`` (its median
+cost, a power of two) for the same reason; prices come back in $/unit.
 """
 
 from __future__ import annotations
@@ -313,15 +315,15 @@ class Clearer:
         # The build time counts the compile but not the validation (as before the compile).
         t0 = time.perf_counter() - compile_seconds
         rebuilt = key != self._key or self._model is None
+        layout = build_layout(book, columns) if rebuilt else self._layout
+        data = build_data(book, layout, self.options.shortfall_penalty, columns)
+        unit = price_unit(data)
+        data = _in_price_units(data, unit)
         if rebuilt:
-            layout = build_layout(book, columns)
-            data = build_data(book, layout, self.options.shortfall_penalty, columns)
             self._model = _BACKENDS[self.backend](layout, data, self.options)
             self._layout, self._key = layout, key
             self.rebuilds += 1
         else:
-            layout = self._layout
-            data = build_data(book, layout, self.options.shortfall_penalty, columns)
             self._model.update(data)
         model = self._model
         t1 = time.perf_counter()
@@ -359,9 +361,9 @@ class Clearer:
         return assemble(
             book,
             layout,
-            data,
+            _in_price_units(data, 1.0 / unit),
             x,
-            duals[: layout.num_balance],
+            duals[: layout.num_balance] * unit,
             status="optimal",
             build_seconds=t1 - t0,
             solve_seconds=t2 - t1,
@@ -381,6 +383,27 @@ class Clearer:
                 "prices that span more than ~1e9, or report the book."
             )
         return x
+
+
+def price_unit(data: Data) -> float:
+    """$ per LP cost unit: 1 for a book whose median positive cost is at least $1/unit,
+    else the power of two nearest that median (a book priced at 1e-9 $/unit is solved
+    with costs near 1, so HiGHS's absolute 1e-7 optimality tolerance stays relative
+    1e-7; books at ordinary prices are solved exactly as written)."""
+    c = np.abs(data.c)
+    c = c[np.isfinite(c) & (c > 0)]
+    if len(c) == 0:
+        return 1.0
+    median = float(np.median(c))
+    return 1.0 if median >= 1.0 else float(2.0 ** np.round(np.log2(median)))
+
+
+def _in_price_units(data: Data, unit: float) -> Data:
+    """``data`` with its costs, penalty and offset divided by ``unit`` (a power of two:
+    exact; 1: ``data`` itself)."""
+    if unit == 1.0:
+        return data
+    return replace(data, c=data.c / unit, offset=data.offset / unit, penalty=data.penalty / unit)
 
 
 def _fix_integers(data: Data, layout: Layout, x: np.ndarray) -> Data:

@@ -1,6 +1,10 @@
 """Degenerate books: nothing to clear, or nothing that can trade."""
 
+import dataclasses
+
+import numpy as np
 import pytest
+from markets import random_chain_market
 
 from optimizers import Ask, Bid, Block, Clearer, OrderBook, OrderBookError, Route
 
@@ -84,3 +88,28 @@ def test_block_clears_at_every_scale(scale):
     assert r.block_ratios[0] == pytest.approx(1.0)
     assert r.ask_fills[0] == pytest.approx(4.0 * scale, rel=1e-9)
     assert r.welfare == pytest.approx(4.0 * scale * 3.0, rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", [5, 58, 59, 210])
+def test_a_chain_priced_in_nano_dollars_clears_at_the_same_prices_scaled(seed):
+    # Books a fuzzer found: at prices x 1e-9 the clearing used to end in "Unbounded"
+    # (costs below HiGHS's absolute 1e-7 tolerance). Scaling every price by k scales
+    # the optimal face's prices by k (the LP's feasible set does not change).
+    book = random_chain_market(np.random.default_rng(seed))
+    k = 1e-9
+
+    def cheap(o):
+        return dataclasses.replace(o, price=o.price * k)
+
+    small = dataclasses.replace(
+        book,
+        bids=tuple(cheap(b) for b in book.bids),
+        asks=tuple(cheap(a) for a in book.asks),
+        recipes=tuple(dataclasses.replace(r, cost=r.cost * k) for r in book.recipes),
+        routes=tuple(dataclasses.replace(r, cost=r.cost * k) for r in book.routes),
+    )
+    base, scaled = Clearer().clear(book), Clearer().clear(small)
+    assert scaled.welfare == pytest.approx(k * base.welfare, rel=1e-6)
+    top = max(abs(p) for p in base.prices.values())
+    for node, p in base.prices.items():
+        assert scaled.prices[node] == pytest.approx(k * p, abs=1e-6 * k * top)
