@@ -11,7 +11,8 @@ names the file and the field and says how to fix it, e.g.::
 
 A scenario may inherit: ``base = "baseline.toml"`` (relative to its own file, or a
 shipped scenario's name), then ``[meta]``, ``[overrides]`` (dotted paths) and
-appended ``[[shocks]]`` / ``[[contracts]]``; see :func:`load_scenario`. Shipped
+appended ``[[shocks]]``, ``[[contracts]]``, ``[[routes]]`` or agents (``[[designers]]``,
+...); see :func:`load_scenario`. Shipped
 scenarios (``experiments/scenarios/*.toml``, package data) load by name:
 ``load_scenario("baseline")``.
 
@@ -38,6 +39,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from market.agents import SECTIONS
 from market.scenario import Scenario
 
 __all__ = [
@@ -423,7 +425,10 @@ def resolve_sweep_plan(path: str | os.PathLike[str]) -> Path:
     return _resolve_shipped(path, SHIPPED_SWEEPS)
 
 
-VARIANT_KEYS = ("base", "meta", "overrides", "shocks", "contracts")
+APPENDED = ("shocks", "contracts", "routes", *SECTIONS)
+"""The lists a scenario with a ``base`` appends to the base's (shocks, contracts, routes
+and agents, e.g. a regional part as one more ``[[designers]]``)."""
+VARIANT_KEYS = ("base", "meta", "overrides", *APPENDED)
 """The top-level keys of a scenario that has a ``base``."""
 
 
@@ -474,7 +479,7 @@ def _flatten_overrides(table: Mapping[str, Any], prefix: str = "") -> dict[str, 
     return out
 
 
-_LIST_ITEM = re.compile(r"^(shocks|contracts)\[(\d+)\]")
+_LIST_ITEM = re.compile(r"^(" + "|".join(APPENDED) + r")\[(\d+)\]")
 
 
 def _relabel(
@@ -486,7 +491,7 @@ def _relabel(
     """Point a problem of the merged scenario at the line of the variant that caused it.
 
     A value set by ``[overrides]`` is named by its override key; an appended shock or
-    contract by its index in the variant's own ``[[shocks]]``/``[[contracts]]``; an
+    contract (route, agent) by its index in the variant's own list; an
     inherited one says it comes from the base.
     """
     for key, loc in overridden.items():
@@ -558,7 +563,7 @@ def _merge(file: Path, source: str, data: dict[str, Any], chain: tuple[Path, ...
         label = format_path(("overrides", path))
         overridden[path] = _set_path(merged, path, value, source, label)
     appended: dict[str, int] = {}
-    for section in ("shocks", "contracts"):
+    for section in APPENDED:
         appended[section] = len(merged[section])
         items = data.get(section, [])
         if isinstance(items, list):
@@ -591,9 +596,10 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     A scenario may start with ``base = "baseline.toml"`` (a path relative to its own
     file, or a shipped scenario's name such as ``"baseline"``) and then set only:
     ``[meta]`` (merged over the base's), ``[overrides]`` (``"dotted.path" = value``,
-    the paths of :func:`with_overrides`) and ``[[shocks]]`` / ``[[contracts]]``
-    (appended to the base's). Bases may chain; a cycle is an error. The result is
-    the merged scenario (its hash is the merged scenario's).
+    the paths of :func:`with_overrides`) and ``[[shocks]]``, ``[[contracts]]``,
+    ``[[routes]]`` or agent sections such as ``[[designers]]`` (appended to the
+    base's). Bases may chain; a cycle is an error. The result is the merged scenario
+    (its hash is the merged scenario's).
 
     Parameters
     ----------

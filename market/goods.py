@@ -26,3 +26,7 @@ GOODS: dict[str, GoodInfo] = {
 
 #: The hyperscaler-internal good: H100e installed this tick (accelerator + MW together).
 INSTALL = "install"
+
+#: The build-to-forecast designer's internal good: H100e it makes for its own stock this
+#: tick (sold from the stock from the next tick; ``agents.chip_designer``).
+STOCK = "stock"

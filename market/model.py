@@ -38,7 +38,7 @@ from market.agents.supplier import Supplier, list_prices
 from market.allocation import Allocation
 from market.backlog import LeadTimes
 from market.credit import Credit
-from market.goods import GOODS, INSTALL
+from market.goods import GOODS, INSTALL, STOCK
 from market.history import History
 from market.ledger import EXTERNAL, Ledger
 from market.network import build_network, route_table, routes_for_tick
@@ -93,6 +93,10 @@ class MarketModel(mesa.Model):
             agent = BY_SECTION[section].cls(self, spec)
             agent.credit_line = spec.credit_line
             self.by_name[spec.name] = agent
+        # A designer's family: itself, the designer it is a part of, and that one's other
+        # parts (their chips share an ecosystem: ``DesignerSpec.part_of``).
+        root = {d.name: d.part_of or d.name for d in scenario.designers}
+        self.family = {d: tuple(sorted(e for e in root if root[e] == r)) for d, r in root.items()}
         self.clearer = Clearer(solver_options or SolverOptions())
         self.desk = ct.ContractDesk(self)
         self.credit = Credit(self)
@@ -176,7 +180,7 @@ class MarketModel(mesa.Model):
             routes=routes,
             commitments=commitments,
             agents=tuple(sorted(self.by_name)),
-            goods=(*GOODS, INSTALL),
+            goods=(*GOODS, INSTALL, STOCK),
         )
         return book, groups
 
@@ -199,6 +203,16 @@ class MarketModel(mesa.Model):
             for name, r in self.orders.recipes
         ]
 
+    def open_routes(self, seller: str, good: str) -> int:
+        """How many of the seller's routes for ``good`` carry anything under this tick's
+        policy (export rules with a cap of 0 close a route)."""
+        return sum(
+            1
+            for s, _, g, cap, _, rs, rb in self._route_table
+            if s == seller and g == good and cap > 0
+            and not any(r.cap == 0 and r.matches(rs, rb, g) for r in self.policy.routes)
+        )  # fmt: skip
+
     def _switching_cost(self, seller: str, buyer: str, good: str) -> float:
         """Ecosystem switching cost ($/H100e) of a designer's accelerators for a hyperscaler."""
         if good != "accelerator":
@@ -206,7 +220,8 @@ class MarketModel(mesa.Model):
         h = self.by_name[buyer]
         # The recent accelerator price; before any trade, the buyer's value of an H100e.
         price = self.price_ema.get("accelerator", h.spec.value_per_h100e)
-        cost = self.world.behaviour.switching_cost * price * (1.0 - h.fleet_share(seller))
+        share = sum(h.fleet_share(d) for d in self.family[seller])
+        cost = self.world.behaviour.switching_cost * price * max(0.0, 1.0 - share)
         self._switching[(seller, buyer, good)] = cost
         return cost
 

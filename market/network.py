@@ -6,7 +6,8 @@ by its good and carries ``capacity`` (units per tick, inf = unlimited) and
 Default routes follow the chain: fabs -> designers (wafer, and CoWoS where the
 fab packages), memory makers -> designers (HBM), packagers -> designers (CoWoS),
 designers -> hyperscalers (accelerators; captive designers only to their
-owners), power providers -> hyperscalers (MW), hyperscalers -> labs (compute),
+owners, regional parts only to their regions' hyperscalers), power providers ->
+hyperscalers (MW), hyperscalers -> labs (compute),
 each only within one ``cluster`` (all 0 unless a scaled world sets them);
 ``scenario.routes`` add or override routes, across clusters too.
 Policies act on a tick's copy of the routes (``routes_for_tick``), never on the graph.
@@ -55,7 +56,8 @@ def build_network(scenario: Scenario) -> nx.MultiDiGraph:
             link(p.name, d.name, "cowos")
     for d in designers:
         for h in scenario.hyperscalers:
-            if not d.captive_to or h.name in d.captive_to:
+            captive = not d.captive_to or h.name in d.captive_to
+            if captive and (not d.sells_to_regions or h.region in d.sells_to_regions):
                 link(d.name, h.name, "accelerator")
     for p in scenario.power_providers:
         for h in scenario.hyperscalers:

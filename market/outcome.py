@@ -16,9 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from market import contracts as ct
-from market.goods import GOODS
+from market.goods import GOODS, STOCK
 from market.tolerance import market_scales, snap_array
 from optimizers import Clearing, OrderBook
+
+MADE = ("accelerator", STOCK)  # recipe outputs that count as a designer's output
 
 Key = tuple[str, str, str]  # (seller, buyer, good)
 
@@ -88,7 +90,7 @@ class TickOutcome:
             asks_first.setdefault((a.agent, a.good), a.price)
         made: dict[str, float] = defaultdict(float)
         for r, q in zip(book.recipes, activity):
-            if r.output == "accelerator":
+            if r.output in MADE:
                 made[r.agent] += q
         fills: dict[str, list[float]] = defaultdict(list)
         for b, q in zip(book.bids, bids):
@@ -138,6 +140,14 @@ class TickOutcome:
         settlement price and contract units at the contract price; None if it sold none."""
         units, value = self.receipts.get((seller, good), (0.0, 0.0))
         return value / units if units > 0 else None
+
+    def made_into(self, agent: str, good: str) -> float:
+        """Units of ``good`` the agent's recipes made this tick."""
+        return sum(
+            q
+            for r, q in zip(self.book.recipes, self.recipe_activity)
+            if r.agent == agent and r.output == good
+        )
 
     def ask_price(self, agent: str, good: str) -> float | None:
         """The agent's first (cheapest) ask price for ``good`` this tick."""

@@ -513,6 +513,38 @@ class DesignerSpec(AgentSpec):
         float("inf"), description="Chips per tick it can ship (inf = unlimited; at most 1e12)."
     )
     captive_to: tuple[str, ...] = Field((), description="Hyperscalers it sells to; () = all.")
+    # Regional parts and finished-goods inventory (issue 10 part 7; ODD 7.4).
+    sells_to_regions: tuple[str, ...] = Field(
+        (),
+        description="Regions of the hyperscalers it sells to; () = all. A region-specific "
+        "part (e.g. a China-compliant chip) is a designer of its own with the region here.",
+    )
+    part_of: str = Field(
+        "",
+        description="The designer whose product line this is ('' = its own): its chips "
+        "share that designer's ecosystem (a fleet of either counts for the switching cost).",
+    )
+    stock_ticks: NonNeg = Field(
+        0.0,
+        description="Build to forecast: the finished-goods stock it aims to hold, in ticks "
+        "of expected sales (0 = make to order, no stock).",
+    )
+    holding_cost: Share = Field(
+        0.05,
+        description="Share of a chip's value lost per tick it sits in stock (obsolescence "
+        "and carrying cost); the stock is valued at this discount. Estimate.",
+    )
+    forecast_step: Share = Field(
+        0.1,
+        description="Share by which a build-to-forecast designer raises its sales forecast "
+        "after a tick in which its stock sold out (otherwise the forecast is the moving "
+        "average of sales, weight behaviour.foresight). Estimate.",
+    )
+    start_sales: Quantity = Field(
+        0.0,
+        description="Chips per tick a build-to-forecast designer expects to sell at tick 0 "
+        "(its first forecast).",
+    )
 
 
 class HyperscalerSpec(AgentSpec):
@@ -956,10 +988,29 @@ class Scenario(Strict):
         kind_of = dict(names)
         designers = {d.name for d in self.designers}
         hypers = {h.name for h in self.hyperscalers}
+        regions = {s.region for _, s in self.agent_specs()}
         for i, d in enumerate(self.designers):
             for h in d.captive_to:
                 if h not in hypers:
                     raise ValueError(f"designers[{i}].captive_to: unknown hyperscaler {h!r}")
+            for r in d.sells_to_regions:
+                if r not in regions:
+                    raise ValueError(
+                        f"designers[{i}].sells_to_regions: unknown region {r!r} "
+                        f"(regions: {sorted(regions)})"
+                    )
+            parent = next((e for e in self.designers if e.name == d.part_of), None)
+            if d.part_of and (parent is None or parent.name == d.name or parent.part_of):
+                raise ValueError(
+                    f"designers[{i}].part_of: {d.part_of!r} is not another designer with a "
+                    "line of its own; name the designer whose product line this is (not a "
+                    "part itself), or leave it out"
+                )
+            if d.stock_ticks > 0 and d.start_sales <= 0:
+                raise ValueError(
+                    f"designers[{i}].start_sales: a build-to-forecast designer (stock_ticks "
+                    f"> 0) needs its first forecast; set start_sales > 0 (chips per tick)"
+                )
         for i, h in enumerate(self.hyperscalers):
             for d in h.fleet:
                 if d not in designers:
@@ -986,7 +1037,6 @@ class Scenario(Strict):
                 raise ValueError(
                     f"contracts[{i}]: equity_for_compute needs a hyperscaler seller and a lab buyer"
                 )
-        regions = {s.region for _, s in self.agent_specs()}
         for i, s in enumerate(self.shocks):
             if s.start >= self.meta.horizon or s.end > self.meta.horizon:
                 raise ValueError(

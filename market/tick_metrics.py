@@ -81,7 +81,7 @@ TABLES = {
         "tick", "date", "surplus", "shortfall", "rebuilt", "shocks", "persistence",
         "contracts_active", "breaches", "backlog_installs", "cancelled_installs",
         *(f"lead_time_{g}" for g in QUOTED), "defaults", "defaulted", "distress_sales",
-        *ENERGY,
+        "write_downs", *ENERGY,
     ],
     "prices": [
         "tick", "date", "good", "price", "spot_price", "contract_price", "volume",
@@ -93,6 +93,7 @@ TABLES = {
         "prepaid", "capacity", "sold",
         "utilisation", "stranded", "markup", "demand", "received", "unmet", "fleet", "power_mw",
         "backlog", "lead_time", "credit_line", "defaulted", "default_loss", *ENERGY,
+        "stock", "stock_value", "write_down",
     ],
     "flows": ["tick", "seller", "buyer", "good", "quantity"],
     "node_prices": ["tick", "agent", "good", "price"],
@@ -173,6 +174,7 @@ class TickRecorder:
             **{f"lead_time_{g}": w for g, w in m.lead_times.by_good.items()},
             defaults=m.credit.defaults_this_tick, defaulted=len(m.credit.defaulted),
             distress_sales=m.credit.sales_this_tick,
+            write_downs=sum(d.write_down for d in m.agents_of(ChipDesigner)),
             **self._energy_totals(),
         )  # fmt: skip
         self._previous = current
@@ -244,6 +246,7 @@ class TickRecorder:
                 capacity=NAN, sold=NAN, utilisation=NAN,
                 stranded=NAN, markup=NAN, demand=NAN, received=NAN, unmet=NAN, fleet=NAN,
                 power_mw=NAN, backlog=a.backlog, **dict.fromkeys(ENERGY, NAN),
+                stock=NAN, stock_value=NAN, write_down=NAN,
                 lead_time=max(a.lead_times.values()) if a.lead_times else 0.0,
                 credit_line=a.credit_line, defaulted=a.defaulted, default_loss=a.default_loss,
             )  # fmt: skip

@@ -82,6 +82,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "emissions_t": "t CO2e of that energy (sum of the agents' emissions_t)",
         "water_m3": "m3 of water used this tick (sum of the agents' water_m3)",
         "carbon_paid": "$ of carbon price paid by hyperscalers this tick (ledger kind carbon)",
+        "write_downs": "$ of designers' stock written off this tick (sum of the agents' "
+        "write_down)",
     },
     "prices": {
         "price": "$ per unit paid by buyers, volume-weighted over spot trades (when "
@@ -124,6 +126,13 @@ COLUMNS: dict[str, dict[str, str]] = {
         "credit_line": "$ the agent may borrow: its cash never goes below minus this",
         "defaulted": "whether the agent has defaulted and stopped trading",
         "default_loss": "$ lost so far on contracts ended by others' defaults (cumulative)",
+        "stock": "build-to-forecast designers: H100e of finished chips in stock at the end "
+        "of the tick",
+        "stock_value": "build-to-forecast designers: $ book value of the stock, at the cost "
+        "of making it (unit cost plus inputs at the designer's node prices)",
+        "write_down": "designers: $ of stock written off this tick because an export rule "
+        "closed every route for its chips (a book loss: the cash was spent when the chips "
+        "were made)",
     },
     "flows": {"quantity": _Q + ": spot and contract units from seller to buyer"},
     "node_prices": {"price": "$ per unit at that agent's node (the price rule's shadow price)"},

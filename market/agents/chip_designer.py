@@ -22,6 +22,7 @@ capacity with a prepayment that finances the expansion.
 from __future__ import annotations
 
 from market.agents.base import MarketAgent, ema
+from market.goods import STOCK
 from market.ledger import EXTERNAL
 from market.scenario import DesignerSpec
 from market.tolerance import REL_QUANTITY, exceeds
@@ -32,6 +33,7 @@ INPUTS = ("wafer", "hbm", "cowos")
 class ChipDesigner(MarketAgent):
     def __init__(self, model, spec: DesignerSpec) -> None:
         super().__init__(model, spec.name, spec.region, spec.cash)
+        self.spec = spec
         h = spec.h100e_per_chip * spec.performance  # realised H100e per chip
         self.inputs = {
             "wafer": 1.0 / (spec.chips_per_wafer * h),
@@ -49,6 +51,17 @@ class ChipDesigner(MarketAgent):
         self.made_ema: float | None = None  # H100e per tick, moving average
         self.made_before = 0.0  # H100e made the tick before last
         self.output_cap = self.capacity  # H100e it can make this tick (allocation)
+        # Build to forecast (stock_ticks > 0): finished H100e in stock, their book value
+        # at cost ($), the stock written down this tick ($), expected sales (H100e/tick).
+        self.builds_to_stock = spec.stock_ticks > 0
+        self.forecast = spec.start_sales * h
+        self.stock = self.forecast * spec.stock_ticks  # it starts with its target stock
+        self.stock_value: float | None = None if self.stock > 0 else 0.0  # set at tick 0
+        self.write_down = 0.0
+        self.stranded = False  # every route for its chips is closed this tick
+        self.sold = 0.0  # H100e sold this tick (from stock and made to order)
+        self.built = 0.0  # H100e made for stock this tick
+        self.sold_out = False  # its stock sold out this tick
 
     def input_cost(self) -> float:
         """$ of inputs per H100e at recent prices at its node (0 until prices are seen)."""
@@ -104,11 +117,53 @@ class ChipDesigner(MarketAgent):
         self.made = self.output_cap = 0.0
 
     def columns(self) -> dict[str, float]:
-        return dict(capacity=self.capacity, sold=self.made, markup=self.markup)
+        return dict(
+            capacity=self.capacity, sold=self.made if not self.builds_to_stock else self.sold,
+            markup=self.markup, stock=self.stock, stock_value=self.stock_value,
+            write_down=self.write_down,
+        )  # fmt: skip
+
+    def prepare(self) -> None:
+        """A build-to-forecast designer whose every route is closed by this tick's policy
+        (an export rule on its region's part) writes its stock down to nothing."""
+        self.write_down = 0.0
+        if not self.builds_to_stock:
+            return
+        if self.stock_value is None:  # its start stock, valued at list cost
+            self.stock_value = self.stock * self.list_cost()
+        self.stranded = not self.model.open_routes(self.name, "accelerator")
+        if self.stranded and self.stock > 0:
+            self.write_down = self.stock_value
+            self.stock = self.stock_value = 0.0
 
     def submit_orders(self) -> None:
+        if self.builds_to_stock:
+            self._stock_orders()
+            return
         margin = self.markup * self.list_cost()
         self.recipe("accelerator", self.inputs, self.allocation_cap(), self.unit_cost + margin)
+
+    def _stock_orders(self) -> None:
+        """Build to forecast (ODD 7.4, "Regional parts and finished-goods stock").
+
+        It sells only from stock, asked at its list price discounted by the holding cost
+        h (what a chip kept one more tick is worth). It makes chips into stock (the
+        internal good ``stock``, sold from the next tick) by a recipe at their own cost
+        (no margin: the margin is earned on the sale), bidding for them at the list
+        price discounted twice (a chip made now sells next tick at list x (1 - h) and is
+        worth that x (1 - h) now). It plans to build
+
+            build = max(0, (1 + stock_ticks) x forecast - stock)   (H100e)
+
+        and nothing while every route for its chips is closed."""
+        h = self.spec.holding_cost
+        price = self.asking_price()
+        if self.stock > 0:
+            self.ask("accelerator", self.stock, price * (1 - h))
+        target = self.forecast * (1 + self.spec.stock_ticks)
+        plan = 0.0 if self.stranded else max(0.0, target - self.stock)
+        self.recipe(STOCK, self.inputs, min(plan, self.allocation_cap()), self.unit_cost)
+        self.bid(STOCK, plan, price * (1 - h) ** 2)
 
     def allocation_cap(self) -> float:
         """H100e it can make this tick: its capacity, at most what its secured inputs allow
@@ -117,9 +172,26 @@ class ChipDesigner(MarketAgent):
         return self.output_cap
 
     def settle(self) -> None:
+        out = self.model.outcome
         self.made_before = self.made
-        self.made = self.model.outcome.made.get(self.name, 0.0)
+        self.made = out.made.get(self.name, 0.0)
         self.model.ledger.pay(self.name, EXTERNAL, self.made * self.unit_cost, "operating")
+        if self.builds_to_stock:
+            self._settle_stock()
+
+    def _settle_stock(self) -> None:
+        """Stock out: its ask's fill, at the stock's average cost; stock in: the stock
+        recipe's output, at the chips' cost (unit cost plus inputs at its node's prices)."""
+        out = self.model.outcome
+        self.sold = min(self.stock, out.sold.get((self.name, "accelerator"), 0.0))
+        self.sold_out = self.sold >= self.stock * (1 - REL_QUANTITY) and self.stock > 0
+        if self.stock > 0:
+            self.stock_value *= 1 - self.sold / self.stock
+        self.stock -= self.sold
+        self.built = self.made
+        inputs = sum(u * (out.node_price(self.name, g) or 0.0) for g, u in self.inputs.items())
+        self.stock += self.built
+        self.stock_value += self.built * (self.unit_cost + inputs)
 
     def _learn_list_prices(self) -> None:
         """Inputs at list: contracted units at their contract price, the rest at the
@@ -150,6 +222,11 @@ class ChipDesigner(MarketAgent):
                 self.input_price_ema[g] = ema(self.input_price_ema.get(g), p, b.foresight)
         self._learn_list_prices()
         self.made_ema = ema(self.made_ema, self.made, b.foresight)
+        if self.builds_to_stock and not self.stranded:
+            if self.sold_out:  # demand was at least the stock: it cannot see how much more
+                self.forecast *= 1 + self.spec.forecast_step
+            else:
+                self.forecast = ema(self.forecast, self.sold, b.foresight)
         price = out.node_price(self.name, "accelerator")
         cost = self.list_cost()
         margin = self.markup * cost

@@ -22,7 +22,7 @@ from market.scenario import Scenario
 SCENARIOS = Path(__file__).resolve().parents[2] / "experiments" / "scenarios"
 BASELINE = SCENARIOS / "baseline.toml"
 VARIANTS = ["taiwan_outage", "export_controls", "hbm_shortage", "demand_bust", "contract_cap",
-            "carbon_price", "permitting_delay"]  # fmt: skip
+            "carbon_price", "permitting_delay", "china_part", "china_part_ban"]  # fmt: skip
 HISTORY = ["history_2023"]  # the backtest's scenario (tests/experiments/test_backtest.py)
 
 # Epoch AI 2025 figures ("AI Chip Sales", CC BY 4.0; docs/data-sources.md): units, H100e.
@@ -69,10 +69,13 @@ def test_baseline_has_25_to_40_agents_and_a_40_quarter_horizon(baseline: Scenari
 @pytest.mark.parametrize("name", VARIANTS)
 def test_each_variant_is_a_short_file_on_the_baseline(baseline: Scenario, name: str) -> None:
     data = read_toml(SCENARIOS / f"{name}.toml")
-    assert data["base"] == "baseline.toml"
+    # On the baseline, or on another shipped variant (china_part_ban on china_part).
+    assert data["base"] in {"baseline.toml", *(f"{v}.toml" for v in VARIANTS if v != name)}
     assert set(data) <= set(VARIANT_KEYS)
     variant = load_scenario(SCENARIOS / f"{name}.toml")
-    assert variant.shocks and baseline.shocks == ()
+    assert baseline.shocks == ()
+    changed = {k for k in type(baseline).model_fields if k != "meta"}
+    assert any(getattr(variant, k) != getattr(baseline, k) for k in changed)
     assert variant.meta.horizon == baseline.meta.horizon
 
 
@@ -927,3 +930,24 @@ def test_a_named_pipe_is_refused_without_reading_it(tmp_path: Path) -> None:
 def test_a_scenario_name_cannot_name_another_folder(tmp_path: Path, name: str) -> None:
     text = MINIMAL.replace('name = "mini"', f'name = "{name}"')
     assert "meta.name: " in error_of(write(tmp_path, text))
+
+
+def test_a_variant_appends_agents_and_routes_and_its_errors_name_its_own_entries(
+    tmp_path: Path,
+) -> None:
+    base = os.fspath(SCENARIOS / "baseline.toml")
+    part = (
+        '[[designers]]\nname = "Nvidia China"\nregion = "US"\nchips_per_wafer = 30\n'
+        "hbm_per_chip = 96\nchips_per_cowos_wafer = 29\nunit_cost = 1500.0\n"
+        'sells_to_regions = ["CN"]\n'
+    )
+    route = '[[routes]]\nseller = "Nvidia China"\nbuyer = "China Cloud"\ngood = "accelerator"\n'
+    ok = load_scenario(write(tmp_path, f'base = "{base}"\n{part}{route}', "ok.toml"))
+    baseline = load_scenario(base)
+    assert [d.name for d in ok.designers] == [*(d.name for d in baseline.designers), "Nvidia China"]
+    assert ok.routes[-1].seller == "Nvidia China" and len(ok.routes) == len(baseline.routes) + 1
+    bad = part.replace("chips_per_wafer = 30", "chips_per_wafer = -30")
+    message = error_of(write(tmp_path, f'base = "{base}"\n{bad}'))
+    assert "designers[0].chips_per_wafer" in message and "(from" not in message
+    twice = part.replace('"Nvidia China"', '"Nvidia"')
+    assert "used twice" in error_of(write(tmp_path, f'base = "{base}"\n{twice}'))
