@@ -172,7 +172,10 @@ def headline(tables: Tables | Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             add(by_tick[col].astype(float), col)
     money = agents.groupby(["seed", "tick"])[["capex", "prepaid"]].sum()
     add(money["capex"], "suppliers' capex to date ($)")
-    add(money["prepaid"] / money["capex"].where(money["capex"] > 0), "  of which prepaid by buyers")
+    # Prepayments are received when a reservation is signed, capex is paid when the capacity
+    # is ordered: early on the ratio can exceed 1 (buyers have prepaid capacity not yet built).
+    add(money["prepaid"] / money["capex"].where(money["capex"] > 0),
+        "  buyers' prepayments to date / capex to date")  # fmt: skip
     return pd.concat(parts, ignore_index=True)
 
 
