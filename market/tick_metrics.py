@@ -83,7 +83,7 @@ TABLES = {
         "capex",
         "prepaid", "capacity", "sold",
         "utilisation", "stranded", "markup", "demand", "received", "unmet", "fleet", "power_mw",
-        "backlog", "lead_time", "credit_line", "defaulted", "default_loss", *ENERGY,
+        "shell_mw", "pue", "wue", "backlog", "lead_time", "credit_line", "defaulted", "default_loss", *ENERGY,
     ],
     "flows": ["tick", "seller", "buyer", "good", "quantity"],
     "node_prices": ["tick", "agent", "good", "price"],
@@ -230,7 +230,7 @@ class TickRecorder:
                 capex=a.capex_total, prepaid=a.prepaid_total,
                 capacity=NAN, sold=NAN, utilisation=NAN,
                 stranded=NAN, markup=NAN, demand=NAN, received=NAN, unmet=NAN, fleet=NAN,
-                power_mw=NAN, backlog=a.backlog, **dict.fromkeys(ENERGY, NAN),
+                power_mw=NAN, shell_mw=NAN, pue=NAN, wue=NAN, backlog=a.backlog, **dict.fromkeys(ENERGY, NAN),
                 lead_time=max(a.lead_times.values()) if a.lead_times else 0.0,
                 credit_line=a.credit_line, defaulted=a.defaulted, default_loss=a.default_loss,
             )  # fmt: skip
