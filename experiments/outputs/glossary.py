@@ -92,8 +92,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "contract_volume": _Q + ": delivered under contracts",
     },
     "agents": {
-        "type": "agent type (Fab, MemoryMaker, Packager, PowerProvider, ChipDesigner, "
-        "Hyperscaler, Lab)",
+        "type": "agent type (Fab, MemoryMaker, Packager, PowerProvider, NetworkMaker, "
+        "DCDeveloper, ChipDesigner, Hyperscaler, Lab)",
         "region": "region code (US, TW, KR, CN, EU, JP)",
         "cash": "$ on hand at the end of the tick",
         "profit": "$ profit this tick",
