@@ -329,8 +329,8 @@ def draw_network(
         ax.scatter([x], [y], s=60, color=REGION_COLOURS.get(nodes[name][1], "grey"), zorder=2,
                    edgecolors="black", linewidths=0.5)  # fmt: skip
         ax.annotate(name, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=6.5)
-    for col, label in enumerate(("fabs, HBM, packaging", "power, designers", "hyperscalers",
-                                 "labs")):  # fmt: skip
+    middle = "power, networking, shells, designers"
+    for col, label in enumerate(("fabs, HBM, packaging", middle, "hyperscalers", "labs")):
         ax.text(col, 1.04, label, ha="center", fontsize=8)
     handles = [matplotlib.lines.Line2D([], [], marker="o", linestyle="", color=c, label=r)
                for r, c in REGION_COLOURS.items()]  # fmt: skip
