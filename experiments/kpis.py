@@ -15,7 +15,7 @@ from collections import defaultdict
 
 from experiments.outputs.glossary import UNITS
 
-PRICE_GOODS = ("accelerator", "compute", "hbm", "cowos", "wafer", "power")
+PRICE_GOODS = ("accelerator", "compute", "hbm", "cowos", "wafer", "power", "networking", "shell")
 """Goods with a price KPI ``price_<good>`` (units from the one units table)."""
 
 KPIS: dict[str, str] = {

@@ -21,10 +21,14 @@ GOODS: dict[str, GoodInfo] = {
         GoodInfo("accelerator", "H100-equivalents (H100e)", True),
         GoodInfo("power", "MW of energised data-centre capacity", True),
         GoodInfo("compute", "H100e-quarters of rentable accelerator time", False),
+        # networking: consumed by an install, it lives on in the fleet (capital spending)
+        GoodInfo("networking", "switches, NICs and optics for one installed H100e", True),
+        GoodInfo("shell", "MW of built data-centre shell with its cooling", True),
     )
 }
 
-#: The hyperscaler-internal good: H100e installed this tick (accelerator + MW together).
+#: The hyperscaler-internal good: H100e installed this tick (accelerator + MW together,
+#: with its networking and MW of shell where the scenario models them).
 INSTALL = "install"
 
 #: The build-to-forecast designer's internal good: H100e it makes for its own stock this

@@ -7,7 +7,9 @@ Default routes follow the chain: fabs -> designers (wafer, and CoWoS where the
 fab packages), memory makers -> designers (HBM), packagers -> designers (CoWoS),
 designers -> hyperscalers (accelerators; captive designers only to their
 owners, regional parts only to their regions' hyperscalers), power providers ->
-hyperscalers (MW), hyperscalers -> labs (compute),
+hyperscalers (MW), network makers -> hyperscalers whose installs take networking,
+data-centre developers -> hyperscalers that build shells (MW of shell), hyperscalers
+-> labs (compute),
 each only within one ``cluster`` (all 0 unless a scaled world sets them);
 ``scenario.routes`` add or override routes, across clusters too.
 Policies act on a tick's copy of the routes (``routes_for_tick``), never on the graph.
@@ -62,6 +64,14 @@ def build_network(scenario: Scenario) -> nx.MultiDiGraph:
     for p in scenario.power_providers:
         for h in scenario.hyperscalers:
             link(p.name, h.name, "power")
+    for n in scenario.network_makers:
+        for h in scenario.hyperscalers:
+            if h.networking_per_h100e > 0:
+                link(n.name, h.name, "networking")
+    for dev in scenario.dc_developers:
+        for h in scenario.hyperscalers:
+            if h.shells:
+                link(dev.name, h.name, "shell")
     for h in scenario.hyperscalers:
         for lab in scenario.labs:
             link(h.name, lab.name, "compute")

@@ -118,7 +118,7 @@ def _safe_name(value: str) -> str:
 
 ScenarioName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_safe_name)]
 """A scenario's name: part of output folder names, so it cannot name another folder."""
-Good = Literal["wafer", "hbm", "cowos", "accelerator", "power", "compute"]
+Good = Literal["wafer", "hbm", "cowos", "accelerator", "power", "compute", "networking", "shell"]
 """The goods (``market.goods.GOODS``)."""
 
 _BOUND_WORDS = (
@@ -381,7 +381,7 @@ class Behaviour(Strict):
         "(accelerator price - unit cost - inputs at list prices) closed per tick.",
     )
     sold_at_offer: tuple[Good, ...] = Field(
-        ("wafer", "hbm", "cowos", "power", "accelerator"),
+        ("wafer", "hbm", "cowos", "power", "accelerator", "networking", "shell"),
         description="Goods whose spot trades settle at the seller's offer (its highest "
         "accepted ask; a designer's recipe cost plus its inputs at its node's prices) "
         "when that is below the buyer's nodal price: suppliers ration at their list prices "
@@ -415,6 +415,13 @@ class Behaviour(Strict):
         4,
         description="Ticks a long-term supply agreement runs; its price is the supplier's "
         "list price at signing (annual contracts, PF §1 'HBM price terms').",
+    )
+    shell_life: Annotated[int, Field(ge=1, le=400), _WHOLE] = Field(
+        60,
+        description="Ticks a data-centre shell serves (60 = 15 years, estimate: buildings "
+        "outlive 3-4 generations of accelerators). A hyperscaler that buys shells adds to "
+        "its install bid the shell value left after valuation_ticks: mw_per_h100e x the "
+        "shell list price x max(0, 1 - valuation_ticks / shell_life) (section 7.13).",
     )
     backlog_priority: Ratio = Field(
         0.02,
@@ -486,6 +493,36 @@ class PackagerSpec(Supplier):
 
 class PowerSpec(Supplier):
     """Power provider: ``capacity`` is MW it can newly energise per tick (its queue)."""
+
+
+class NetworkMakerSpec(Supplier):
+    """Network maker (a group of switch, NIC and optical-transceiver makers in one region):
+    ``capacity`` in networking units per tick, one unit being the networking of one
+    installed H100e; ``unit_cost`` and ``capex_per_unit`` in $ per unit."""
+
+
+Cooling = Literal["air", "evaporative", "liquid", "immersion"]
+"""Cooling types of data-centre shells (a label; their PUE and WUE are the numbers)."""
+
+
+class DCDeveloperSpec(Supplier):
+    """Data-centre developer: ``capacity`` in MW of shell (building, power distribution
+    and cooling, all-in facility MW) it can deliver per tick; ``unit_cost`` $ per MW;
+    ``lead_time`` the construction time of new capacity, ticks."""
+
+    cooling: Cooling = Field("liquid", description="Cooling type of the shells it builds.")
+    pue: Annotated[float, Field(ge=1, le=10, allow_inf_nan=False), _REAL] = Field(
+        1.15,
+        description="Power usage effectiveness of the shells it builds (facility / IT "
+        "energy). New liquid-cooled AI halls 1.05-1.15, air-cooled legacy 1.4-1.8 (PF "
+        "section 10 'PUE by cooling type').",
+    )
+    wue: Ratio = Field(
+        0.36,
+        description="Water usage effectiveness of the shells it builds, L per kWh of IT "
+        "energy: closed-loop chip cooling ~0, US average 0.36, evaporative ~1.8 (PF "
+        "section 10 'Water').",
+    )
 
 
 class DesignerSpec(AgentSpec):
@@ -595,6 +632,20 @@ class HyperscalerSpec(AgentSpec):
         "(site water, mostly evaporative cooling). Default 0.36: the US data-centre "
         "average (Lawrence Berkeley National Laboratory, 2024 United States Data Center "
         "Energy Usage Report; projected 0.45-0.48).",
+    )
+    networking_per_h100e: Ratio = Field(
+        0.0,
+        description="Units of networking (switches, NICs and optics of one installed H100e, "
+        "from network_makers) each install takes; 0 = networking not modelled (a world "
+        "without network makers). The baseline's 1.0: one unit per H100e by definition.",
+    )
+    shells: bool = Field(
+        False,
+        description="Whether each new MW of its stock takes 1 MW of data-centre shell (good "
+        "shell, from dc_developers) as well as 1 MW of grid connection (power). Its start "
+        "stock power_mw is already shelled, at its pue and wue; new MW take the cooling of "
+        "the developer that built them, so its PUE and WUE become MW-weighted averages "
+        "(section 7.13). False: shells not modelled (its PUE and WUE stay pue and wue).",
     )
 
 
@@ -794,10 +845,14 @@ class CapacitySchedule(Strict):
     """Capacity a supplier added to one line, by quarter: announced or reported
     additions, replayed on top of its own expansion decisions (``market/history.py``)."""
 
-    agent: str = Field(description="Name of a fab, memory maker, packager or power provider.")
+    agent: str = Field(
+        description="Name of a fab, memory maker, packager, power provider, network maker or "
+        "data-centre developer."
+    )
     good: Good = Field(
         description="The line: a fab's 'wafer' or 'cowos', a memory maker's 'hbm', a "
-        "packager's 'cowos', a power provider's 'power'."
+        "packager's 'cowos', a power provider's 'power', a network maker's 'networking', a "
+        "data-centre developer's 'shell'."
     )
     add: DatedQuantities = Field(
         description="Units per tick added to the line's capacity from each tick on, by "
@@ -848,6 +903,8 @@ LINE_GOODS: dict[str, tuple[str, ...]] = {
     "memory_makers": ("hbm",),
     "packagers": ("cowos",),
     "power_providers": ("power",),
+    "network_makers": ("networking",),
+    "dc_developers": ("shell",),
 }
 """The capacity lines of each supplier section (a fab has 'cowos' only if it packages)."""
 
@@ -862,8 +919,8 @@ def check_history(scenario: Scenario) -> None:
         sec, spec = section_of.get(c.agent, (None, None))
         if sec not in LINE_GOODS:
             raise ValueError(
-                f"{where}.agent: {c.agent!r} is not a fab, memory maker, packager or power "
-                f"provider; known suppliers: "
+                f"{where}.agent: {c.agent!r} is not a fab, memory maker, packager, power "
+                f"provider, network maker or data-centre developer; known suppliers: "
                 f"{sorted(n for n, (s, _) in section_of.items() if s in LINE_GOODS)}"
             )
         goods = LINE_GOODS[sec]
@@ -936,7 +993,8 @@ class Scenario(Strict):
         default_factory=dict,
         description="Permitting and local opposition: multiplier (dimensionless, 1..10) on the "
         "lead time of new capacity a supplier (fab and its CoWoS line, memory maker, packager, "
-        "power provider's grid connections) orders in a region, by region code; regions not "
+        "power provider's grid connections, network maker, data-centre developer's shells) "
+        "orders in a region, by region code; regions not "
         "listed have 1. Capacity ordered at tick t is ready at t + ceil(lead_time x "
         "multiplier x the factors of permitting_delay shocks in force).",
     )
@@ -945,6 +1003,8 @@ class Scenario(Strict):
     packagers: tuple[PackagerSpec, ...] = ()
     designers: tuple[DesignerSpec, ...] = ()
     power_providers: tuple[PowerSpec, ...] = ()
+    network_makers: tuple[NetworkMakerSpec, ...] = ()
+    dc_developers: tuple[DCDeveloperSpec, ...] = ()
     hyperscalers: tuple[HyperscalerSpec, ...] = ()
     labs: tuple[LabSpec, ...] = ()
     contracts: tuple[ContractSpec, ...] = ()
@@ -969,6 +1029,8 @@ class Scenario(Strict):
             "packagers",
             "designers",
             "power_providers",
+            "network_makers",
+            "dc_developers",
             "hyperscalers",
             "labs",
         ):
@@ -1058,7 +1120,8 @@ class Scenario(Strict):
         for r in self.permitting:
             if r not in builders:
                 raise ValueError(
-                    f"permitting.{r}: no fab, memory maker, packager or power provider is in "
+                    f"permitting.{r}: no fab, memory maker, packager, power provider, network "
+                    f"maker or data-centre developer is in "
                     f"region {r!r} (regions with one: {sorted(builders)}); remove it"
                 )
         for i, h in enumerate(self.hyperscalers):
@@ -1068,6 +1131,19 @@ class Scenario(Strict):
                     f"(regions with one: {sorted(self.grid_intensity)}); add "
                     f"grid_intensity.{h.region} in g CO2e/kWh"
                 )
+        for i, h in enumerate(self.hyperscalers):
+            if h.networking_per_h100e > 0 and not self.network_makers:
+                raise ValueError(
+                    f"hyperscalers[{i}].networking_per_h100e: {h.name} needs networking for "
+                    "every install but the scenario has no [[network_makers]]; add one or "
+                    "set networking_per_h100e = 0"
+                )
+            if h.shells and not self.dc_developers:
+                raise ValueError(
+                    f"hyperscalers[{i}].shells: {h.name} needs a data-centre shell for every "
+                    "new MW but the scenario has no [[dc_developers]]; add one or set "
+                    "shells = false"
+                )
         check_shocks(self)
         check_contract_routes(self)
         check_history(self)
@@ -1076,9 +1152,11 @@ class Scenario(Strict):
 
 # ------------------------------------------------------------------ meaning checks
 
-CAPACITY_HOLDERS = ("fabs", "memory_makers", "packagers", "power_providers", "hyperscalers")
+CAPACITY_HOLDERS = ("fabs", "memory_makers", "packagers", "power_providers", "network_makers",
+                    "dc_developers", "hyperscalers")  # fmt: skip
 """Sections whose capacity and capex a shock can scale (the suppliers and hyperscalers)."""
-CAPACITY_BUILDERS = ("fabs", "memory_makers", "packagers", "power_providers")
+CAPACITY_BUILDERS = ("fabs", "memory_makers", "packagers", "power_providers", "network_makers",
+                     "dc_developers")  # fmt: skip
 """Sections that order new capacity with a lead time (``Supplier.expand``)."""
 
 SHOCK_FIELDS: dict[str, tuple[str, ...]] = {

@@ -22,6 +22,8 @@ GOOD_UNITS: dict[str, tuple[str, str]] = {
     "accelerator": ("H100e (accelerators in H100 equivalents)", "$/H100e"),
     "power": ("MW of new data-centre power", "$/MW"),
     "compute": ("H100e-quarters of compute", "$/H100e-quarter"),
+    "networking": ("networking units (switches, NICs and optics of one H100e)", "$/H100e"),
+    "shell": ("MW of data-centre shell with cooling", "$/MW"),
 }
 """good -> (quantity unit, price unit)."""
 
@@ -92,8 +94,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "contract_volume": _Q + ": delivered under contracts",
     },
     "agents": {
-        "type": "agent type (Fab, MemoryMaker, Packager, PowerProvider, ChipDesigner, "
-        "Hyperscaler, Lab)",
+        "type": "agent type (Fab, MemoryMaker, Packager, PowerProvider, NetworkMaker, "
+        "DCDeveloper, ChipDesigner, Hyperscaler, Lab)",
         "region": "region code (US, TW, KR, CN, EU, JP)",
         "cash": "$ on hand at the end of the tick",
         "profit": "$ profit this tick",
@@ -113,6 +115,12 @@ COLUMNS: dict[str, dict[str, str]] = {
         "unmet": "labs: H100e-quarters wanted and not received",
         "fleet": "hyperscalers: installed H100e",
         "power_mw": "hyperscalers: MW of power installed",
+        "shell_mw": "hyperscalers that build shells: MW of data-centre shell they hold (start "
+        "stock + shells bought; NaN without shells)",
+        "pue": "hyperscalers: power usage effectiveness (facility / IT energy), the MW-weighted "
+        "average over their shells (the spec's pue without shells)",
+        "wue": "hyperscalers: water usage effectiveness, L per kWh of IT energy, the MW-weighted "
+        "average over their shells (the spec's wue without shells)",
         "energy_mwh": "hyperscalers: MWh drawn this tick = compute sold (H100e-quarters) x "
         "mw_per_h100e x hours per tick (= IT kW per H100e x hours x PUE / 1000; "
         "market/energy.py)",

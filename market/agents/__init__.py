@@ -2,10 +2,12 @@
 
 from market.agents.base import MarketAgent
 from market.agents.chip_designer import ChipDesigner
+from market.agents.dc_developer import DCDeveloper
 from market.agents.fab import Fab
 from market.agents.hyperscaler import Hyperscaler
 from market.agents.lab import Lab
 from market.agents.memory_maker import MemoryMaker
+from market.agents.network_maker import NetworkMaker
 from market.agents.packager import Packager
 from market.agents.power_provider import PowerProvider
 from market.agents.registry import AGENT_TYPES, BY_SECTION, SECTIONS, AgentType
@@ -16,11 +18,13 @@ __all__ = [
     "SECTIONS",
     "AgentType",
     "ChipDesigner",
+    "DCDeveloper",
     "Fab",
     "Hyperscaler",
     "Lab",
     "MarketAgent",
     "MemoryMaker",
+    "NetworkMaker",
     "Packager",
     "PowerProvider",
 ]

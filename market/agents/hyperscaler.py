@@ -6,10 +6,14 @@ Each tick it asks compute = min(fleet, MW / mw_per_h100e) in two price steps (op
 and any carbon price per H100e-quarter, plus a markup that follows utilisation),
 offers its spare MW to itself at 0, pays the carbon price on the emissions of the
 compute it rents (``market.energy``), and buys new installs through the recipe
-``install = 1 accelerator + mw_per_h100e MW`` with a bid sized from the compute
-demand it expects and capped by its capex budget. Its willingness to pay for a
-designer's accelerators rises with that designer's share of its fleet (the model
-adds a switching cost to the routes of designers it has few of).
+``install = 1 accelerator + mw_per_h100e MW [+ networking_per_h100e networking]
+[+ mw_per_h100e MW of shell]`` with a bid sized from the compute demand it expects
+and capped by its capex budget. With shells (``spec.shells``) its energised MW are
+min(grid MW, shell MW), its spare shell MW are offered to itself at 0 as its spare
+grid MW are, and its PUE and WUE are the MW-weighted averages of its shells'
+(the start stock at ``spec.pue``/``spec.wue``, new MW at their developer's).
+Its willingness to pay for a designer's accelerators rises with that designer's
+share of its fleet (the model adds a switching cost to the routes of designers it has few of).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from market.goods import INSTALL
 from market.ledger import EXTERNAL
 from market.scenario import HyperscalerSpec
 from market.tolerance import REL_QUANTITY
+
+NAN = float("nan")
 
 
 class Hyperscaler(MarketAgent):
@@ -32,6 +38,11 @@ class Hyperscaler(MarketAgent):
             d: [[1 + k, q / life] for k in range(life)] for d, q in spec.fleet.items() if q > 0
         }
         self.power_mw = spec.power_mw
+        # Shells (section 7.13): MW of built shell, and the sums of PUE x MW and WUE x MW
+        # over them, so its PUE and WUE are MW-weighted averages of its shells'.
+        self.shell_mw = spec.power_mw if spec.shells else 0.0
+        self._pue_mw = spec.pue * self.shell_mw
+        self._wue_mw = spec.wue * self.shell_mw
         self.markup = model.world.behaviour.hyperscaler_markup
         self.available = 0.0  # H100e-quarters it can rent this tick
         self.sold = 0.0
@@ -69,6 +80,32 @@ class Hyperscaler(MarketAgent):
         total = self.fleet_size
         return self.units.get(designer, 0.0) / total if total > 0 else 0.0
 
+    @property
+    def pue(self) -> float:
+        """Facility / IT energy of its data centres: the MW-weighted average over its
+        shells (``spec.pue`` without shells)."""
+        if self.spec.shells and self.shell_mw > 0:
+            return self._pue_mw / self.shell_mw
+        return self.spec.pue
+
+    @property
+    def wue(self) -> float:
+        """L of water per kWh of IT energy: the MW-weighted average over its shells
+        (``spec.wue`` without shells)."""
+        if self.spec.shells and self.shell_mw > 0:
+            return self._wue_mw / self.shell_mw
+        return self.spec.wue
+
+    @property
+    def energised_mw(self) -> float:
+        """MW it can run accelerators on: its grid MW, and with shells at most its shell MW."""
+        return min(self.power_mw, self.shell_mw) if self.spec.shells else self.power_mw
+
+    def _add_shell(self, mw: float, pue: float, wue: float) -> None:
+        self.shell_mw += mw
+        self._pue_mw += mw * pue
+        self._wue_mw += mw * wue
+
     def capacity_for(self, good: str) -> float:
         return (self.available or self.fleet_size) if good == "compute" else 0.0
 
@@ -81,6 +118,7 @@ class Hyperscaler(MarketAgent):
             utilisation=self.utilisation if self.available > 0 else float("nan"),
             stranded=metrics.stranded_capacity(self.available, self.sold), markup=self.markup,
             fleet=self.fleet_size, power_mw=self.power_mw,
+            shell_mw=self.shell_mw if self.spec.shells else NAN, pue=self.pue, wue=self.wue,
             energy_mwh=self.footprint.energy_mwh, emissions_t=self.footprint.emissions_t,
             water_m3=self.footprint.water_m3, carbon_paid=self.carbon_paid,
         )  # fmt: skip
@@ -107,12 +145,14 @@ class Hyperscaler(MarketAgent):
         self._tally()
         s = self.spec
         fleet = self.fleet_size
-        powered = min(fleet, self.power_mw / s.mw_per_h100e)
+        powered = min(fleet, self.energised_mw / s.mw_per_h100e)
         self.available = powered * self.model.policy.capacity_factor(self.name)
         price = self.running_cost() * (1 + self.markup)
         for share, mult in ((1 - b.ask_top_share, 1.0), (b.ask_top_share, 1 + b.ask_top_premium)):
             self.ask("compute", self.available * share, price * mult)
         self.ask("power", max(0.0, self.power_mw - fleet * s.mw_per_h100e), 0.0)
+        if s.shells:
+            self.ask("shell", max(0.0, self.shell_mw - fleet * s.mw_per_h100e), 0.0)
         outstanding = sum(self.waiting.values())
         affordable = max(0.0, self.headroom) / self._unit_cost()
         if outstanding > affordable:  # it cancels what it could not pay (market.credit)
@@ -124,21 +164,40 @@ class Hyperscaler(MarketAgent):
         self._spare_mw = max(0.0, self.power_mw - fleet * s.mw_per_h100e)
         self.recipe(INSTALL, self.install_inputs, self.allocation_cap(), 0.0)
         value = self.install_value()
+        shell = self.shell_residual()
         low = b.install_low_share
         bids = [self.ordered * (1 - low), self.ordered * low]
-        self.bid(INSTALL, bids[0], value)
-        self.bid(INSTALL, bids[1], value * b.install_low_value)
+        self.bid(INSTALL, bids[0], value + shell)
+        self.bid(INSTALL, bids[1], value * b.install_low_value + shell)
         # One bid slot per age, every tick (quantity 0 when empty): the book keeps its shape.
         for age in range(1, b.backlog_patience + 1):
             q = self.waiting.get(age, 0.0)
             bids.append(q)
-            self.bid(INSTALL, q, value * (1 + b.backlog_priority * age))
+            self.bid(INSTALL, q, value * (1 + b.backlog_priority * age) + shell)
         self.install_bids = tuple(bids)
 
     @property
     def install_inputs(self) -> dict[str, float]:
-        """Inputs of one install: an accelerator (H100e) and its MW."""
-        return {"accelerator": 1.0, "power": self.spec.mw_per_h100e}
+        """Inputs of one install: an accelerator (H100e) and its MW of grid connection;
+        ``networking_per_h100e`` units of networking if it is modelled; with shells, its
+        MW of shell too."""
+        s = self.spec
+        inputs = {"accelerator": 1.0, "power": s.mw_per_h100e}
+        if s.networking_per_h100e > 0:
+            inputs["networking"] = s.networking_per_h100e
+        if s.shells:
+            inputs["shell"] = s.mw_per_h100e
+        return inputs
+
+    def shell_residual(self) -> float:
+        """$ per install of shell value left after the install's valuation: ``mw_per_h100e``
+        x the list price of shells x max(0, 1 - valuation_ticks / shell_life); added to its
+        install bids (a shell outlives the accelerators it first holds; 0 without shells)."""
+        if not self.spec.shells:
+            return 0.0
+        b = self.model.world.behaviour
+        left = max(0.0, 1.0 - b.valuation_ticks / b.shell_life)
+        return self.spec.mw_per_h100e * self.model.list_prices.get("shell", 0.0) * left
 
     def allocation_cap(self) -> float:
         """H100e it can install this tick: its orders, at most what its spare and secured MW
@@ -147,13 +206,15 @@ class Hyperscaler(MarketAgent):
         return min(self._install_orders, mw / self.spec.mw_per_h100e)
 
     def _unit_cost(self) -> float:
-        """$ it expects one install (accelerator + MW) to cost: the moving average of what it
-        paid; before its first install, the list prices (``list_install_cost``)."""
+        """$ it expects one install (accelerator + its other inputs) to cost: the moving
+        average of what it paid; before its first install, the list prices
+        (``list_install_cost``)."""
         return self.unit_cost_ema if self.unit_cost_ema else self.list_install_cost()
 
     def list_install_cost(self) -> float:
         """$ per install at list prices: its fleet's designers' list prices per H100e
-        (weighted by its fleet) plus ``mw_per_h100e`` at the market's list price of power."""
+        (weighted by its fleet) plus its other inputs (MW of power, networking, MW of
+        shell) at the market's list prices."""
         m = self.model
         designers = [(m.by_name[d], q) for d, q in self.units.items() if d in m.by_name]
         total = sum(q for _, q in designers)
@@ -161,7 +222,8 @@ class Hyperscaler(MarketAgent):
             chip = sum(q * d.asking_price() for d, q in designers) / total
         else:
             chip = self.spec.value_per_h100e  # no fleet to go by: what it would pay at most
-        return chip + self.spec.mw_per_h100e * m.list_prices.get("power", 0.0)
+        others = [(g, q) for g, q in self.install_inputs.items() if g != "accelerator"]
+        return chip + sum(q * m.list_prices.get(g, 0.0) for g, q in others)
 
     def halt(self) -> None:
         self.available = self.sold = self.utilisation = 0.0
@@ -235,6 +297,11 @@ class Hyperscaler(MarketAgent):
                 c[1] *= 1 - share
         mw = self.power_mw * share
         self.power_mw -= mw
+        if self.spec.shells:  # the shells go with the MW (its average cooling unchanged)
+            kept = 1 - share
+            self.shell_mw *= kept
+            self._pue_mw *= kept
+            self._wue_mw *= kept
         self._tally()
         return sold, mw
 
@@ -242,6 +309,8 @@ class Hyperscaler(MarketAgent):
         for d, bought in cohorts.items():
             self.fleet.setdefault(d, []).extend([list(c) for c in bought])
         self.power_mw += mw
+        if self.spec.shells:  # shelled MW, taken at its own average cooling (approximation)
+            self._add_shell(mw, self.pue, self.wue)
         self._tally()
 
     def _start_demand(self) -> float:
@@ -267,11 +336,16 @@ class Hyperscaler(MarketAgent):
                 self.installed += q
         self._tally()
         self.power_mw += sum(out.inflows(self.name, "power").values())
+        if s.shells:
+            for dev, q in out.inflows(self.name, "shell").items():
+                if q > 0:
+                    dc = m.by_name[dev]
+                    self._add_shell(q, getattr(dc, "pue", s.pue), getattr(dc, "wue", s.wue))
         self.sold = sum(out.outflows(self.name, "compute").values())
         self.utilisation = self.sold / self.available if self.available > 0 else 0.0
         m.ledger.pay(self.name, EXTERNAL, s.opex * self.sold, "operating")
         self.footprint = energy.footprint(
-            self.sold, s.mw_per_h100e, s.pue, s.wue, self.intensity, self.hours
+            self.sold, s.mw_per_h100e, self.pue, self.wue, self.intensity, self.hours
         )
         self.carbon_paid = m.policy.carbon_price(self.name) * self.footprint.emissions_t
         m.ledger.pay(self.name, EXTERNAL, self.carbon_paid, "carbon")
@@ -282,9 +356,12 @@ class Hyperscaler(MarketAgent):
         unmet = m.unmet_by_hyperscaler.get(self.name, 0.0)
         self.demand_ema = ema(self.demand_ema, self.sold + unmet, b.foresight)
         acc = m.outcome.node_price(self.name, "accelerator")
-        mw = m.outcome.node_price(self.name, "power")
         if acc is not None and self.installed > 0:
-            unit = acc + (mw or 0.0) * self.spec.mw_per_h100e
+            unit = acc + sum(
+                q * (m.outcome.node_price(self.name, g) or 0.0)
+                for g, q in self.install_inputs.items()
+                if g != "accelerator"
+            )
             self.unit_cost_ema = ema(self.unit_cost_ema, unit, b.foresight)
         self.util_ema = ema(self.util_ema, self.utilisation, b.foresight)
         self._learn_value()

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 
 from market.agents.base import MarketAgent
 from market.agents.chip_designer import ChipDesigner
+from market.agents.dc_developer import DCDeveloper
 from market.agents.fab import Fab
 from market.agents.hyperscaler import Hyperscaler
 from market.agents.lab import Lab
 from market.agents.memory_maker import MemoryMaker
+from market.agents.network_maker import NetworkMaker
 from market.agents.packager import Packager
 from market.agents.power_provider import PowerProvider
 
@@ -39,6 +41,8 @@ AGENT_TYPES: tuple[AgentType, ...] = (
     AgentType("packagers", Packager),
     AgentType("designers", ChipDesigner),
     AgentType("power_providers", PowerProvider),
+    AgentType("network_makers", NetworkMaker),
+    AgentType("dc_developers", DCDeveloper),
     AgentType("hyperscalers", Hyperscaler),
     AgentType("labs", Lab),
 )

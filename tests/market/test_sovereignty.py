@@ -15,6 +15,7 @@ from worlds import small_world
 
 from market import metrics, sovereignty
 from market.agents import ChipDesigner, Hyperscaler, Lab
+from market.goods import GOODS
 from market.model import MarketModel
 
 TICKS = 4
@@ -58,7 +59,7 @@ def test_recorded_self_sufficiency_matches_the_ticks_flows_and_capacities_by_han
     for a, g, x in zip(caps.agent, caps.good, caps.available):
         cap[(region[a], g)] += x
     sov = _last(m, "sovereignty")
-    assert len(sov) == len(set(region.values())) * 6  # every region and good
+    assert len(sov) == len(set(region.values())) * len(GOODS)  # every region and good
     checked = 0
     for r, g, c, u, s in zip(sov.region, sov.good, sov.capacity, sov.use, sov.self_sufficiency):
         assert u == pytest.approx(use[(r, g)], rel=1e-12)

@@ -54,3 +54,31 @@ def small_world(**overrides) -> Scenario:
     for key, value in overrides.items():
         data[key] = value
     return Scenario.model_validate(data)
+
+
+def stack_world(
+    networking: tuple[float, float] = (40000.0, 40000.0),
+    shell_mw: float = 200.0,
+    per_h100e: float = 1.0,
+    **overrides,
+) -> Scenario:
+    """``small_world`` whose installs also take networking and shells (section 7.13): two
+    network makers (US, CN) with ``networking`` units per tick, one US data-centre
+    developer with ``shell_mw`` MW per tick (liquid: PUE 1.1, WUE 0.2), and hyperscalers
+    taking ``per_h100e`` networking units per H100e and a shell per new MW (their own
+    PUE 1.3 / 1.2 and WUE 0.5 / 0.36 on the start stock)."""
+    data = small_world().model_dump(mode="python")
+    for h, pue, wue in zip(data["hyperscalers"], (1.3, 1.2), (0.5, 0.36)):
+        h.update(networking_per_h100e=per_h100e, shells=True, pue=pue, wue=wue)
+    data["network_makers"] = [
+        {"name": "switches", "region": "US", "capacity": networking[0], "unit_cost": 4000,
+         "capex_per_unit": 6000, "lead_time": 4},
+        {"name": "optics", "region": "CN", "capacity": networking[1], "unit_cost": 3500,
+         "capex_per_unit": 5000, "lead_time": 4},
+    ]  # fmt: skip
+    data["dc_developers"] = [
+        {"name": "builder", "region": "US", "capacity": shell_mw, "unit_cost": 5e6,
+         "capex_per_unit": 3e6, "lead_time": 6, "cooling": "liquid", "pue": 1.1, "wue": 0.2},
+    ]  # fmt: skip
+    data.update(overrides)
+    return Scenario.model_validate(data)
