@@ -2,6 +2,7 @@
 
 from market.agents.base import MarketAgent
 from market.agents.chip_designer import ChipDesigner
+from market.agents.dram_buyer import DramBuyers
 from market.agents.fab import Fab
 from market.agents.hyperscaler import Hyperscaler
 from market.agents.lab import Lab
@@ -16,6 +17,7 @@ __all__ = [
     "SECTIONS",
     "AgentType",
     "ChipDesigner",
+    "DramBuyers",
     "Fab",
     "Hyperscaler",
     "Lab",
