@@ -22,6 +22,7 @@ GOOD_UNITS: dict[str, tuple[str, str]] = {
     "accelerator": ("H100e (accelerators in H100 equivalents)", "$/H100e"),
     "power": ("MW of new data-centre power", "$/MW"),
     "compute": ("H100e-quarters of compute", "$/H100e-quarter"),
+    "dram": ("GB of conventional DRAM", "$/GB"),
 }
 """good -> (quantity unit, price unit)."""
 
@@ -50,7 +51,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "tick": "quarter index from the scenario's start (0 = first quarter)",
         "date": "calendar quarter of the tick, e.g. 2025Q1",
         "agent": "agent name",
-        "good": "good (wafer, hbm, cowos, accelerator, power, compute)",
+        "good": "good (wafer, hbm, cowos, accelerator, power, compute, dram)",
         "seller": "selling agent",
         "buyer": "buying agent ('*' in concentration: the whole market)",
         "price": "$ per unit of the good (see the units table)",
@@ -91,8 +92,8 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "agents": {
         "type": "agent type (Fab, MemoryMaker, Packager, PowerProvider, ChipDesigner, "
-        "Hyperscaler, Lab)",
-        "region": "region code (US, TW, KR, CN, EU, JP)",
+        "Hyperscaler, Lab, DramBuyers)",
+        "region": "region code (US, TW, KR, CN, EU, JP; WORLD: the outside DRAM market)",
         "cash": "$ on hand at the end of the tick",
         "profit": "$ profit this tick",
         "revenue": "$ received this tick for goods sold (spot and contract; labs: the value "
@@ -106,9 +107,11 @@ COLUMNS: dict[str, dict[str, str]] = {
         "utilisation": "sold / available capacity",
         "stranded": "share of available capacity left unsold",
         "markup": "price over unit cost minus 1 (largest over the agent's lines)",
-        "demand": "labs: H100e-quarters of compute wanted this tick",
-        "received": "labs: H100e-quarters of compute received this tick",
-        "unmet": "labs: H100e-quarters wanted and not received",
+        "demand": "labs: H100e-quarters of compute wanted this tick; DRAM buyers: GB of "
+        "DRAM wanted at their reference price",
+        "received": "labs: H100e-quarters of compute received this tick; DRAM buyers: GB",
+        "unmet": "labs: H100e-quarters wanted and not received; DRAM buyers: GB wanted at "
+        "their reference price and not received",
         "fleet": "hyperscalers: installed H100e",
         "power_mw": "hyperscalers: MW of power installed",
         "energy_mwh": "hyperscalers: MWh drawn this tick = compute sold (H100e-quarters) x "
@@ -124,6 +127,11 @@ COLUMNS: dict[str, dict[str, str]] = {
         "credit_line": "$ the agent may borrow: its cash never goes below minus this",
         "defaulted": "whether the agent has defaulted and stopped trading",
         "default_loss": "$ lost so far on contracts ended by others' defaults (cumulative)",
+        "wafers": "memory makers with a DRAM wafer pool: DRAM wafer starts available this "
+        "tick (wafers; pool x capacity factor)",
+        "hbm_wafers": "memory makers: wafer starts put into HBM this tick (ODD 7.12)",
+        "dram_wafers": "memory makers: wafer starts put into conventional DRAM this tick "
+        "(wafers - hbm_wafers)",
     },
     "flows": {"quantity": _Q + ": spot and contract units from seller to buyer"},
     "node_prices": {"price": "$ per unit at that agent's node (the price rule's shadow price)"},

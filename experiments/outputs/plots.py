@@ -275,10 +275,11 @@ def plot_lockin(tables: dict, path: Path, title: str = "",
     return path
 
 
-TIERS = ("Fab", "MemoryMaker", "Packager", "PowerProvider", "ChipDesigner", "Hyperscaler", "Lab")
+TIERS = ("Fab", "MemoryMaker", "Packager", "PowerProvider", "ChipDesigner", "Hyperscaler", "Lab",
+         "DramBuyers")  # fmt: skip
 """Node types from upstream to downstream."""
 COLUMN = {"Fab": 0, "MemoryMaker": 0, "Packager": 0, "PowerProvider": 1, "ChipDesigner": 1,
-          "Hyperscaler": 2, "Lab": 3}  # fmt: skip
+          "Hyperscaler": 2, "Lab": 3, "DramBuyers": 3}  # fmt: skip
 """The network drawing's column of each node type."""
 REGION_COLOURS = {"US": "#1f77b4", "TW": "#d62728", "KR": "#2ca02c", "CN": "#ff7f0e",
                   "EU": "#9467bd", "JP": "#8c564b"}  # fmt: skip
@@ -327,8 +328,8 @@ def draw_network(
         ax.scatter([x], [y], s=60, color=REGION_COLOURS.get(nodes[name][1], "grey"), zorder=2,
                    edgecolors="black", linewidths=0.5)  # fmt: skip
         ax.annotate(name, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=6.5)
-    for col, label in enumerate(("fabs, HBM, packaging", "power, designers", "hyperscalers",
-                                 "labs")):  # fmt: skip
+    for col, label in enumerate(("fabs, memory, packaging", "power, designers", "hyperscalers",
+                                 "labs, DRAM buyers")):  # fmt: skip
         ax.text(col, 1.04, label, ha="center", fontsize=8)
     handles = [matplotlib.lines.Line2D([], [], marker="o", linestyle="", color=c, label=r)
                for r, c in REGION_COLOURS.items()]  # fmt: skip
