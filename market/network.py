@@ -4,10 +4,11 @@ Nodes carry ``type`` (the agent class name) and ``region``; each edge is keyed
 by its good and carries ``capacity`` (units per tick, inf = unlimited) and
 ``cost`` ($ per unit: transport between regions, plus scenario overrides).
 Default routes follow the chain: fabs -> designers (wafer, and CoWoS where the
-fab packages), memory makers -> designers (HBM) and -> DRAM buyers (DRAM), packagers -> designers (CoWoS),
-designers -> hyperscalers (accelerators; captive designers only to their
-owners), power providers -> hyperscalers (MW), hyperscalers -> labs (compute),
-each only within one ``cluster`` (all 0 unless a scaled world sets them);
+fab packages), memory makers -> designers (HBM) and, with a wafer pool, -> DRAM
+buyers (DRAM), packagers -> designers (CoWoS), designers -> hyperscalers
+(accelerators; captive designers only to their owners), power providers ->
+hyperscalers (MW), hyperscalers -> labs (compute), each only within one
+``cluster`` (all 0 unless a scaled world sets them);
 ``scenario.routes`` add or override routes, across clusters too.
 Policies act on a tick's copy of the routes (``routes_for_tick``), never on the graph.
 """

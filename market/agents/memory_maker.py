@@ -53,7 +53,9 @@ class MemoryMaker(Supplier):
         super().__init__(model, spec.name, spec.region, spec.cash, lines)
         self.spec = spec
         # The wafer pool (wafers/tick); not in ``lines``: it is not sold, it is split.
-        self.pool = Line("dram_wafer", spec.wafers, 0.0, spec.wafer_capex, spec.wafer_lead_time, 0.0)
+        self.pool = Line(
+            "dram_wafer", spec.wafers, 0.0, spec.wafer_capex, spec.wafer_lead_time, 0.0
+        )
         self.hbm_wafers: float | None = None  # x: wafers into HBM this tick
         self.wafers_available = 0.0  # W
         self.wafers_used = 0.0  # HBM GB sold / g_h + DRAM GB sold / g_d, this tick
