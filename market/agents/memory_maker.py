@@ -35,8 +35,6 @@ from market.agents.base import ema
 from market.agents.supplier import Line, Supplier
 from market.scenario import MemoryMakerSpec
 
-NAN = float("nan")
-
 
 class MemoryMaker(Supplier):
     GOOD = "hbm"
