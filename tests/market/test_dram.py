@@ -220,3 +220,27 @@ def test_the_shock_scales_only_the_outside_dram_demand(paired):
     np.testing.assert_allclose(d1.loc[: SHOCK_START - 1], d0.loc[: SHOCK_START - 1])
     labs = a[a.type == "Lab"].demand.sum(), b[b.type == "Lab"].demand.sum()
     assert labs[0] == pytest.approx(labs[1], rel=1e-12)
+
+
+def _late_prices(world, seed: int) -> dict[str, float]:
+    """Mean transaction price per good over 2030-34 (ticks 20-39)."""
+    m = MarketModel(world, seed=seed)
+    m.run(40)
+    p = _table(m, "prices")
+    return p[p.tick >= 20].groupby("good").price.mean().to_dict()
+
+
+@pytest.mark.parametrize("agent", ["Samsung HBM", "Micron"])
+def test_a_1e_9_change_of_a_wafer_pool_moves_no_2030_34_price_by_1_percent(agent):
+    """The wafer split is a continuous rule: a hair more wafers changes nothing visible
+    (the robustness rule of tests/market/test_robustness.py, on the new tier)."""
+    world = load_scenario("baseline")
+    data = world.model_dump(mode="python")
+    (spec,) = [s for s in data["memory_makers"] if s["name"] == agent]
+    spec["wafers"] *= 1 + 1e-9
+    nudged = validate_scenario(data, "nudged.toml")
+    for seed in range(4):
+        a, b = _late_prices(world, seed), _late_prices(nudged, seed)
+        assert a.keys() == b.keys() and "dram" in a
+        for g in a:
+            assert b[g] == pytest.approx(a[g], rel=0.01), (seed, g)
