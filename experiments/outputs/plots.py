@@ -24,7 +24,7 @@ import pandas as pd  # noqa: E402
 
 from experiments.kpis import KPIS  # noqa: E402
 from experiments.outputs.glossary import GOOD_UNITS, quantity_unit  # noqa: E402
-from experiments.outputs.tables import ENERGY_SERIES, bands, headline  # noqa: E402
+from experiments.outputs.tables import ENERGY_SERIES, MEMORY_SERIES, bands, headline  # noqa: E402
 
 
 def _first_seed(tables: dict) -> dict:
@@ -126,7 +126,8 @@ def plot_run(tables: dict, out: Path, title: str = "",
              series: pd.DataFrame | None = None) -> list[Path]:  # fmt: skip
     """Write prices.png, demand.png, lockin.png, capacity.png and exposure.png (and
     leadtimes.png when the tables have lead times, energy.png when they have the
-    hyperscalers' energy, emissions and water) into ``out``: fan charts (median,
+    hyperscalers' energy, emissions and water, memory.png when memory makers split a
+    DRAM wafer pool) into ``out``: fan charts (median,
     p10-p90 over seeds) and the network of the first seed.
     ``series`` is ``tables.headline(tables)`` if already computed."""
     out.mkdir(parents=True, exist_ok=True)
@@ -157,6 +158,11 @@ def plot_run(tables: dict, out: Path, title: str = "",
     if len(energy):  # runs that record hyperscalers' energy (ticks columns energy_mwh, ...)
         what = f"{title} hyperscalers' energy, emissions and water"
         paths.append(plot_fans(energy, out / "energy.png", what, tables))
+
+    memory = series[series["series"].isin(MEMORY_SERIES.values())]
+    if len(memory):  # memory makers with a DRAM wafer pool (ODD 7.12)
+        what = f"{title} memory makers' DRAM wafer starts: HBM and DRAM"
+        paths.append(plot_fans(memory, out / "memory.png", what, tables))
 
     paths.append(plot_lockin(tables, out / "lockin.png", title, series))
     paths.append(plot_capacity(tables, out / "capacity.png", title))
