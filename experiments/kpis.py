@@ -15,7 +15,9 @@ from collections import defaultdict
 
 from experiments.outputs.glossary import UNITS
 
-PRICE_GOODS = ("accelerator", "compute", "hbm", "cowos", "wafer", "power", "networking", "shell")
+PRICE_GOODS = (
+    "accelerator", "compute", "hbm", "cowos", "wafer", "power", "networking", "shell", "dram",
+)  # fmt: skip
 """Goods with a price KPI ``price_<good>`` (units from the one units table)."""
 
 KPIS: dict[str, str] = {
@@ -39,6 +41,8 @@ KPIS: dict[str, str] = {
     "emissions": "Mt CO2e of that energy (each hyperscaler's grid intensity), mean per tick",
     "water": "bn L of water (IT energy x WUE), mean per tick",
     "carbon_paid": "$ of carbon price paid by hyperscalers, sum over ticks",
+    "hbm_wafer_share": "memory makers' wafer starts put into HBM / all their DRAM wafer "
+    "starts, over the run (ODD 7.12)",
 }
 
 ENERGY_KPIS = (("energy", "energy_mwh", 1e6), ("emissions", "emissions_t", 1e6),
@@ -197,6 +201,11 @@ def kpis(tables: dict[str, dict[str, list]], shocks=()) -> dict[str, float]:
             if origin == "TW":
                 tw[(tick, lab)] += share
     out["exposure_tw"] = _mean([tw[k] for k in labs]) if labs else math.nan
+    wafers = hbm_wafers = 0.0
+    for w, x in zip(a.get("wafers", ()), a.get("hbm_wafers", ())):
+        if not (math.isnan(w) or math.isnan(x)):
+            wafers, hbm_wafers = wafers + w, hbm_wafers + x
+    out["hbm_wafer_share"] = hbm_wafers / wafers if wafers > 0 else math.nan
     out["welfare"] = float(sum(tables["ticks"]["surplus"]))
     out["shortfall"] = float(sum(tables["ticks"]["shortfall"]))
     out["breaches"] = float(sum(tables["ticks"]["breaches"]))

@@ -24,6 +24,7 @@ GOODS: dict[str, GoodInfo] = {
         # networking: consumed by an install, it lives on in the fleet (capital spending)
         GoodInfo("networking", "switches, NICs and optics for one installed H100e", True),
         GoodInfo("shell", "MW of built data-centre shell with its cooling", True),
+        GoodInfo("dram", "GB of conventional DRAM (DDR/LPDDR)", False),
     )
 }
 

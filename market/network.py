@@ -4,13 +4,13 @@ Nodes carry ``type`` (the agent class name) and ``region``; each edge is keyed
 by its good and carries ``capacity`` (units per tick, inf = unlimited) and
 ``cost`` ($ per unit: transport between regions, plus scenario overrides).
 Default routes follow the chain: fabs -> designers (wafer, and CoWoS where the
-fab packages), memory makers -> designers (HBM), packagers -> designers (CoWoS),
-designers -> hyperscalers (accelerators; captive designers only to their
-owners, regional parts only to their regions' hyperscalers), power providers ->
-hyperscalers (MW), network makers -> hyperscalers whose installs take networking,
-data-centre developers -> hyperscalers that build shells (MW of shell), hyperscalers
--> labs (compute),
-each only within one ``cluster`` (all 0 unless a scaled world sets them);
+fab packages), memory makers -> designers (HBM) and, with a wafer pool, -> DRAM
+buyers (DRAM), packagers -> designers (CoWoS), designers -> hyperscalers
+(accelerators; captive designers only to their owners, regional parts only to their
+regions' hyperscalers), power providers -> hyperscalers (MW), network makers ->
+hyperscalers whose installs take networking, data-centre developers -> hyperscalers
+that build shells (MW of shell), hyperscalers -> labs (compute), each only within one
+``cluster`` (all 0 unless a scaled world sets them);
 ``scenario.routes`` add or override routes, across clusters too.
 Policies act on a tick's copy of the routes (``routes_for_tick``), never on the graph.
 """
@@ -53,6 +53,10 @@ def build_network(scenario: Scenario) -> nx.MultiDiGraph:
     for m in scenario.memory_makers:
         for d in designers:
             link(m.name, d.name, "hbm")
+    for m in scenario.memory_makers:  # conventional DRAM, from makers with a wafer pool
+        if m.wafers > 0:
+            for buyer in scenario.dram_buyers:
+                link(m.name, buyer.name, "dram")
     for p in scenario.packagers:
         for d in designers:
             link(p.name, d.name, "cowos")

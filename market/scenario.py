@@ -118,7 +118,9 @@ def _safe_name(value: str) -> str:
 
 ScenarioName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_safe_name)]
 """A scenario's name: part of output folder names, so it cannot name another folder."""
-Good = Literal["wafer", "hbm", "cowos", "accelerator", "power", "compute", "networking", "shell"]
+Good = Literal[
+    "wafer", "hbm", "cowos", "accelerator", "power", "compute", "networking", "shell", "dram"
+]  # fmt: skip
 """The goods (``market.goods.GOODS``)."""
 
 _BOUND_WORDS = (
@@ -484,7 +486,86 @@ class FabSpec(Supplier):
 
 
 class MemoryMakerSpec(Supplier):
-    """HBM maker: ``capacity`` in GB per tick."""
+    """Memory maker: ``capacity`` is its HBM (TSV stacking) line in GB per tick. With
+    ``wafers`` > 0 it also runs conventional DRAM, and HBM and DRAM share its pool of
+    DRAM wafer starts (ODD 7.12); with ``wafers`` = 0 it makes HBM only."""
+
+    wafers: Quantity = Field(
+        0.0,
+        description="DRAM wafer starts per tick (300-mm wafers per quarter) that HBM and "
+        "conventional DRAM share; 0 = no pool (HBM only, capped by capacity alone).",
+    )
+    hbm_gb_per_wafer: PosRatio = Field(
+        356.0,
+        description="GB of HBM one DRAM wafer yields (after the TSV die's larger area and "
+        "lower yield). Default 356: the model's 2025 HBM (0.28 bn GB a quarter) over "
+        "~18% of the three makers' wafer starts (ODD 7.12).",
+    )
+    dram_gb_per_wafer: PosRatio = Field(
+        890.0,
+        description="GB of conventional DRAM one wafer yields at tick 0. Default 890 = 2.5 x "
+        "hbm_gb_per_wafer (TrendForce: HBM 18% of DRAM wafers but 8% of bits, end-2025).",
+    )
+    dram_gb_growth: Ratio = Field(
+        0.0,
+        description="Growth per year of dram_gb_per_wafer from node migration (share, "
+        "0.15 = +15% a year).",
+    )
+    hbm_gb_growth: Ratio = Field(
+        0.0,
+        description="Growth per year of hbm_gb_per_wafer from node migration (share).",
+    )
+    dram_unit_cost: NonNeg = Field(
+        2.2,
+        description="$ per GB of conventional DRAM made (estimate: ~27% gross margin at "
+        "the 2025 average of ~$3/GB).",
+    )
+    dram_markup: Ratio = Field(
+        0.1,
+        description="Initial markup of its DRAM ask over dram_unit_cost (its asks are a "
+        "floor: the DRAM price is set by the buyers' demand curve when supply is short).",
+    )
+    dram_min_markup: Ratio = Field(
+        0.0, description="Floor of its DRAM markup when idle (its list price's floor)."
+    )
+    wafer_capex: NonNeg = Field(
+        6e4,
+        description="$ per (wafer per tick) of new DRAM wafer capacity (a new fab; "
+        "estimate: ~$18B for 100k wafers a month).",
+    )
+    wafer_lead_time: LeadTime = Field(
+        8, description="Ticks from ordering DRAM wafer capacity to starting wafers on it."
+    )
+    wafer_shift: Share = Field(
+        0.03,
+        description="Largest share of its wafer pool it moves between HBM and DRAM in one "
+        "tick (HBM takes 2+ quarters from wafer start to finished stack).",
+    )
+
+
+class DramBuyerSpec(AgentSpec):
+    """The outside market for conventional DRAM (PCs, phones, servers, other): buys GB of
+    ``dram`` from the memory makers on a step demand curve (ODD 7.12)."""
+
+    quantity: PosQuantity = Field(
+        description="GB of DRAM per tick it wants at ``price`` at tick 0."
+    )
+    price: Pos = Field(description="$ per GB at which it wants ``quantity`` (2025 level).")
+    growth: Growth = Field(
+        0.15, description="Growth per year of the quantity it wants at a given price."
+    )
+    elasticity: Ratio = Field(
+        0.6,
+        description="Price elasticity: at price p it wants quantity x (p / price)^-e, "
+        "between price / span and price x span.",
+    )
+    span: Annotated[float, Field(ge=1.01, le=100, allow_inf_nan=False), _REAL] = Field(
+        3.0,
+        description="Its demand curve runs from price / span to price x span ($/GB).",
+    )
+    steps: Annotated[int, Field(ge=1, le=50), _WHOLE] = Field(
+        16, description="Steps of its demand curve between its lowest and highest price."
+    )
 
 
 class PackagerSpec(Supplier):
@@ -725,6 +806,7 @@ class ShockSpec(Strict):
         "contract_cap",  # no buyer may hold more than `factor` of a supplier's capacity
         "carbon_price",  # hyperscalers (target or all) pay `factor` $ per t CO2e emitted
         "permitting_delay",  # capacity suppliers (target or all) order takes `factor` x lead time
+        "dram_demand",  # outside DRAM buyers' (target or all) demand times `factor`
     ]
     start: Ticks = Field(description=f"First tick the shock is active ({DATE_HELP}).")
     end: Ticks = Field(
@@ -1007,6 +1089,7 @@ class Scenario(Strict):
     dc_developers: tuple[DCDeveloperSpec, ...] = ()
     hyperscalers: tuple[HyperscalerSpec, ...] = ()
     labs: tuple[LabSpec, ...] = ()
+    dram_buyers: tuple[DramBuyerSpec, ...] = ()
     contracts: tuple[ContractSpec, ...] = ()
     routes: tuple[RouteSpec, ...] = ()
     shocks: tuple[ShockSpec, ...] = ()
@@ -1033,6 +1116,7 @@ class Scenario(Strict):
             "dc_developers",
             "hyperscalers",
             "labs",
+            "dram_buyers",
         ):
             out += [(section, s) for s in getattr(self, section)]
         return out
@@ -1170,6 +1254,7 @@ SHOCK_FIELDS: dict[str, tuple[str, ...]] = {
     "contract_cap": ("factor",),
     "carbon_price": ("target", "factor"),
     "permitting_delay": ("target", "factor"),
+    "dram_demand": ("target", "factor"),
 }
 """The fields each shock kind reads besides kind, start and end (``market.shocks.policy_at``)."""
 
@@ -1181,6 +1266,7 @@ SHOCK_SECTIONS: dict[str, tuple[str, ...]] = {
     "subsidy": CAPACITY_HOLDERS,
     "carbon_price": ("hyperscalers",),
     "permitting_delay": CAPACITY_BUILDERS,
+    "dram_demand": ("dram_buyers",),
 }
 """The sections whose agents a targeted shock kind can affect (others ignore it)."""
 

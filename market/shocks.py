@@ -31,7 +31,7 @@ class PolicyState:
     """The combined effect of every shock active at one tick."""
 
     capacity: dict[str, float] = field(default_factory=dict)  # agent -> factor
-    demand: dict[str, float] = field(default_factory=dict)  # lab -> factor
+    demand: dict[str, float] = field(default_factory=dict)  # lab or DRAM buyer -> factor
     capex: dict[str, float] = field(default_factory=dict)  # agent -> factor
     routes: list[RouteRule] = field(default_factory=list)
     contract_cap: float | None = None  # max share of a supplier's capacity per buyer
@@ -89,6 +89,9 @@ def policy_at(scenario: Scenario, tick: int) -> PolicyState:
                 state.capacity[a] = state.capacity.get(a, 1.0) * s.factor
         elif s.kind == "demand_bust":
             for a in _targets(s, agents, "labs"):
+                state.demand[a] = state.demand.get(a, 1.0) * s.factor
+        elif s.kind == "dram_demand":  # the outside DRAM market (market/agents/dram_buyer.py)
+            for a in _targets(s, agents, "dram_buyers"):
                 state.demand[a] = state.demand.get(a, 1.0) * s.factor
         elif s.kind == "subsidy":
             for a in _targets(s, agents, None):

@@ -31,7 +31,9 @@ Tables (one row per tick and key; money in $, quantities per tick in the good's 
   and lead_time (weeks it quotes, the largest over its goods); credit_line ($ it may
   borrow: cash never goes below -credit_line), defaulted (it has defaulted and stopped
   trading), default_loss (cumulative $ of contracts it lost to others' defaults;
-  ``market.credit``).
+  ``market.credit``); memory makers with a DRAM wafer pool: wafers (wafer starts available
+  this tick), hbm_wafers and dram_wafers (wafer starts it put into HBM and into DRAM); the outside
+  DRAM buyers: demand (GB wanted at their reference price), received, unmet.
 - ``flows``: tick, seller, buyer, good, quantity (spot + contract units).
 - ``node_prices``: tick, agent, good, price ($/unit at that node, the price rule's).
 - ``contracts``: tick, contract, kind, seller, buyer, good, nominated, delivered,
@@ -76,6 +78,10 @@ ENERGY = ("energy_mwh", "emissions_t", "water_m3", "carbon_paid")
 """Hyperscalers' energy (MWh), emissions (t CO2e), water (m3) and carbon price paid ($)
 this tick: per agent in ``agents``, their totals in ``ticks``."""
 
+WAFERS = ("wafers", "hbm_wafers", "dram_wafers")
+"""Memory makers with a DRAM wafer pool: wafer starts available this tick, and those it
+put into HBM and into DRAM (``market/agents/memory_maker.py``)."""
+
 TABLES = {
     "ticks": [
         "tick", "date", "surplus", "shortfall", "rebuilt", "shocks", "persistence",
@@ -93,7 +99,7 @@ TABLES = {
         "prepaid", "capacity", "sold",
         "utilisation", "stranded", "markup", "demand", "received", "unmet", "fleet", "power_mw",
         "shell_mw", "pue", "wue", "backlog", "lead_time", "credit_line", "defaulted",
-        "default_loss", *ENERGY, "stock", "stock_value", "write_down",
+        "default_loss", *ENERGY, "stock", "stock_value", "write_down", *WAFERS,
     ],
     "flows": ["tick", "seller", "buyer", "good", "quantity"],
     "node_prices": ["tick", "agent", "good", "price"],
@@ -246,7 +252,8 @@ class TickRecorder:
                 capacity=NAN, sold=NAN, utilisation=NAN,
                 stranded=NAN, markup=NAN, demand=NAN, received=NAN, unmet=NAN, fleet=NAN,
                 power_mw=NAN, shell_mw=NAN, pue=NAN, wue=NAN, backlog=a.backlog,
-                **dict.fromkeys(ENERGY, NAN), stock=NAN, stock_value=NAN, write_down=NAN,
+                **dict.fromkeys(ENERGY + WAFERS, NAN), stock=NAN, stock_value=NAN,
+                write_down=NAN,
                 lead_time=max(a.lead_times.values()) if a.lead_times else 0.0,
                 credit_line=a.credit_line, defaulted=a.defaulted, default_loss=a.default_loss,
             )  # fmt: skip

@@ -24,6 +24,7 @@ GOOD_UNITS: dict[str, tuple[str, str]] = {
     "compute": ("H100e-quarters of compute", "$/H100e-quarter"),
     "networking": ("networking units (switches, NICs and optics of one H100e)", "$/H100e"),
     "shell": ("MW of data-centre shell with cooling", "$/MW"),
+    "dram": ("GB of conventional DRAM", "$/GB"),
 }
 """good -> (quantity unit, price unit)."""
 
@@ -52,7 +53,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "tick": "quarter index from the scenario's start (0 = first quarter)",
         "date": "calendar quarter of the tick, e.g. 2025Q1",
         "agent": "agent name",
-        "good": "good (wafer, hbm, cowos, accelerator, power, compute)",
+        "good": "good (wafer, hbm, cowos, accelerator, power, compute, dram)",
         "seller": "selling agent",
         "buyer": "buying agent ('*' in concentration: the whole market)",
         "price": "$ per unit of the good (see the units table)",
@@ -95,8 +96,8 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "agents": {
         "type": "agent type (Fab, MemoryMaker, Packager, PowerProvider, NetworkMaker, "
-        "DCDeveloper, ChipDesigner, Hyperscaler, Lab)",
-        "region": "region code (US, TW, KR, CN, EU, JP)",
+        "DCDeveloper, ChipDesigner, Hyperscaler, Lab, DramBuyers)",
+        "region": "region code (US, TW, KR, CN, EU, JP; WORLD: the outside DRAM market)",
         "cash": "$ on hand at the end of the tick",
         "profit": "$ profit this tick",
         "revenue": "$ received this tick for goods sold (spot and contract; labs: the value "
@@ -110,9 +111,11 @@ COLUMNS: dict[str, dict[str, str]] = {
         "utilisation": "sold / available capacity",
         "stranded": "share of available capacity left unsold",
         "markup": "price over unit cost minus 1 (largest over the agent's lines)",
-        "demand": "labs: H100e-quarters of compute wanted this tick",
-        "received": "labs: H100e-quarters of compute received this tick",
-        "unmet": "labs: H100e-quarters wanted and not received",
+        "demand": "labs: H100e-quarters of compute wanted this tick; DRAM buyers: GB of "
+        "DRAM wanted at their reference price",
+        "received": "labs: H100e-quarters of compute received this tick; DRAM buyers: GB",
+        "unmet": "labs: H100e-quarters wanted and not received; DRAM buyers: GB wanted at "
+        "their reference price and not received",
         "fleet": "hyperscalers: installed H100e",
         "power_mw": "hyperscalers: MW of power installed",
         "shell_mw": "hyperscalers that build shells: MW of data-centre shell they hold (start "
@@ -141,6 +144,11 @@ COLUMNS: dict[str, dict[str, str]] = {
         "write_down": "designers: $ of stock written off this tick because an export rule "
         "closed every route for its chips (a book loss: the cash was spent when the chips "
         "were made)",
+        "wafers": "memory makers with a DRAM wafer pool: DRAM wafer starts available this "
+        "tick (wafers; pool x capacity factor)",
+        "hbm_wafers": "memory makers: wafer starts put into HBM this tick (ODD 7.12)",
+        "dram_wafers": "memory makers: wafer starts put into conventional DRAM this tick "
+        "(wafers - hbm_wafers)",
     },
     "flows": {"quantity": _Q + ": spot and contract units from seller to buyer"},
     "node_prices": {"price": "$ per unit at that agent's node (the price rule's shadow price)"},

@@ -24,7 +24,7 @@ import pandas as pd  # noqa: E402
 
 from experiments.kpis import KPIS  # noqa: E402
 from experiments.outputs.glossary import GOOD_UNITS, quantity_unit  # noqa: E402
-from experiments.outputs.tables import ENERGY_SERIES, bands, headline  # noqa: E402
+from experiments.outputs.tables import ENERGY_SERIES, MEMORY_SERIES, bands, headline  # noqa: E402
 
 
 def _first_seed(tables: dict) -> dict:
@@ -127,7 +127,8 @@ def plot_run(tables: dict, out: Path, title: str = "",
              series: pd.DataFrame | None = None) -> list[Path]:  # fmt: skip
     """Write prices.png, demand.png, lockin.png, capacity.png and exposure.png (and
     leadtimes.png when the tables have lead times, energy.png when they have the
-    hyperscalers' energy, emissions and water) into ``out``: fan charts (median,
+    hyperscalers' energy, emissions and water, memory.png when memory makers split a
+    DRAM wafer pool) into ``out``: fan charts (median,
     p10-p90 over seeds) and the network of the first seed.
     ``series`` is ``tables.headline(tables)`` if already computed."""
     out.mkdir(parents=True, exist_ok=True)
@@ -158,6 +159,11 @@ def plot_run(tables: dict, out: Path, title: str = "",
     if len(energy):  # runs that record hyperscalers' energy (ticks columns energy_mwh, ...)
         what = f"{title} hyperscalers' energy, emissions and water"
         paths.append(plot_fans(energy, out / "energy.png", what, tables))
+
+    memory = series[series["series"].isin(MEMORY_SERIES.values())]
+    if len(memory):  # memory makers with a DRAM wafer pool (ODD 7.12)
+        what = f"{title} memory makers' DRAM wafer starts: HBM and DRAM"
+        paths.append(plot_fans(memory, out / "memory.png", what, tables))
 
     paths.append(plot_lockin(tables, out / "lockin.png", title, series))
     paths.append(plot_capacity(tables, out / "capacity.png", title))
@@ -277,10 +283,11 @@ def plot_lockin(tables: dict, path: Path, title: str = "",
 
 
 TIERS = ("Fab", "MemoryMaker", "Packager", "PowerProvider", "NetworkMaker", "DCDeveloper",
-         "ChipDesigner", "Hyperscaler", "Lab")  # fmt: skip
+         "ChipDesigner", "Hyperscaler", "Lab", "DramBuyers")  # fmt: skip
 """Node types from upstream to downstream."""
 COLUMN = {"Fab": 0, "MemoryMaker": 0, "Packager": 0, "PowerProvider": 1, "NetworkMaker": 1,
-          "DCDeveloper": 1, "ChipDesigner": 1, "Hyperscaler": 2, "Lab": 3}  # fmt: skip
+          "DCDeveloper": 1, "ChipDesigner": 1, "Hyperscaler": 2, "Lab": 3,
+          "DramBuyers": 3}  # fmt: skip
 """The network drawing's column of each node type."""
 REGION_COLOURS = {"US": "#1f77b4", "TW": "#d62728", "KR": "#2ca02c", "CN": "#ff7f0e",
                   "EU": "#9467bd", "JP": "#8c564b"}  # fmt: skip
@@ -330,7 +337,8 @@ def draw_network(
                    edgecolors="black", linewidths=0.5)  # fmt: skip
         ax.annotate(name, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=6.5)
     middle = "power, networking, shells, designers"
-    for col, label in enumerate(("fabs, HBM, packaging", middle, "hyperscalers", "labs")):
+    for col, label in enumerate(("fabs, memory, packaging", middle, "hyperscalers",
+                                 "labs, DRAM buyers")):  # fmt: skip
         ax.text(col, 1.04, label, ha="center", fontsize=8)
     handles = [matplotlib.lines.Line2D([], [], marker="o", linestyle="", color=c, label=r)
                for r, c in REGION_COLOURS.items()]  # fmt: skip

@@ -37,6 +37,13 @@ ENERGY_SERIES = {
 }
 """``ticks`` columns shown as headline series in a larger unit: column -> (label, divisor)."""
 
+MEMORY_SERIES = {
+    "hbm_wafers": "wafer starts into HBM (M wafers per tick)",
+    "dram_wafers": "wafer starts into DRAM (M wafers per tick)",
+    "share": "HBM share of DRAM wafer starts",
+}
+"""Memory makers' split of their DRAM wafer starts (``agents`` columns; ODD 7.12)."""
+
 
 def with_seed(tables: Tables, seed: int) -> Tables:
     """``tables`` with a ``seed`` column first in every table."""
@@ -118,7 +125,8 @@ def headline(tables: Tables | Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     its spot and contract prices; labs' demand, unmet demand and unmet share; labs'
     mean contract coverage; market HHI of HBM, CoWoS and accelerator sellers; labs'
     mean exposure to Taiwan; suppliers' capex and its prepaid share; hyperscalers'
-    energy, emissions, water and carbon price paid (``ENERGY_SERIES``); and every other
+    energy, emissions, water and carbon price paid (``ENERGY_SERIES``); memory makers'
+    wafer starts into HBM and DRAM and HBM's share (``MEMORY_SERIES``); and every other
     numeric column of the ``ticks`` table (e.g. persistence, lead times).
     """
     t = tables if all(isinstance(v, pd.DataFrame) for v in tables.values()) else frames(tables)
@@ -170,6 +178,13 @@ def headline(tables: Tables | Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             continue
         if pd.api.types.is_numeric_dtype(ticks[col]):
             add(by_tick[col].astype(float), col)
+    if "hbm_wafers" in agents.columns:  # memory makers with a DRAM wafer pool
+        mm = agents[agents["type"] == "MemoryMaker"].groupby(["seed", "tick"])
+        mm = mm[["wafers", "hbm_wafers", "dram_wafers"]].sum(min_count=1)
+        if mm["wafers"].notna().any():
+            add(mm["hbm_wafers"] / 1e6, MEMORY_SERIES["hbm_wafers"])
+            add(mm["dram_wafers"] / 1e6, MEMORY_SERIES["dram_wafers"])
+            add(mm["hbm_wafers"] / mm["wafers"].replace(0.0, np.nan), MEMORY_SERIES["share"])
     money = agents.groupby(["seed", "tick"])[["capex", "prepaid"]].sum()
     add(money["capex"], "suppliers' capex to date ($)")
     # Prepayments are received when a reservation is signed, capex is paid when the capacity

@@ -73,12 +73,15 @@ DETAIL_KPIS: tuple[str, ...] = (
     "energy",
     "emissions",
     "carbon_paid",
+    "price_hbm",
+    "price_dram",
+    "hbm_wafer_share",
     "region_compute_received[*]",
     "region_unmet_share[*]",
     "compute_received[*]",
 )
-"""Rents, energy, emissions and carbon price paid, and KPIs per region and per lab, which a
-what-if study also keeps by default."""
+"""Rents, energy, emissions and carbon price paid, the memory tier's prices and wafer split
+(ODD 7.12), and KPIs per region and per lab, which a what-if study also keeps by default."""
 
 WINDOWS = ("run", "shock", "after")
 """The windows each KPI is compared over: the whole run, the policy's shock window,

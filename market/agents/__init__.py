@@ -3,6 +3,7 @@
 from market.agents.base import MarketAgent
 from market.agents.chip_designer import ChipDesigner
 from market.agents.dc_developer import DCDeveloper
+from market.agents.dram_buyer import DramBuyers
 from market.agents.fab import Fab
 from market.agents.hyperscaler import Hyperscaler
 from market.agents.lab import Lab
@@ -19,6 +20,7 @@ __all__ = [
     "AgentType",
     "ChipDesigner",
     "DCDeveloper",
+    "DramBuyers",
     "Fab",
     "Hyperscaler",
     "Lab",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from market.agents.base import MarketAgent
 from market.agents.chip_designer import ChipDesigner
 from market.agents.dc_developer import DCDeveloper
+from market.agents.dram_buyer import DramBuyers
 from market.agents.fab import Fab
 from market.agents.hyperscaler import Hyperscaler
 from market.agents.lab import Lab
@@ -45,6 +46,7 @@ AGENT_TYPES: tuple[AgentType, ...] = (
     AgentType("dc_developers", DCDeveloper),
     AgentType("hyperscalers", Hyperscaler),
     AgentType("labs", Lab),
+    AgentType("dram_buyers", DramBuyers),
 )
 BY_SECTION: dict[str, AgentType] = {t.section: t for t in AGENT_TYPES}
 SECTIONS: tuple[str, ...] = tuple(BY_SECTION)

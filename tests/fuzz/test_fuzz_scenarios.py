@@ -63,8 +63,9 @@ SHOCK_KINDS = [
     "contract_cap",
     "carbon_price",
     "permitting_delay",
+    "dram_demand",
 ]
-GOODS = ["wafer", "hbm", "cowos", "accelerator", "power", "compute", "acelerator"]
+GOODS = ["wafer", "hbm", "cowos", "accelerator", "power", "compute", "dram", "acelerator"]
 
 
 def _base() -> dict[str, Any]:
