@@ -21,6 +21,7 @@ GOODS: dict[str, GoodInfo] = {
         GoodInfo("accelerator", "H100-equivalents (H100e)", True),
         GoodInfo("power", "MW of energised data-centre capacity", True),
         GoodInfo("compute", "H100e-quarters of rentable accelerator time", False),
+        GoodInfo("tools", "tool units: $1M of wafer-fab equipment at 2025 list prices", True),
     )
 }
 

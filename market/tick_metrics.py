@@ -31,7 +31,8 @@ Tables (one row per tick and key; money in $, quantities per tick in the good's 
   and lead_time (weeks it quotes, the largest over its goods); credit_line ($ it may
   borrow: cash never goes below -credit_line), defaulted (it has defaulted and stopped
   trading), default_loss (cumulative $ of contracts it lost to others' defaults;
-  ``market.credit``).
+  ``market.credit``); suppliers: tools_on_order (tool units their capacity orders
+  still wait for, ``market.tools``).
 - ``flows``: tick, seller, buyer, good, quantity (spot + contract units).
 - ``node_prices``: tick, agent, good, price ($/unit at that node, the price rule's).
 - ``contracts``: tick, contract, kind, seller, buyer, good, nominated, delivered,
@@ -84,6 +85,7 @@ TABLES = {
         "prepaid", "capacity", "sold",
         "utilisation", "stranded", "markup", "demand", "received", "unmet", "fleet", "power_mw",
         "backlog", "lead_time", "credit_line", "defaulted", "default_loss", *ENERGY,
+        "tools_on_order",
     ],
     "flows": ["tick", "seller", "buyer", "good", "quantity"],
     "node_prices": ["tick", "agent", "good", "price"],
@@ -231,6 +233,7 @@ class TickRecorder:
                 capacity=NAN, sold=NAN, utilisation=NAN,
                 stranded=NAN, markup=NAN, demand=NAN, received=NAN, unmet=NAN, fleet=NAN,
                 power_mw=NAN, backlog=a.backlog, **dict.fromkeys(ENERGY, NAN),
+                tools_on_order=NAN,
                 lead_time=max(a.lead_times.values()) if a.lead_times else 0.0,
                 credit_line=a.credit_line, defaulted=a.defaulted, default_loss=a.default_loss,
             )  # fmt: skip

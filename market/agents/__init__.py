@@ -9,6 +9,7 @@ from market.agents.memory_maker import MemoryMaker
 from market.agents.packager import Packager
 from market.agents.power_provider import PowerProvider
 from market.agents.registry import AGENT_TYPES, BY_SECTION, SECTIONS, AgentType
+from market.agents.tool_maker import ToolMaker
 
 __all__ = [
     "AGENT_TYPES",
@@ -23,4 +24,5 @@ __all__ = [
     "MemoryMaker",
     "Packager",
     "PowerProvider",
+    "ToolMaker",
 ]
