@@ -22,7 +22,7 @@ from market.scenario import Scenario
 SCENARIOS = Path(__file__).resolve().parents[2] / "experiments" / "scenarios"
 BASELINE = SCENARIOS / "baseline.toml"
 VARIANTS = ["taiwan_outage", "export_controls", "hbm_shortage", "demand_bust", "contract_cap",
-            "carbon_price", "permitting_delay"]  # fmt: skip
+            "carbon_price", "permitting_delay", "tool_export_controls"]  # fmt: skip
 HISTORY = ["history_2023"]  # the backtest's scenario (tests/experiments/test_backtest.py)
 
 # Epoch AI 2025 figures ("AI Chip Sales", CC BY 4.0; docs/data-sources.md): units, H100e.
@@ -86,6 +86,7 @@ def test_each_variant_is_a_short_file_on_the_baseline(baseline: Scenario, name: 
         ("contract_cap", "contract_cap", 0, 40, 0.3),
         ("carbon_price", "carbon_price", 8, 40, 100.0),
         ("permitting_delay", "permitting_delay", 4, 20, 2.0),
+        ("tool_export_controls", "export_control", 4, 40, 0.0),
     ],
 )
 def test_each_variant_carries_its_shock(
@@ -93,6 +94,13 @@ def test_each_variant_carries_its_shock(
 ) -> None:
     shocks = load_scenario(SCENARIOS / f"{name}.toml").shocks
     assert {(s.kind, s.start, s.end, s.factor) for s in shocks} == {(kind, start, end, factor)}
+
+
+def test_tool_export_controls_close_tools_from_nl_us_and_jp_to_china() -> None:
+    shocks = load_scenario(SCENARIOS / "tool_export_controls.toml").shocks
+    assert {(s.from_region, s.to_region, s.goods) for s in shocks} == {
+        (r, "CN", ("tools",)) for r in ("NL", "US", "JP")
+    }
 
 
 def test_taiwan_outage_targets_region_tw() -> None:
