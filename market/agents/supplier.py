@@ -69,6 +69,7 @@ class Supplier(MarketAgent):
     def __init__(self, model, name: str, region: str, cash: float, lines: list[Line]) -> None:
         super().__init__(model, name, region, cash)
         self.lines = {line.good: line for line in lines}
+        self.tools_unfilled = 0.0  # tool units it bid for and did not get this tick
 
     def capacity_for(self, good: str) -> float:
         line = self.lines.get(good)
@@ -127,7 +128,9 @@ class Supplier(MarketAgent):
             fills = self.model.outcome.fills.get(self.name, ())
             spent = self.model.outcome.spent.get((self.name, "tools"), 0.0)
             self.capex_total += spent  # tools are capital spending (paid in the clearing)
+            self.tools_unfilled = 0.0
             for line, got in zip(lines, fills):
+                self.tools_unfilled += max(0.0, line.tools_on_order() - got)
                 self._receive_tools(line, got)
 
     def _receive_tools(self, line: Line, tools: float) -> None:
@@ -160,7 +163,7 @@ class Supplier(MarketAgent):
     def decide(self) -> None:
         b = self.model.world.behaviour
         for line in self.lines.values():
-            util = line.sold / line.available if line.available > 0 else 0.0
+            util = self.utilisation(line)
             line.util_ema = ema(line.util_ema, util, b.foresight)
             # What it was paid (spot at its offer, contracts at their price), not the
             # shadow price: it expands on the margin it earns.
@@ -175,6 +178,11 @@ class Supplier(MarketAgent):
             elif exceeds(b.idle_utilisation, util):
                 line.markup = max(line.min_markup, line.markup - step)
             self._maybe_expand(line)
+
+    def utilisation(self, line: Line) -> float:
+        """This tick's utilisation of ``line`` as its markup and expansion rules read it:
+        units sold / units available (0 when nothing is available)."""
+        return line.sold / line.available if line.available > 0 else 0.0
 
     def _maybe_expand(self, line: Line) -> None:
         b = self.model.world.behaviour

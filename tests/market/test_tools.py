@@ -167,3 +167,18 @@ def test_lines_that_need_tools_without_a_tool_maker_are_refused_with_the_field_n
     fabs[0]["tools_per_unit"] = 1.0  # $1M of tools in a $250k expansion
     with pytest.raises(ValueError, match="exceeds capex_per_unit"):
         tool_world(10.0).model_validate({**tool_world(10.0).model_dump(), "fabs": fabs})
+
+
+def test_a_tool_maker_counts_the_tools_its_customers_did_not_get_as_demand():
+    m = MarketModel(tool_world(50.0), seed=0)
+    m.step()
+    order(m, "tsmc", 2000.0)  # 400 tool units wanted, 50 a tick to be had
+    m.step()
+    maker = m.by_name["asml"]
+    line = maker.line("tools")
+    bids = [(b.quantity, q) for b, q in zip(m.book.bids, m.outcome.bid_fills) if b.good == "tools"]
+    unfilled = sum(b - q for b, q in bids)
+    assert unfilled == pytest.approx(350.0, rel=1e-6)
+    # One maker: all of the unfilled tools are its own unserved orders.
+    assert maker.utilisation(line) == pytest.approx((line.sold + unfilled) / line.available)
+    assert maker.utilisation(line) == pytest.approx(8.0, rel=1e-6)
