@@ -198,8 +198,11 @@ class Supplier(MarketAgent):
         self.expand(line, units, capex)
 
     def halt(self) -> None:
+        self.tools_unfilled = 0.0
         for line in self.lines.values():
             line.available = line.sold = 0.0
+            line.tools_cancelled += line.tools_on_order()  # a defaulted builder orders nothing
+            line.tool_orders = []
 
     def lead_time(self, line: Line) -> int:
         """Ticks from ordering capacity on ``line`` now to using it: its lead time times
