@@ -1,6 +1,7 @@
 """Capacity lines and the supplier behaviour that fabs, memory makers, packagers and
 power providers share: a step ask at unit cost plus a markup that follows scarcity,
-and capacity expansion with a lead time when utilisation and margins justify it."""
+and capacity expansion with a lead time when utilisation and margins justify it. New
+capacity on a line that needs tools waits for them (``market.tools``, ODD 7.14)."""
 
 from __future__ import annotations
 
