@@ -272,7 +272,7 @@ class ContractDesk:
         )  # fmt: skip
         m.ledger.pay(c.buyer, c.seller, prepayment, "prepayment")
         line.reserved += quantity
-        s.expand(line, quantity, capex)
+        s.expand(line, quantity, capex, price=c.price)  # waits for tools if it needs them
         return c
 
     def sign_take_or_pay(self, lab, seller: str, quantity: float, price: float):

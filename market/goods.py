@@ -25,6 +25,7 @@ GOODS: dict[str, GoodInfo] = {
         GoodInfo("networking", "switches, NICs and optics for one installed H100e", True),
         GoodInfo("shell", "MW of built data-centre shell with its cooling", True),
         GoodInfo("dram", "GB of conventional DRAM (DDR/LPDDR)", False),
+        GoodInfo("tools", "tool units: $1M of wafer-fab equipment at 2025 list prices", True),
     )
 }
 

@@ -20,12 +20,17 @@ class Ledger:
         if amount != 0.0:
             self.rows.append((payer, payee, float(amount), kind))
 
-    def net(self, exclude: tuple[str, ...] = ()) -> dict[str, float]:
-        """$ received minus $ paid, per party (EXTERNAL included), leaving out ``exclude`` kinds."""
+    def net(
+        self, exclude: tuple[str, ...] = (), exclude_paid: tuple[str, ...] = ()
+    ) -> dict[str, float]:
+        """$ received minus $ paid, per party (EXTERNAL included), leaving out ``exclude``
+        kinds, and ``exclude_paid`` kinds on the payer's side only (a purchase that is
+        capital spending for the buyer and revenue for the seller, e.g. ``spot:tools``)."""
         out: dict[str, float] = defaultdict(float)
         for payer, payee, amount, kind in self.rows:
             if kind in exclude:
                 continue
-            out[payer] -= amount
+            if kind not in exclude_paid:
+                out[payer] -= amount
             out[payee] += amount
         return dict(out)

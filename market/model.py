@@ -49,6 +49,7 @@ from market.tick_metrics import TickRecorder
 from optimizers import Clearer, Clearing, OrderBook, SolverOptions
 
 CAPITAL_KINDS = ("capex", "prepayment")  # not part of operating profit
+CAPITAL_PURCHASES = ("spot:tools",)  # capex for the buyer, revenue for the seller (ODD 7.14)
 
 
 @dataclass(slots=True)
@@ -251,7 +252,7 @@ class MarketModel(mesa.Model):
                 self.ledger.pay(a.name, EXTERNAL, -a.cash * rate, "interest")
         self.credit.settle(self.ledger)
         net = self.ledger.net()
-        operating = self.ledger.net(exclude=CAPITAL_KINDS)
+        operating = self.ledger.net(exclude=CAPITAL_KINDS, exclude_paid=CAPITAL_PURCHASES)
         for _, payee, amount, kind in self.ledger.rows:
             if kind == "prepayment":
                 self.by_name[payee].prepaid_total += amount

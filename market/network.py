@@ -3,7 +3,8 @@
 Nodes carry ``type`` (the agent class name) and ``region``; each edge is keyed
 by its good and carries ``capacity`` (units per tick, inf = unlimited) and
 ``cost`` ($ per unit: transport between regions, plus scenario overrides).
-Default routes follow the chain: fabs -> designers (wafer, and CoWoS where the
+Default routes follow the chain: tool makers -> fabs, memory makers and packagers
+(tools), fabs -> designers (wafer, and CoWoS where the
 fab packages), memory makers -> designers (HBM) and, with a wafer pool, -> DRAM
 buyers (DRAM), packagers -> designers (CoWoS), designers -> hyperscalers
 (accelerators; captive designers only to their owners, regional parts only to their
@@ -45,6 +46,9 @@ def build_network(scenario: Scenario) -> nx.MultiDiGraph:
         g.add_edge(seller, buyer, key=good, capacity=math.inf, cost=cost)
 
     designers = scenario.designers
+    for t in scenario.tool_makers:  # tools to every line that may need them (ODD 7.14)
+        for buyer in (*scenario.fabs, *scenario.memory_makers, *scenario.packagers):
+            link(t.name, buyer.name, "tools")
     for f in scenario.fabs:
         for d in designers:
             link(f.name, d.name, "wafer")

@@ -54,6 +54,7 @@ class TickOutcome:
     out_of: dict[tuple[str, str], dict[str, float]]
     spot_price: dict[str, float]
     receipts: dict[tuple[str, str], tuple[float, float]]  # (seller, good): (units, $)
+    spent: dict[tuple[str, str], float]  # (buyer, good): $ paid for spot units
 
     @classmethod
     def of(
@@ -125,10 +126,13 @@ class TickOutcome:
         for s, g, q, p in sales:
             units, paid = receipts.get((s, g), (0.0, 0.0))
             receipts[(s, g)] = (units + q, paid + q * p)
+        spent: dict[tuple[str, str], float] = defaultdict(float)
+        for _, b, g, q, p in spot:
+            spent[(b, g)] += q * p
         return cls(
             tick, book, c, asks, bids, activity, route_flows, deliveries, dict(sold),
             dict(made), {k: tuple(v) for k, v in fills.items()}, dict(flows), tuple(spot),
-            asks_first, dict(into), dict(out_of), spot_price, receipts,
+            asks_first, dict(into), dict(out_of), spot_price, receipts, dict(spent),
         )  # fmt: skip
 
     def node_price(self, agent: str, good: str) -> float | None:

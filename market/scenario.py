@@ -119,7 +119,8 @@ def _safe_name(value: str) -> str:
 ScenarioName = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_safe_name)]
 """A scenario's name: part of output folder names, so it cannot name another folder."""
 Good = Literal[
-    "wafer", "hbm", "cowos", "accelerator", "power", "compute", "networking", "shell", "dram"
+    "wafer", "hbm", "cowos", "accelerator", "power", "compute", "networking", "shell", "dram",
+    "tools",
 ]  # fmt: skip
 """The goods (``market.goods.GOODS``)."""
 
@@ -430,6 +431,23 @@ class Behaviour(Strict):
         description="Premium per tick waited on a backlogged order's bid (share of the "
         "buyer's value per H100e), so older orders are served before newer ones.",
     )
+    # -- fab equipment (ODD 7.14, market/tools.py)
+    tool_patience: Annotated[int, Field(ge=1, le=40), _WHOLE] = Field(
+        4,
+        description="Ticks a supplier's own order for tools (wafer-fab equipment for new "
+        "capacity) waits unfilled before it is cancelled (4 = a year; tool lead times "
+        "reached 12-18 months in the 2021-22 shortage, TheElec Jul-22, Nikkei Apr-22). "
+        "Orders for capacity a customer reserved (and prepaid) wait until filled.",
+    )
+    tool_bid_premium: Ratio = Field(
+        0.5,
+        description="A capacity builder bids for tools (1 + this x rho) x the tools' list "
+        "price (the tool makers' capacity-weighted ask), rho the share of the new "
+        "capacity's capex it repays within payback_ticks (its own expansions: rho >= 1; "
+        "reservations count the prepayment): so tools go first to the expansions that "
+        "pay back best (ODD 7.14). An estimate: an expansion that just passes its test "
+        "pays up to 50% over list before it waits for tools.",
+    )
 
 
 class AgentSpec(Strict):
@@ -476,16 +494,53 @@ class Supplier(AgentSpec):
     )
 
 
-class FabSpec(Supplier):
+# ------------------------------------------------------------------ fab equipment (ODD 7.14)
+TOOL_UNIT = 1e6
+"""$ of wafer-fab equipment at 2025 list prices in one unit of the good ``tools``."""
+
+
+class ToolUser(Supplier):
+    """A supplier whose new capacity needs wafer-fab equipment (``tools``)."""
+
+    tools_per_unit: Ratio = Field(
+        0.0,
+        description="Tool units ($M of wafer-fab equipment at 2025 list prices) per unit/tick "
+        "of new capacity; tools_per_unit x 1e6 is the tools' share of capex_per_unit (at "
+        "most all of it). 0 = its new capacity needs no tools (ODD 7.14).",
+    )
+
+    @model_validator(mode="after")
+    def _tools_within_capex(self) -> ToolUser:
+        if self.tools_per_unit * TOOL_UNIT > self.capex_per_unit * (1 + 1e-9):
+            raise ValueError(
+                f"tools_per_unit: {self.tools_per_unit} tool units x $1M = "
+                f"${self.tools_per_unit * TOOL_UNIT:,.0f} exceeds capex_per_unit "
+                f"${self.capex_per_unit:,.0f}; the tools are part of the capex, so lower "
+                "tools_per_unit or raise capex_per_unit"
+            )
+        return self
+
+
+class ToolMakerSpec(Supplier):
+    """Wafer-fab equipment maker: ``capacity`` in tool units ($M of equipment at 2025 list
+    prices) it can ship per tick to the modelled lines; its own expansion needs no tools."""
+
+
+class FabSpec(ToolUser):
     """Leading-edge logic foundry: ``capacity`` in wafers per tick."""
 
     cowos_capacity: Quantity = Field(
         0.0, description="CoWoS wafer-equivalents per tick, if it packages."
     )
     cowos_unit_cost: NonNeg = Field(0.0, description="$ per CoWoS wafer-equivalent.")
+    cowos_tools_per_unit: Ratio = Field(
+        0.0,
+        description="Tool units per CoWoS wafer-equivalent/tick of new CoWoS capacity (its "
+        "CoWoS capex per unit is capex_per_unit x cowos_unit_cost / unit_cost).",
+    )
 
 
-class MemoryMakerSpec(Supplier):
+class MemoryMakerSpec(ToolUser):
     """Memory maker: ``capacity`` is its HBM (TSV stacking) line in GB per tick. With
     ``wafers`` > 0 it also runs conventional DRAM, and HBM and DRAM share its pool of
     DRAM wafer starts (ODD 7.12); with ``wafers`` = 0 it makes HBM only."""
@@ -568,7 +623,7 @@ class DramBuyerSpec(AgentSpec):
     )
 
 
-class PackagerSpec(Supplier):
+class PackagerSpec(ToolUser):
     """Advanced packager (CoWoS or alike): ``capacity`` in wafer-equivalents per tick."""
 
 
@@ -981,6 +1036,7 @@ PRODUCT_FIELDS = ("chips_per_wafer", "hbm_per_chip", "chips_per_cowos_wafer", "h
 """The designer fields a ``ProductSchedule`` may change."""
 
 LINE_GOODS: dict[str, tuple[str, ...]] = {
+    "tool_makers": ("tools",),
     "fabs": ("wafer", "cowos"),
     "memory_makers": ("hbm",),
     "packagers": ("cowos",),
@@ -1080,6 +1136,7 @@ class Scenario(Strict):
         "listed have 1. Capacity ordered at tick t is ready at t + ceil(lead_time x "
         "multiplier x the factors of permitting_delay shocks in force).",
     )
+    tool_makers: tuple[ToolMakerSpec, ...] = ()
     fabs: tuple[FabSpec, ...] = ()
     memory_makers: tuple[MemoryMakerSpec, ...] = ()
     packagers: tuple[PackagerSpec, ...] = ()
@@ -1107,6 +1164,7 @@ class Scenario(Strict):
         """(section, spec) for every agent, in file order by section."""
         out: list[tuple[str, Strict]] = []
         for section in (
+            "tool_makers",
             "fabs",
             "memory_makers",
             "packagers",
@@ -1228,6 +1286,7 @@ class Scenario(Strict):
                     "new MW but the scenario has no [[dc_developers]]; add one or set "
                     "shells = false"
                 )
+        check_tools(self)
         check_shocks(self)
         check_contract_routes(self)
         check_history(self)
@@ -1236,11 +1295,15 @@ class Scenario(Strict):
 
 # ------------------------------------------------------------------ meaning checks
 
-CAPACITY_HOLDERS = ("fabs", "memory_makers", "packagers", "power_providers", "network_makers",
-                    "dc_developers", "hyperscalers")  # fmt: skip
+CAPACITY_HOLDERS = (
+    "tool_makers", "fabs", "memory_makers", "packagers", "power_providers", "network_makers",
+    "dc_developers", "hyperscalers",
+)  # fmt: skip
 """Sections whose capacity and capex a shock can scale (the suppliers and hyperscalers)."""
-CAPACITY_BUILDERS = ("fabs", "memory_makers", "packagers", "power_providers", "network_makers",
-                     "dc_developers")  # fmt: skip
+CAPACITY_BUILDERS = (
+    "tool_makers", "fabs", "memory_makers", "packagers", "power_providers", "network_makers",
+    "dc_developers",
+)  # fmt: skip
 """Sections that order new capacity with a lead time (``Supplier.expand``)."""
 
 SHOCK_FIELDS: dict[str, tuple[str, ...]] = {
@@ -1277,6 +1340,25 @@ MONEY_FACTOR = ("tariff", "carbon_price")
 """Kinds whose factor is $ per unit (a good's unit; t CO2e)."""
 MAX_CARBON_PRICE = 1e4
 """Largest carbon price, $ per t CO2e (about 50x the highest price in force, 2025)."""
+
+
+TOOL_USERS = ("fabs", "memory_makers", "packagers")
+"""Sections whose new capacity can need tools (``ToolUser``); tool makers sell to them."""
+
+
+def check_tools(scenario: Scenario) -> None:
+    """A scenario whose lines need tools has a tool maker to buy them from (otherwise no
+    expansion could ever be built). Raises ``ValueError`` naming the field."""
+    if scenario.tool_makers:
+        return
+    for section in TOOL_USERS:
+        for i, spec in enumerate(getattr(scenario, section)):
+            for field in ("tools_per_unit", "cowos_tools_per_unit"):
+                if getattr(spec, field, 0.0) > 0:
+                    raise ValueError(
+                        f"{section}[{i}].{field}: {spec.name}'s new capacity needs tools but "
+                        "the scenario has no [[tool_makers]]; add one or set the field to 0"
+                    )
 
 
 def check_shocks(scenario: Scenario) -> None:

@@ -33,7 +33,8 @@ Tables (one row per tick and key; money in $, quantities per tick in the good's 
   trading), default_loss (cumulative $ of contracts it lost to others' defaults;
   ``market.credit``); memory makers with a DRAM wafer pool: wafers (wafer starts available
   this tick), hbm_wafers and dram_wafers (wafer starts it put into HBM and into DRAM); the outside
-  DRAM buyers: demand (GB wanted at their reference price), received, unmet.
+  DRAM buyers: demand (GB wanted at their reference price), received, unmet; suppliers:
+  tools_on_order (tool units their capacity orders still wait for, ``market.tools``).
 - ``flows``: tick, seller, buyer, good, quantity (spot + contract units).
 - ``node_prices``: tick, agent, good, price ($/unit at that node, the price rule's).
 - ``contracts``: tick, contract, kind, seller, buyer, good, nominated, delivered,
@@ -100,6 +101,7 @@ TABLES = {
         "utilisation", "stranded", "markup", "demand", "received", "unmet", "fleet", "power_mw",
         "shell_mw", "pue", "wue", "backlog", "lead_time", "credit_line", "defaulted",
         "default_loss", *ENERGY, "stock", "stock_value", "write_down", *WAFERS,
+        "tools_on_order",
     ],
     "flows": ["tick", "seller", "buyer", "good", "quantity"],
     "node_prices": ["tick", "agent", "good", "price"],
@@ -253,7 +255,7 @@ class TickRecorder:
                 stranded=NAN, markup=NAN, demand=NAN, received=NAN, unmet=NAN, fleet=NAN,
                 power_mw=NAN, shell_mw=NAN, pue=NAN, wue=NAN, backlog=a.backlog,
                 **dict.fromkeys(ENERGY + WAFERS, NAN), stock=NAN, stock_value=NAN,
-                write_down=NAN,
+                write_down=NAN, tools_on_order=NAN,
                 lead_time=max(a.lead_times.values()) if a.lead_times else 0.0,
                 credit_line=a.credit_line, defaulted=a.defaulted, default_loss=a.default_loss,
             )  # fmt: skip

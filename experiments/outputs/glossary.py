@@ -25,6 +25,7 @@ GOOD_UNITS: dict[str, tuple[str, str]] = {
     "networking": ("networking units (switches, NICs and optics of one H100e)", "$/H100e"),
     "shell": ("MW of data-centre shell with cooling", "$/MW"),
     "dram": ("GB of conventional DRAM", "$/GB"),
+    "tools": ("tool units ($1M of wafer-fab equipment at 2025 list prices)", "$/tool unit"),
 }
 """good -> (quantity unit, price unit)."""
 
@@ -104,6 +105,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "of the compute they got), from the ledger",
         "roi": "return on the agent's invested capital this tick",
         "capex": "$ spent on new capacity so far (cumulative)",
+        "tools_on_order": "tool units ($1M of wafer-fab equipment) a supplier's capacity "
+        "orders still wait for (ODD 7.14)",
         "prepaid": "$ of customers' prepayments received so far (cumulative)",
         "capacity": "units per tick, all the agent's goods added (see the capacity table "
         "for capacity per good)",

@@ -12,6 +12,7 @@ from market.agents.network_maker import NetworkMaker
 from market.agents.packager import Packager
 from market.agents.power_provider import PowerProvider
 from market.agents.registry import AGENT_TYPES, BY_SECTION, SECTIONS, AgentType
+from market.agents.tool_maker import ToolMaker
 
 __all__ = [
     "AGENT_TYPES",
@@ -29,4 +30,5 @@ __all__ = [
     "NetworkMaker",
     "Packager",
     "PowerProvider",
+    "ToolMaker",
 ]

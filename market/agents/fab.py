@@ -2,6 +2,8 @@
 
 Its CoWoS line shares the fab's lead time halved, and its capex per CoWoS unit
 scales with the ratio of CoWoS to wafer unit cost (a rough, documented proxy).
+New wafer capacity needs ``tools_per_unit`` and new CoWoS capacity
+``cowos_tools_per_unit`` tool units per unit/tick (ODD 7.14).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class Fab(Supplier):
                 spec.depreciation,
                 markup_step=spec.markup_step,
                 min_markup=spec.min_markup,
+                tools_per_unit=spec.cowos_tools_per_unit,
             )
             lines.append(cowos)
         super().__init__(model, spec.name, spec.region, spec.cash, lines)

@@ -20,6 +20,7 @@ from market.agents.memory_maker import MemoryMaker
 from market.agents.network_maker import NetworkMaker
 from market.agents.packager import Packager
 from market.agents.power_provider import PowerProvider
+from market.agents.tool_maker import ToolMaker
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,7 @@ class AgentType:
 
 #: In creation order: suppliers upstream first, labs last.
 AGENT_TYPES: tuple[AgentType, ...] = (
+    AgentType("tool_makers", ToolMaker),
     AgentType("fabs", Fab),
     AgentType("memory_makers", MemoryMaker),
     AgentType("packagers", Packager),

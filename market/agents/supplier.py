@@ -1,6 +1,7 @@
 """Capacity lines and the supplier behaviour that fabs, memory makers, packagers and
 power providers share: a step ask at unit cost plus a markup that follows scarcity,
-and capacity expansion with a lead time when utilisation and margins justify it."""
+and capacity expansion with a lead time when utilisation and margins justify it. New
+capacity on a line that needs tools waits for them (``market.tools``, ODD 7.14)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from dataclasses import dataclass, field
 from market import metrics
 from market.agents.base import MarketAgent, ema
 from market.ledger import EXTERNAL
+from market.tolerance import exceeds
+from market.tools import ToolOrder, bid_price, payback_ratio
 
 NAN = float("nan")
 
@@ -33,9 +36,16 @@ class Line:
     util_ema: float | None = None
     markup_step: float | None = None  # None: behaviour.markup_step
     min_markup: float = 0.0  # its markup's floor when idle
+    tools_per_unit: float = 0.0  # tool units per unit/tick of new capacity (market.tools)
+    tool_orders: list[ToolOrder] = field(default_factory=list)  # capacity waiting for tools
+    tools_cancelled: float = 0.0  # tool units of orders cancelled so far
 
     def price(self) -> float:
         return self.unit_cost * (1.0 + self.markup)
+
+    def tools_on_order(self) -> float:
+        """Tool units its waiting capacity orders still need."""
+        return sum(o.units for o in self.tool_orders) * self.tools_per_unit
 
     @classmethod
     def from_spec(cls, good: str, spec) -> Line:
@@ -50,6 +60,7 @@ class Line:
             spec.depreciation,
             markup_step=spec.markup_step,
             min_markup=spec.min_markup,
+            tools_per_unit=getattr(spec, "tools_per_unit", 0.0),
         )
 
 
@@ -59,6 +70,7 @@ class Supplier(MarketAgent):
     def __init__(self, model, name: str, region: str, cash: float, lines: list[Line]) -> None:
         super().__init__(model, name, region, cash)
         self.lines = {line.good: line for line in lines}
+        self.tools_unfilled = 0.0  # tool units it bid for and did not get this tick
 
     def capacity_for(self, good: str) -> float:
         line = self.lines.get(good)
@@ -78,6 +90,7 @@ class Supplier(MarketAgent):
             utilisation=metrics.utilisation(min(sold, cap), cap) if cap > 0 else NAN,
             stranded=metrics.stranded_capacity(cap, sold),
             markup=max(line.markup for line in self.lines.values()),
+            tools_on_order=sum(line.tools_on_order() for line in self.lines.values()),
         )  # fmt: skip
 
     def prepare(self) -> None:
@@ -96,16 +109,62 @@ class Supplier(MarketAgent):
         for line in self.lines.values():
             for share, mult in steps:
                 self.ask(line.good, line.available * share, line.price() * mult)
+        # One bid for tools per line that needs them, every tick (0 units when nothing
+        # waits), so the book keeps its shape (ODD 7.14).
+        tool_list = self.model.list_prices.get("tools", 0.0)
+        for line in self.tool_lines():
+            price = bid_price(line.tool_orders, tool_list, b.tool_bid_premium)
+            self.bid("tools", line.tools_on_order(), price)
+
+    def tool_lines(self) -> list[Line]:
+        """Its lines whose new capacity needs tools, in line order (its bids' order)."""
+        return [line for line in self.lines.values() if line.tools_per_unit > 0]
 
     def settle(self) -> None:
         for line in self.lines.values():
             line.sold = self.model.outcome.sold.get((self.name, line.good), 0.0)
             self.model.ledger.pay(self.name, EXTERNAL, line.sold * line.unit_cost, "operating")
+        lines = self.tool_lines()
+        if lines:
+            fills = self.model.outcome.fills.get(self.name, ())
+            spent = self.model.outcome.spent.get((self.name, "tools"), 0.0)
+            self.capex_total += spent  # tools are capital spending (paid in the clearing)
+            self.tools_unfilled = 0.0
+            for line, got in zip(lines, fills):
+                self.tools_unfilled += max(0.0, line.tools_on_order() - got)
+                self._receive_tools(line, got)
+
+    def _receive_tools(self, line: Line, tools: float) -> None:
+        """Capacity enters the pipeline for the tools received (oldest orders first);
+        the rest of its capex is paid now; own orders past the patience are cancelled."""
+        m = self.model
+        t = m.tick
+        units = tools / line.tools_per_unit
+        for order in line.tool_orders:
+            if units <= 0:
+                break
+            take = min(order.units, units)
+            units -= take
+            order.units -= take
+            line.pipeline.append((max(t + 1, t - 1 + order.lead), take))
+            cost = take * order.non_tool_capex(line.tools_per_unit)
+            m.ledger.pay(self.name, EXTERNAL, cost, "capex")
+            self.capex_total += cost
+        patience = m.world.behaviour.tool_patience
+        keep = []
+        for order in line.tool_orders:
+            if order.units <= 1e-9 * max(1.0, line.capacity):
+                continue
+            if not order.reserved and t - order.placed >= patience:
+                line.tools_cancelled += order.units * line.tools_per_unit
+                continue
+            keep.append(order)
+        line.tool_orders = keep
 
     def decide(self) -> None:
         b = self.model.world.behaviour
         for line in self.lines.values():
-            util = line.sold / line.available if line.available > 0 else 0.0
+            util = self.utilisation(line)
             line.util_ema = ema(line.util_ema, util, b.foresight)
             # What it was paid (spot at its offer, contracts at their price), not the
             # shadow price: it expands on the margin it earns.
@@ -113,11 +172,18 @@ class Supplier(MarketAgent):
             if price is not None and line.sold > 0:
                 line.price_ema = ema(line.price_ema, price, b.foresight)
             step = b.markup_step if line.markup_step is None else line.markup_step
-            if util >= b.sold_out_utilisation:
+            # Within a stated tolerance (market.tolerance): a line sold at exactly the
+            # threshold, give or take the last bit of the clearing, is treated alike.
+            if not exceeds(b.sold_out_utilisation, util):
                 line.markup = min(b.max_markup, line.markup + step)
-            elif util < b.idle_utilisation:
+            elif exceeds(b.idle_utilisation, util):
                 line.markup = max(line.min_markup, line.markup - step)
             self._maybe_expand(line)
+
+    def utilisation(self, line: Line) -> float:
+        """This tick's utilisation of ``line`` as its markup and expansion rules read it:
+        units sold / units available (0 when nothing is available)."""
+        return line.sold / line.available if line.available > 0 else 0.0
 
     def _maybe_expand(self, line: Line) -> None:
         b = self.model.world.behaviour
@@ -133,8 +199,11 @@ class Supplier(MarketAgent):
         self.expand(line, units, capex)
 
     def halt(self) -> None:
+        self.tools_unfilled = 0.0
         for line in self.lines.values():
             line.available = line.sold = 0.0
+            line.tools_cancelled += line.tools_on_order()  # a defaulted builder orders nothing
+            line.tool_orders = []
 
     def lead_time(self, line: Line) -> int:
         """Ticks from ordering capacity on ``line`` now to using it: its lead time times
@@ -143,13 +212,29 @@ class Supplier(MarketAgent):
         factor = self.model.policy.lead_time_factor(self.name)
         return max(line.lead_time, math.ceil(line.lead_time * factor - 1e-9))
 
-    def expand(self, line: Line, units: float, capex_per_unit: float) -> None:
-        """Order ``units`` per tick of new capacity, ready after the (permitted) lead time;
-        pay capex now."""
-        cost = units * capex_per_unit
-        line.pipeline.append((self.model.tick + self.lead_time(line), units))
-        self.model.ledger.pay(self.name, EXTERNAL, cost, "capex")
-        self.capex_total += cost
+    def expand(
+        self, line: Line, units: float, capex_per_unit: float, price: float | None = None
+    ) -> None:
+        """Order ``units`` per tick of new capacity, ready after the (permitted) lead time.
+
+        A line that needs no tools pays capex now and the capacity enters the pipeline.
+        Otherwise the order waits for its tools (``market.tools``), valued by its payback
+        ratio at ``price`` ($ per unit it will earn): a reservation passes its contract
+        price (and counts the customer's prepayment), its own expansion its price EMA."""
+        lead = self.lead_time(line)
+        if line.tools_per_unit <= 0:
+            cost = units * capex_per_unit
+            line.pipeline.append((self.model.tick + lead, units))
+            self.model.ledger.pay(self.name, EXTERNAL, cost, "capex")
+            self.capex_total += cost
+            return
+        earns = price if price is not None else (line.price_ema or line.price())
+        b = self.model.world.behaviour
+        prepaid = b.reservation_prepayment if price is not None else 0.0
+        value = payback_ratio(earns - line.unit_cost, b.payback_ticks, capex_per_unit, prepaid)
+        line.tool_orders.append(
+            ToolOrder(self.model.tick, units, capex_per_unit, lead, value, price is not None)
+        )
 
 
 class SingleLineSupplier(Supplier):

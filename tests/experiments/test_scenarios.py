@@ -23,7 +23,7 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "experiments" / "scenarios"
 BASELINE = SCENARIOS / "baseline.toml"
 VARIANTS = ["taiwan_outage", "export_controls", "hbm_shortage", "demand_bust", "contract_cap",
             "carbon_price", "permitting_delay", "optics_shortage", "china_part",
-            "china_part_ban", "dram_demand_shock"]  # fmt: skip
+            "china_part_ban", "dram_demand_shock", "tool_export_controls"]  # fmt: skip
 HISTORY = ["history_2023"]  # the backtest's scenario (tests/experiments/test_backtest.py)
 
 # Epoch AI 2025 figures ("AI Chip Sales", CC BY 4.0; docs/data-sources.md): units, H100e.
@@ -59,8 +59,9 @@ def test_every_scenario_file_loads(name: str) -> None:
     assert scenario.meta.name == name
 
 
-def test_baseline_has_25_to_40_agents_and_a_40_quarter_horizon(baseline: Scenario) -> None:
-    assert 25 <= len(baseline.agent_specs()) <= 40
+def test_baseline_has_25_to_50_agents_and_a_40_quarter_horizon(baseline: Scenario) -> None:
+    # 32 agents before the physical-stack tiers (networking, shells, DRAM buyers, tools) added 9.
+    assert 25 <= len(baseline.agent_specs()) <= 50
     assert baseline.meta.horizon == 40
     assert baseline.meta.ticks_per_year == 4
     assert baseline.meta.start_year == 2025
@@ -91,6 +92,7 @@ def test_each_variant_is_a_short_file_on_the_baseline(baseline: Scenario, name: 
         ("carbon_price", "carbon_price", 8, 40, 100.0),
         ("permitting_delay", "permitting_delay", 4, 20, 2.0),
         ("dram_demand_shock", "dram_demand", 4, 12, 1.5),
+        ("tool_export_controls", "export_control", 4, 40, 0.0),
     ],
 )
 def test_each_variant_carries_its_shock(
@@ -98,6 +100,13 @@ def test_each_variant_carries_its_shock(
 ) -> None:
     shocks = load_scenario(SCENARIOS / f"{name}.toml").shocks
     assert {(s.kind, s.start, s.end, s.factor) for s in shocks} == {(kind, start, end, factor)}
+
+
+def test_tool_export_controls_close_tools_from_nl_us_and_jp_to_china() -> None:
+    shocks = load_scenario(SCENARIOS / "tool_export_controls.toml").shocks
+    assert {(s.from_region, s.to_region, s.goods) for s in shocks} == {
+        (r, "CN", ("tools",)) for r in ("NL", "US", "JP")
+    }
 
 
 def test_taiwan_outage_targets_region_tw() -> None:
