@@ -13,6 +13,15 @@ effectiveness, facility energy / IT energy), so::
     water_m3        = it_energy_mwh x wue                           (m3: MWh x 1000 kWh/MWh x
                                                                       L/kWh / 1000 L/m3)
 
+A clean-energy requirement r (share of energy from low-carbon sources) above the
+grid's own clean share c is met by buying the difference as clean energy (PPAs or
+certificates) at a premium π $/MWh; the energy's fossil share falls from 1 - c to
+1 - max(r, c), and its emissions with it::
+
+    clean_bought_mwh = max(0, r - c) x energy_mwh
+    clean_cost       = clean_bought_mwh x π                         ($)
+    intensity'       = intensity x (1 - max(r, c)) / (1 - c)        (g CO2e/kWh; 0 if c = 1)
+
 ``sold`` is the compute a hyperscaler rented out this tick, in H100e-quarters (fleet
 x capacity factor x utilisation): an accelerator that is rented draws its full power
 for the tick, an idle one is left out (idle draw is not modelled).
@@ -77,3 +86,27 @@ def carbon_cost_per_h100e(
     """$ of carbon price per H100e-quarter rented: MWh per H100e-quarter (``mw_per_h100e``
     x ``hours``) x t CO2e per MWh (``intensity`` g/kWh / 1000) x ``price`` $ per t CO2e."""
     return emissions_t(mw_per_h100e * hours, intensity) * price
+
+
+def clean_bought_share(required: float, grid_clean: float) -> float:
+    """Share of its energy a hyperscaler buys as clean energy to meet a requirement of
+    ``required`` (0..1) on a grid whose own clean share is ``grid_clean``: max(0, r - c)."""
+    return max(0.0, required - grid_clean)
+
+
+def residual_intensity(intensity: float, required: float, grid_clean: float) -> float:
+    """g CO2e/kWh of the energy once a requirement ``required`` is met on a grid of
+    ``intensity`` with clean share ``grid_clean``: intensity x (1 - max(r, c)) / (1 - c),
+    0 on an all-clean grid. (The grid's intensity is its fossil share's, spread over all
+    its energy; the clean energy bought displaces fossil energy.)"""
+    if grid_clean >= 1.0:
+        return 0.0
+    return intensity * (1.0 - max(required, grid_clean)) / (1.0 - grid_clean)
+
+
+def clean_cost_per_h100e(
+    mw_per_h100e: float, hours: float, required: float, grid_clean: float, premium: float
+) -> float:
+    """$ per H100e-quarter rented of meeting the requirement: MWh per H100e-quarter
+    (``mw_per_h100e`` x ``hours``) x ``clean_bought_share`` x ``premium`` $/MWh."""
+    return mw_per_h100e * hours * clean_bought_share(required, grid_clean) * premium

@@ -398,7 +398,7 @@ def revenue_and_cost(
                 cost[payer] += amount
         elif kind == "revenue":
             revenue[payee] += amount
-        elif kind in ("operating", "transport", "carbon"):
+        elif kind in ("operating", "transport", "carbon", "clean_energy"):
             cost[payer] += amount
     return dict(revenue), dict(cost)
 

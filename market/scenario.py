@@ -426,6 +426,13 @@ class Behaviour(Strict):
         "its install bid the shell value left after valuation_ticks: mw_per_h100e x the "
         "shell list price x max(0, 1 - valuation_ticks / shell_life) (section 7.13).",
     )
+    clean_energy_premium: NonNeg = Field(
+        25.0,
+        description="$ per MWh a hyperscaler pays above its grid price for clean energy it "
+        "buys to meet a clean_energy_share requirement (PPAs or certificates). Default 25, "
+        "estimate: LevelTen P25 wind PPAs at $68-75/MWh (2024-25) against US wholesale "
+        "prices of ~$45-50/MWh.",
+    )
     backlog_priority: Ratio = Field(
         0.02,
         description="Premium per tick waited on a backlogged order's bid (share of the "
@@ -862,6 +869,7 @@ class ShockSpec(Strict):
         "carbon_price",  # hyperscalers (target or all) pay `factor` $ per t CO2e emitted
         "permitting_delay",  # capacity suppliers (target or all) order takes `factor` x lead time
         "dram_demand",  # outside DRAM buyers' (target or all) demand times `factor`
+        "clean_energy_share",  # hyperscalers (target or all) must source `factor` of energy clean
     ]
     start: Ticks = Field(description=f"First tick the shock is active ({DATE_HELP}).")
     end: Ticks = Field(
@@ -1104,6 +1112,12 @@ def check_history(scenario: Scenario) -> None:
             )
 
 
+GRID_CLEAN_SHARE: dict[str, float] = {"US": 0.43, "CN": 0.38, "EU": 0.71}
+"""Default share of each region's electricity from low-carbon sources (renewables and
+nuclear), 2024: US 24.3% renewables (Ember electricity data) + ~18.6% nuclear (US EIA);
+CN 33.4% renewables (Ember) + ~4.5% nuclear (China Electricity Council, via Ember); EU 71%
+(Ember, Global Electricity Review 2025)."""
+
 GRID_INTENSITY: dict[str, float] = {
     "US": 369.0, "TW": 642.0, "KR": 431.0, "CN": 582.0, "JP": 485.0, "EU": 281.0,
 }  # fmt: skip
@@ -1126,6 +1140,13 @@ class Scenario(Strict):
         "given here replaces the default: US 369, TW 642, KR 431, CN 582, JP 485 (Ember "
         "yearly electricity data 2022, via Our World in Data), EU 281 (EU-27 2018, European "
         "Environment Agency; later years are lower).",
+    )
+    grid_clean_share: dict[str, Share] = Field(
+        default_factory=lambda: dict(GRID_CLEAN_SHARE),
+        description="Share of each region's grid electricity from low-carbon sources "
+        "(renewables and nuclear), by region code; a clean_energy_share requirement above it "
+        "is met by buying clean energy at behaviour.clean_energy_premium. A region without "
+        "one counts as 0. Default (2024): US 0.43, CN 0.38, EU 0.71 (Ember; US EIA).",
     )
     permitting: dict[str, PermitFactor] = Field(
         default_factory=dict,
@@ -1318,6 +1339,7 @@ SHOCK_FIELDS: dict[str, tuple[str, ...]] = {
     "carbon_price": ("target", "factor"),
     "permitting_delay": ("target", "factor"),
     "dram_demand": ("target", "factor"),
+    "clean_energy_share": ("target", "factor"),
 }
 """The fields each shock kind reads besides kind, start and end (``market.shocks.policy_at``)."""
 
@@ -1330,12 +1352,13 @@ SHOCK_SECTIONS: dict[str, tuple[str, ...]] = {
     "carbon_price": ("hyperscalers",),
     "permitting_delay": CAPACITY_BUILDERS,
     "dram_demand": ("dram_buyers",),
+    "clean_energy_share": ("hyperscalers",),
 }
 """The sections whose agents a targeted shock kind can affect (others ignore it)."""
 
-SHARE_FACTOR = ("export_control", "contract_cap")
-"""Kinds whose factor is a share of capacity (0..1); tariff's is $ per unit, carbon_price's
-$ per t CO2e; others multiply."""
+SHARE_FACTOR = ("export_control", "contract_cap", "clean_energy_share")
+"""Kinds whose factor is a share (0..1: of capacity, or clean_energy_share's of energy);
+tariff's is $ per unit, carbon_price's $ per t CO2e; others multiply."""
 MONEY_FACTOR = ("tariff", "carbon_price")
 """Kinds whose factor is $ per unit (a good's unit; t CO2e)."""
 MAX_CARBON_PRICE = 1e4
@@ -1375,7 +1398,8 @@ def check_shocks(scenario: Scenario) -> None:
                 )
         if s.kind in SHARE_FACTOR and s.factor > 1:
             raise ValueError(
-                f"shocks[{i}].factor: {s.kind}'s factor is a share of capacity, 0..1 "
+                f"shocks[{i}].factor: {s.kind}'s factor is a share of "
+                f"{'energy' if s.kind == 'clean_energy_share' else 'capacity'}, 0..1 "
                 f"(got {s.factor})"
             )
         if s.kind == "carbon_price" and s.factor > MAX_CARBON_PRICE:

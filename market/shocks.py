@@ -36,6 +36,7 @@ class PolicyState:
     routes: list[RouteRule] = field(default_factory=list)
     contract_cap: float | None = None  # max share of a supplier's capacity per buyer
     carbon: dict[str, float] = field(default_factory=dict)  # hyperscaler -> $ per t CO2e
+    clean: dict[str, float] = field(default_factory=dict)  # hyperscaler -> clean share required
     lead_time: dict[str, float] = field(default_factory=dict)  # supplier -> multiplier
     active: list[str] = field(default_factory=list)  # descriptions, for reports
 
@@ -51,6 +52,11 @@ class PolicyState:
     def lead_time_factor(self, agent: str) -> float:
         """Multiplier (>= 1) on the lead time of capacity the agent orders this tick."""
         return self.lead_time.get(agent, 1.0)
+
+    def clean_share(self, agent: str) -> float:
+        """Share of its energy (0..1) the agent must source clean this tick (0 without a
+        requirement)."""
+        return self.clean.get(agent, 0.0)
 
     def carbon_price(self, agent: str) -> float:
         """$ per t CO2e the agent pays on its emissions this tick (0 without a carbon price)."""
@@ -103,6 +109,9 @@ def policy_at(scenario: Scenario, tick: int) -> PolicyState:
         elif s.kind == "carbon_price":  # prices in force together add up
             for a in _targets(s, agents, "hyperscalers"):
                 state.carbon[a] = state.carbon.get(a, 0.0) + s.factor
+        elif s.kind == "clean_energy_share":  # of requirements in force, the strictest
+            for a in _targets(s, agents, "hyperscalers"):
+                state.clean[a] = max(state.clean.get(a, 0.0), s.factor)
         elif s.kind == "permitting_delay":  # delays in force together multiply
             for a in _targets(s, agents, None):
                 if agents[a][0] in CAPACITY_BUILDERS:

@@ -12,7 +12,7 @@ Tables (one row per tick and key; money in $, quantities per tick in the good's 
   orders cancelled after the patience), lead_time_<good> (weeks: backlog waiting
   on the good / units delivered this tick; ``market.backlog``), defaults (agents
   that defaulted this tick) and defaulted (all so far; ``market.credit``);
-  energy_mwh, emissions_t, water_m3 and carbon_paid: the hyperscalers' totals of
+  energy_mwh, emissions_t, water_m3, carbon_paid and clean_paid: the hyperscalers' totals of
   the agents table's columns of the same names.
 - ``prices``: tick, date, good, spot_price (volume-weighted over spot trades, $/unit
   paid by buyers; when nothing trades, the mean nodal shadow price at the good's
@@ -24,17 +24,18 @@ Tables (one row per tick and key; money in $, quantities per tick in the good's 
   sold) / revenue, ``metrics.gross_margins``), roi, capex (cumulative $ spent on new
   capacity), prepaid (cumulative $ of customers' prepayments received: the share of
   expansion risk customers carry), capacity, sold, utilisation, stranded, markup;
-  labs: demand, received, unmet; hyperscalers: fleet (H100e), power_mw, energy_mwh
-  (MWh drawn by the compute it rented), emissions_t (t CO2e of that energy at its
-  region's grid intensity), water_m3 (m3 of water at its WUE; ``market.energy``),
-  carbon_paid ($ of carbon price); sellers: backlog (units of orders waiting on it)
-  and lead_time (weeks it quotes, the largest over its goods); credit_line ($ it may
-  borrow: cash never goes below -credit_line), defaulted (it has defaulted and stopped
-  trading), default_loss (cumulative $ of contracts it lost to others' defaults;
-  ``market.credit``); memory makers with a DRAM wafer pool: wafers (wafer starts available
-  this tick), hbm_wafers and dram_wafers (wafer starts it put into HBM and into DRAM); the outside
-  DRAM buyers: demand (GB wanted at their reference price), received, unmet; suppliers:
-  tools_on_order (tool units their capacity orders still wait for, ``market.tools``).
+  labs: demand, received, unmet; hyperscalers: fleet (H100e), power_mw, energy_mwh (MWh
+  drawn by the compute it rented), emissions_t (t CO2e of that energy at its region's
+  grid intensity), water_m3 (m3 of water at its WUE; ``market.energy``), carbon_paid ($
+  of carbon price), clean_paid ($ of clean energy bought); sellers: backlog (units of
+  orders waiting on it) and lead_time (weeks it quotes, the largest over its goods);
+  credit_line ($ it may borrow: cash never goes below -credit_line), defaulted (it has
+  defaulted and stopped trading), default_loss (cumulative $ of contracts it lost to
+  others' defaults; ``market.credit``); memory makers with a DRAM wafer pool: wafers
+  (wafer starts available this tick), hbm_wafers and dram_wafers (wafer starts it put
+  into HBM and into DRAM); the outside DRAM buyers: demand (GB wanted at their reference
+  price), received, unmet; suppliers: tools_on_order (tool units their capacity orders
+  still wait for, ``market.tools``).
 - ``flows``: tick, seller, buyer, good, quantity (spot + contract units).
 - ``node_prices``: tick, agent, good, price ($/unit at that node, the price rule's).
 - ``contracts``: tick, contract, kind, seller, buyer, good, nominated, delivered,
@@ -75,9 +76,10 @@ from market.goods import GOODS
 if TYPE_CHECKING:
     from market.model import MarketModel
 
-ENERGY = ("energy_mwh", "emissions_t", "water_m3", "carbon_paid")
-"""Hyperscalers' energy (MWh), emissions (t CO2e), water (m3) and carbon price paid ($)
-this tick: per agent in ``agents``, their totals in ``ticks``."""
+ENERGY = ("energy_mwh", "emissions_t", "water_m3", "carbon_paid", "clean_paid")
+"""Hyperscalers' energy (MWh), emissions (t CO2e), water (m3), carbon price paid ($) and
+clean energy bought to meet a requirement ($) this tick: per agent in ``agents``, their
+totals in ``ticks``."""
 
 WAFERS = ("wafers", "hbm_wafers", "dram_wafers")
 """Memory makers with a DRAM wafer pool: wafer starts available this tick, and those it
@@ -238,6 +240,7 @@ class TickRecorder:
         return dict(
             energy_mwh=sum(x.energy_mwh for x in f), emissions_t=sum(x.emissions_t for x in f),
             water_m3=sum(x.water_m3 for x in f), carbon_paid=sum(h.carbon_paid for h in hypers),
+            clean_paid=sum(h.clean_paid for h in hypers),
         )  # fmt: skip
 
     def _agents(self, t: int) -> None:

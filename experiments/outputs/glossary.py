@@ -86,6 +86,9 @@ COLUMNS: dict[str, dict[str, str]] = {
         "emissions_t": "t CO2e of that energy (sum of the agents' emissions_t)",
         "water_m3": "m3 of water used this tick (sum of the agents' water_m3)",
         "carbon_paid": "$ of carbon price paid by hyperscalers this tick (ledger kind carbon)",
+        "clean_paid": "$ paid by hyperscalers this tick for clean energy bought to meet a "
+        "clean_energy_share requirement (ledger kind clean_energy; sum of the agents' "
+        "clean_paid)",
         "write_downs": "$ of designers' stock written off this tick (sum of the agents' "
         "write_down)",
     },
@@ -136,6 +139,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "x WUE (L per kWh of IT energy)",
         "carbon_paid": "hyperscalers: $ of carbon price paid this tick = carbon price ($/t "
         "CO2e) x emissions_t",
+        "clean_paid": "hyperscalers: $ of clean energy bought this tick = max(0, required "
+        "share - grid clean share) x energy_mwh x behaviour.clean_energy_premium ($/MWh)",
         "lead_time": "weeks of backlog at the agent's delivery rate (the largest over its goods)",
         "credit_line": "$ the agent may borrow: its cash never goes below minus this",
         "defaulted": "whether the agent has defaulted and stopped trading",

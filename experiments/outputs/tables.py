@@ -34,6 +34,7 @@ ENERGY_SERIES = {
     "emissions_t": ("hyperscalers' emissions (Mt CO2e per tick)", 1e6),
     "water_m3": ("hyperscalers' water (bn L per tick)", 1e6),
     "carbon_paid": ("carbon price paid ($ per tick)", 1.0),
+    "clean_paid": ("clean energy bought to meet a requirement ($ per tick)", 1.0),
 }
 """``ticks`` columns shown as headline series in a larger unit: column -> (label, divisor)."""
 
@@ -125,7 +126,7 @@ def headline(tables: Tables | Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     its spot and contract prices; labs' demand, unmet demand and unmet share; labs'
     mean contract coverage; market HHI of HBM, CoWoS and accelerator sellers; labs'
     mean exposure to Taiwan; suppliers' capex and its prepaid share; hyperscalers'
-    energy, emissions, water and carbon price paid (``ENERGY_SERIES``); memory makers'
+    energy, emissions, water, carbon price and clean energy paid (``ENERGY_SERIES``); memory makers'
     wafer starts into HBM and DRAM and HBM's share (``MEMORY_SERIES``); and every other
     numeric column of the ``ticks`` table (e.g. persistence, lead times).
     """

@@ -3,7 +3,8 @@
 Stocks: a fleet of H100e by designer and install vintage (retired after
 ``fleet_life`` ticks; the starting fleet has evenly spread ages) and energised MW.
 Each tick it asks compute = min(fleet, MW / mw_per_h100e) in two price steps (opex
-and any carbon price per H100e-quarter, plus a markup that follows utilisation),
+and any carbon price and clean-energy premium per H100e-quarter, plus a markup that
+follows utilisation),
 offers its spare MW to itself at 0, pays the carbon price on the emissions of the
 compute it rents (``market.energy``), and buys new installs through the recipe
 ``install = 1 accelerator + mw_per_h100e MW [+ networking_per_h100e networking]
@@ -67,6 +68,8 @@ class Hyperscaler(MarketAgent):
         self.hours = energy.hours_per_tick(model.world.meta.ticks_per_year)
         self.footprint = energy.Footprint()
         self.carbon_paid = 0.0
+        self.grid_clean = model.world.grid_clean_share.get(spec.region, 0.0)  # share, 0..1
+        self.clean_paid = 0.0  # $ of clean energy bought this tick to meet a requirement
         self._tally()
 
     def _tally(self) -> None:
@@ -121,6 +124,7 @@ class Hyperscaler(MarketAgent):
             shell_mw=self.shell_mw if self.spec.shells else NAN, pue=self.pue, wue=self.wue,
             energy_mwh=self.footprint.energy_mwh, emissions_t=self.footprint.emissions_t,
             water_m3=self.footprint.water_m3, carbon_paid=self.carbon_paid,
+            clean_paid=self.clean_paid,
         )  # fmt: skip
 
     def carbon_cost(self) -> float:
@@ -130,12 +134,28 @@ class Hyperscaler(MarketAgent):
         if price <= 0:
             return 0.0
         return energy.carbon_cost_per_h100e(
-            self.spec.mw_per_h100e, self.intensity, self.hours, price
+            self.spec.mw_per_h100e, self.intensity_now(), self.hours, price
         )
 
+    def intensity_now(self) -> float:
+        """g CO2e/kWh of its energy this tick: its grid's, lowered by the clean energy it
+        buys to meet a requirement in force (``energy.residual_intensity``)."""
+        required = self.model.policy.clean_share(self.name)
+        if required <= self.grid_clean:
+            return self.intensity
+        return energy.residual_intensity(self.intensity, required, self.grid_clean)
+
+    def clean_cost(self) -> float:
+        """$ per H100e-quarter rented of the clean energy a requirement in force makes it buy
+        (``energy.clean_cost_per_h100e``; 0 without one or below its grid's clean share)."""
+        return energy.clean_cost_per_h100e(
+            self.spec.mw_per_h100e, self.hours, self.model.policy.clean_share(self.name),
+            self.grid_clean, self.model.world.behaviour.clean_energy_premium,
+        )  # fmt: skip
+
     def running_cost(self) -> float:
-        """$ per H100e-quarter rented: ``opex`` plus the carbon cost."""
-        return self.spec.opex + self.carbon_cost()
+        """$ per H100e-quarter rented: ``opex`` plus the carbon and clean-energy costs."""
+        return self.spec.opex + self.carbon_cost() + self.clean_cost()
 
     def submit_orders(self) -> None:
         b = self.model.world.behaviour
@@ -228,7 +248,7 @@ class Hyperscaler(MarketAgent):
     def halt(self) -> None:
         self.available = self.sold = self.utilisation = 0.0
         self.footprint = energy.Footprint()
-        self.carbon_paid = 0.0
+        self.carbon_paid = self.clean_paid = 0.0
         self.ordered = self.cancelled = self.installed = 0.0
         self.waiting = {}
 
@@ -345,10 +365,15 @@ class Hyperscaler(MarketAgent):
         self.utilisation = self.sold / self.available if self.available > 0 else 0.0
         m.ledger.pay(self.name, EXTERNAL, s.opex * self.sold, "operating")
         self.footprint = energy.footprint(
-            self.sold, s.mw_per_h100e, self.pue, self.wue, self.intensity, self.hours
+            self.sold, s.mw_per_h100e, self.pue, self.wue, self.intensity_now(), self.hours
         )
         self.carbon_paid = m.policy.carbon_price(self.name) * self.footprint.emissions_t
         m.ledger.pay(self.name, EXTERNAL, self.carbon_paid, "carbon")
+        bought = energy.clean_bought_share(m.policy.clean_share(self.name), self.grid_clean)
+        self.clean_paid = (
+            bought * self.footprint.energy_mwh * m.world.behaviour.clean_energy_premium
+        )
+        m.ledger.pay(self.name, EXTERNAL, self.clean_paid, "clean_energy")
 
     def decide(self) -> None:
         m = self.model

@@ -23,7 +23,8 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "experiments" / "scenarios"
 BASELINE = SCENARIOS / "baseline.toml"
 VARIANTS = ["taiwan_outage", "export_controls", "hbm_shortage", "demand_bust", "contract_cap",
             "carbon_price", "permitting_delay", "optics_shortage", "china_part",
-            "china_part_ban", "dram_demand_shock", "tool_export_controls"]  # fmt: skip
+            "china_part_ban", "dram_demand_shock", "tool_export_controls",
+            "clean_energy_requirement"]  # fmt: skip
 HISTORY = ["history_2023"]  # the backtest's scenario (tests/experiments/test_backtest.py)
 
 # Epoch AI 2025 figures ("AI Chip Sales", CC BY 4.0; docs/data-sources.md): units, H100e.
@@ -93,6 +94,7 @@ def test_each_variant_is_a_short_file_on_the_baseline(baseline: Scenario, name: 
         ("permitting_delay", "permitting_delay", 4, 20, 2.0),
         ("dram_demand_shock", "dram_demand", 4, 12, 1.5),
         ("tool_export_controls", "export_control", 4, 40, 0.0),
+        ("clean_energy_requirement", "clean_energy_share", 8, 40, 0.9),
     ],
 )
 def test_each_variant_carries_its_shock(

@@ -186,3 +186,87 @@ def test_baseline_2025_ai_energy_is_below_each_companys_reported_electricity():
             twh[r["agent"]] = twh.get(r["agent"], 0.0) + r["energy_mwh"] / 1e6
     assert 0.25 * 43.0 < twh["Alphabet"] < 43.0
     assert 0.25 * 29.8 < twh["Microsoft"] < 29.8
+
+
+# ------------------------------------------------------------------ clean-energy requirement
+CLEAN_SHARE = {"US": 0.4, "TW": 0.1}  # made up for the test
+CLEAN = {"kind": "clean_energy_share", "start": 1, "end": TICKS, "factor": 0.7}
+
+
+def _clean_world(shocks=(), demand=1.0):
+    data = _world(shocks, demand).model_dump(mode="python")
+    data["grid_clean_share"] = CLEAN_SHARE
+    data["behaviour"] = {**data["behaviour"], "clean_energy_premium": 30.0}
+    return small_world(**{k: v for k, v in data.items()})
+
+
+def test_a_clean_energy_requirement_buys_the_gap_at_the_premium_and_cuts_emissions_to_match():
+    m = MarketModel(_clean_world([CLEAN]), seed=3)
+    checked = 0
+    for _ in range(TICKS):
+        m.step()
+        rows = m.last_ledger.rows
+        for h in m.agents_of(Hyperscaler):
+            energy = h.sold * h.spec.mw_per_h100e * 8760 / 4  # MWh, by hand
+            paid = sum(a for payer, _, a, k in rows if payer == h.name and k == "clean_energy")
+            c = CLEAN_SHARE[h.region]
+            if m.tick - 1 < CLEAN["start"]:
+                assert paid == 0.0 and h.clean_paid == 0.0
+                fossil = 1.0
+            else:
+                # It buys (0.7 - c) of its energy clean at $30/MWh ...
+                assert paid == pytest.approx((0.7 - c) * energy * 30.0, rel=1e-9)
+                assert h.clean_paid == pytest.approx(paid, rel=1e-12)
+                # ... and the fossil share of its energy falls from 1 - c to 1 - 0.7.
+                fossil = (1 - 0.7) / (1 - c)
+                checked += 1
+            expected = energy * INTENSITY[h.region] / 1000 * fossil
+            assert h.footprint.emissions_t == pytest.approx(expected, rel=1e-9)
+    assert checked == 2 * (TICKS - 1)
+    ticks = m.tables()["ticks"]
+    assert sum(ticks["clean_paid"]) > 0
+
+
+def test_a_requirement_below_the_grids_clean_share_costs_nothing_and_changes_nothing():
+    low = dict(CLEAN, factor=0.3)  # below the US grid's 0.4, above TW's 0.1
+    base, req = _run(_clean_world()), _run(_clean_world([low]))
+    a = {(r["tick"], r["agent"]): r for r in _rows(base.tables())}
+    for r in _rows(req.tables()):
+        if r["type"] == "Hyperscaler" and r["region"] == "US":
+            assert r["clean_paid"] == 0.0
+            assert r["emissions_t"] == pytest.approx(a[(r["tick"], r["agent"])]["emissions_t"])
+        elif r["type"] == "Hyperscaler" and r["tick"] >= 1:
+            assert r["clean_paid"] > 0
+
+
+def test_a_clean_energy_requirement_raises_the_compute_ask_by_its_cost_per_h100e_quarter():
+    base = _run(_clean_world(demand=0.3))
+    req = _run(_clean_world([CLEAN], demand=0.3))
+
+    def compute_price(m):
+        p = m.tables()["prices"]
+        return [x for g, x in zip(p["good"], p["price"]) if g == "compute"]
+
+    markup = {r["agent"]: r["markup"] for r in _rows(base.tables())
+              if r["tick"] == 0 and r["type"] == "Hyperscaler"}  # fmt: skip
+    asks = []
+    for h in _world().hyperscalers:
+        mwh = h.mw_per_h100e * 8760 / 4  # MWh per H100e-quarter
+        asks.append((h.opex + mwh * (0.7 - CLEAN_SHARE[h.region]) * 30.0) * (1 + markup[h.name]))
+    assert compute_price(req)[1] == pytest.approx(min(asks), rel=1e-6)
+    assert compute_price(req)[1] > compute_price(base)[1]
+
+
+def test_money_is_conserved_with_a_clean_energy_requirement():
+    m = MarketModel(_clean_world([CLEAN]), seed=5)
+    for _ in range(TICKS):
+        before = {a.name: a.cash for a in m.by_name.values()}
+        m.step()
+        net = m.last_ledger.net()
+        change = sum(a.cash - before[a.name] for a in m.by_name.values())
+        assert abs(change + net.get(EXTERNAL, 0.0)) <= 1e-9 * (1.0 + sum(map(abs, net.values())))
+
+
+def test_a_clean_energy_share_above_one_is_refused_by_name():
+    bad = dict(CLEAN, factor=1.5)
+    assert "shocks[0].factor" in _refusal(shocks=[bad])
