@@ -54,10 +54,11 @@ Tables (one row per tick and key; money in $, quantities per tick in the good's 
   self_sufficiency (min(1, capacity / use); NaN when use is 0); one row per region of
   any agent and good (``market.sovereignty``).
 - ``single_points``: tick, lab, good (the upstream tier: compute, accelerator, wafer,
-  hbm, cowos), supplier (the one with the largest share of the lab's supply in that
-  tier, traced upstream: lab <- hyperscalers (this tick's compute) <- designers
-  (installed fleet) <- suppliers (this tick's units of the good)), share, and
-  single_point (share >= ``sovereignty.SPOF_SHARE``); no row when nothing is traced.
+  hbm, cowos, networking, shell), supplier (the one with the largest share of the lab's
+  supply in that tier, traced upstream: lab <- hyperscalers (this tick's compute) <-
+  designers (installed fleet) <- suppliers (this tick's units of the good); networking
+  and shells: lab <- hyperscalers <- makers and developers (this tick's units)), share,
+  and single_point (share >= ``sovereignty.SPOF_SHARE``); no row when nothing is traced.
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ TABLES = {
 
 NAN = float("nan")
 INPUT_TIERS = ("wafer", "hbm", "cowos")  # the designers' inputs, traced to their makers
+INSTALL_TIERS = ("networking", "shell")  # the hyperscalers' install inputs, traced likewise
 
 
 def surplus(c) -> float:
@@ -345,10 +347,13 @@ class TickRecorder:
         designers = {d.name for d in m.agents_of(ChipDesigner)}
         hypers = {h.name for h in m.agents_of(Hyperscaler)}
         inputs: dict[str, list] = {good: [] for good in INPUT_TIERS}
+        installs: dict[str, list] = {good: [] for good in INSTALL_TIERS}
         for (s, b, g), q in flows.items():
             if g in inputs and b in designers:
                 inputs[g].append((s, b, q))
-        makers: dict[str, set[str]] = {good: set() for good in INPUT_TIERS}
+            elif g in installs and b in hypers:
+                installs[g].append((s, b, q))
+        makers: dict[str, set[str]] = {good: set() for good in (*INPUT_TIERS, *INSTALL_TIERS)}
         for a in m.by_name.values():
             for good, *_ in a.capacity_rows():
                 if good in makers:
@@ -361,6 +366,9 @@ class TickRecorder:
         }
         for good in INPUT_TIERS:
             up = sovereignty.step_upstream(by_designer, inputs[good])
+            tiers[good] = sovereignty.only(up, makers[good])
+        for good in INSTALL_TIERS:  # bought by the hyperscalers themselves
+            up = sovereignty.step_upstream(by_hyper, installs[good])
             tiers[good] = sovereignty.only(up, makers[good])
         out = []
         for good, by_lab in tiers.items():

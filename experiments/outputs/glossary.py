@@ -197,7 +197,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "single_points": {
         "lab": "lab whose supply is traced upstream",
-        "good": "upstream tier (compute, accelerator, wafer, hbm, cowos)",
+        "good": "upstream tier (compute, accelerator, wafer, hbm, cowos, networking, shell)",
         "supplier": "the supplier in that tier with the largest share of the lab's supply",
         "share": "share of the lab's supply in that tier traced through the supplier "
         "(lab <- hyperscalers' compute <- designers' fleet <- suppliers' units this tick)",

@@ -180,3 +180,33 @@ def test_upstream_shares_equal_proportional_tracing_on_a_layered_graph(data):
     for keep in (set(tiers[1]), set(tiers[2]), set(tiers[3])):
         ours = sovereignty.upstream_shares(layers, ["lab"], keep)["lab"]
         assert ours == pytest.approx({s: x for s, x in traced.items() if s in keep}, abs=1e-12)
+
+
+def test_networking_and_shell_tiers_trace_labs_to_the_makers_their_hyperscalers_bought_from():
+    from worlds import stack_world
+
+    m = MarketModel(stack_world(), seed=1)
+    m.run(TICKS)
+    rows = _last(m, "single_points")
+    flows = _last(m, "flows")
+    for good in ("networking", "shell"):
+        bought = flows[flows.good == good]
+        got = rows[rows.good == good]
+        assert bought.quantity.sum() > 0 and len(got) == 3  # every lab traced
+        # By hand: a lab's share through maker s = sum over its hyperscalers h of
+        # (h's share of the lab's compute) x (s's share of h's units of the good).
+        compute = flows[flows.good == "compute"]
+        for lab, share, supplier in zip(got.lab, got.share, got.supplier):
+            mine = compute[compute.buyer == lab]
+            total = mine.quantity.sum()
+            x = 0.0
+            for h, q in zip(mine.seller, mine.quantity):
+                into = bought[bought.buyer == h]
+                if into.quantity.sum() > 0:
+                    x += (
+                        q
+                        / total
+                        * into[into.seller == supplier].quantity.sum()
+                        / into.quantity.sum()
+                    )
+            assert share == pytest.approx(x, rel=1e-9)
