@@ -523,7 +523,7 @@ def fleet_returns(
     margin = revenue - opex
     return dict(
         roi_served=(margin - d * s) / (k * s) if s > 0 and k > 0 else math.nan,
-        idle_cost=d * max(f - s, 0.0),
+        idle_cost=d * (f - s if f - s > REL_TOL * f else 0.0),  # rounding noise is not idle
         roi_fleet=(margin - d * f) / (k * f) if f > 0 and k > 0 else math.nan,
     )
 
