@@ -452,18 +452,28 @@ def capex_opex_revenue(
     purchases = set(capital_purchases)
     out: dict[str, dict[str, float]] = {"capex": {}, "opex": {}, "revenue": {}}
     capex, opex, revenue = out["capex"], out["opex"], out["revenue"]
+    # Each kind's (payer's side, payee's side), worked out once per kind: few kinds, many rows.
+    sides: dict[str, tuple[dict | None, dict | None]] = {}
     for payer, payee, amount, kind in rows:
-        head, _, good = kind.partition(":")
-        if kind == "capex":
-            capex[payer] = capex.get(payer, 0.0) + amount
-        elif kind in OPEX_KINDS:
-            opex[payer] = opex.get(payer, 0.0) + amount
-        elif kind == "revenue":
-            revenue[payee] = revenue.get(payee, 0.0) + amount
-        elif head in ("spot", "contract"):
-            revenue[payee] = revenue.get(payee, 0.0) + amount
-            side = capex if good in capital or kind in purchases else opex
-            side[payer] = side.get(payer, 0.0) + amount
+        side = sides.get(kind)
+        if side is None:
+            head, _, good = kind.partition(":")
+            if kind == "capex":
+                side = (capex, None)
+            elif kind in OPEX_KINDS:
+                side = (opex, None)
+            elif kind == "revenue":
+                side = (None, revenue)
+            elif head in ("spot", "contract"):
+                side = (capex if good in capital or kind in purchases else opex, revenue)
+            else:
+                side = (None, None)
+            sides[kind] = side
+        paid, got = side
+        if paid is not None:
+            paid[payer] = paid.get(payer, 0.0) + amount
+        if got is not None:
+            got[payee] = got.get(payee, 0.0) + amount
     return out
 
 
