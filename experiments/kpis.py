@@ -43,6 +43,14 @@ KPIS: dict[str, str] = {
     "carbon_paid": "$ of carbon price paid by hyperscalers, sum over ticks",
     "hbm_wafer_share": "memory makers' wafer starts put into HBM / all their DRAM wafer "
     "starts, over the run (ODD 7.12)",
+    "capex": "$ of capital spending by all agents, sum over ticks (ODD 7.16)",
+    "opex": "$ of operating costs of all agents, sum over ticks",
+    "revenue": "$ of revenue of all agents (labs: value of compute), sum over ticks",
+    "usable_share": "hyperscalers' usable / installed H100e, over the run",
+    "fleet_utilisation": "H100e rented / installed at hyperscalers, over the run",
+    "idle_cost": "$ of depreciation carried by idle installed H100e, sum over ticks",
+    "roi_served": "hyperscalers' return per tick on the rented H100e's capital, mean over ticks",
+    "roi_fleet": "hyperscalers' return per tick on all installed H100e, mean over ticks",
 }
 
 ENERGY_KPIS = (("energy", "energy_mwh", 1e6), ("emissions", "emissions_t", 1e6),
@@ -54,6 +62,11 @@ FAMILIES: dict[str, str] = {
     "unmet_share[{}]": "unmet / demanded compute of the lab, over the ticks",
     "region_compute_received[{}]": "H100e-quarters received by the region's labs, mean per tick",
     "region_unmet_share[{}]": "unmet / demanded compute of the region's labs, over the ticks",
+    "cost_per_mtok[{}]": "$ per million tokens of the model tier at the compute price, mean "
+    "over ticks",
+    "cost_per_task[{}]": "$ per task of the model tier, mean over ticks",
+    "dependency_compute[{}]": "the lab's share of compute from its top provider, mean over ticks",
+    "dependency_equity[{}]": "share of the lab's equity held by its top holder, last tick",
 }
 """KPI families, one per lab or region (``{}`` is its name)."""
 
@@ -218,7 +231,52 @@ def kpis(tables: dict[str, dict[str, list]], shocks=()) -> dict[str, float]:
         out[name] = _mean(values) / scale if values else math.nan
     paid = tables["ticks"].get("carbon_paid")
     out["carbon_paid"] = float(sum(paid)) if paid else math.nan
+    out.update(field_kpis(tables))
     money = rents(tables, shocks)
     out["tariff_revenue"] = sum(v[0] for v in money.values())
     out["quota_rent"] = sum(v[1] for v in money.values())
+    return out
+
+
+def field_kpis(tables: dict[str, dict[str, list]]) -> dict[str, float]:
+    """The field's KPIs of a run (ODD 7.16): money, capacity and returns from ``ticks``,
+    cost per token and per task by tier from ``token_costs``, each lab's dependency from
+    ``dependency``. NaN for what a run's tables do not have (e.g. written before 7.16)."""
+    out: dict[str, float] = {}
+    ticks = tables["ticks"]
+    for name in ("capex", "opex", "revenue", "idle_cost"):
+        values = [v for v in ticks.get(name, ()) if not math.isnan(v)]
+        out[name] = float(math.fsum(values)) if name in ticks else math.nan
+    installed = math.fsum(v for v in ticks.get("max_capacity", ()) if not math.isnan(v))
+    usable = math.fsum(v for v in ticks.get("usable_capacity", ()) if not math.isnan(v))
+    sold = math.fsum(
+        v for v, typ in zip(tables.get("finance", {}).get("sold", ()),
+                            tables.get("finance", {}).get("type", ()))
+        if typ == "Hyperscaler" and not math.isnan(v)
+    )  # fmt: skip
+    out["usable_share"] = usable / installed if installed > 0 else math.nan
+    out["fleet_utilisation"] = sold / installed if installed > 0 else math.nan
+    for name in ("roi_served", "roi_fleet"):
+        out[name] = _mean(list(ticks.get(name, ())))
+    tc = tables.get("token_costs", {})
+    cost: dict[str, list[float]] = defaultdict(list)
+    task: dict[str, list[float]] = defaultdict(list)
+    for tier, c, k in zip(tc.get("tier", ()), tc.get("cost_per_mtok", ()),
+                          tc.get("cost_per_task", ())):  # fmt: skip
+        cost[tier].append(c)
+        task[tier].append(k)
+    for tier in sorted(cost):
+        out[f"cost_per_mtok[{tier}]"] = _mean(cost[tier])
+        out[f"cost_per_task[{tier}]"] = _mean(task[tier])
+    dep = tables.get("dependency", {})
+    share: dict[str, list[float]] = defaultdict(list)
+    equity: dict[str, tuple[int, float]] = {}
+    for t, lab, c, e in zip(dep.get("tick", ()), dep.get("lab", ()), dep.get("compute_share", ()),
+                            dep.get("equity_share", ())):  # fmt: skip
+        share[lab].append(c)
+        if t >= equity.get(lab, (-1, 0.0))[0]:
+            equity[lab] = (t, e)
+    for lab in sorted(share):
+        out[f"dependency_compute[{lab}]"] = _mean(share[lab])
+        out[f"dependency_equity[{lab}]"] = equity[lab][1]
     return out

@@ -32,15 +32,21 @@ import numpy as np
 __all__ = [
     "buyer_supplier_hhi",
     "buyer_top1_share",
+    "capex_opex_revenue",
     "contract_coverage",
+    "cost_per_mtok",
     "exposure_by",
+    "fleet_returns",
     "hhi",
+    "lab_dependency",
     "market_hhi",
     "relationship_persistence",
     "stranded_capacity",
     "supplier_shares",
+    "top_holder",
     "top_share",
     "trace_exposure",
+    "usable_capacity",
     "utilisation",
 ]
 
@@ -418,3 +424,154 @@ def gross_margins(
 
 
 NAN_MARGIN = float("nan")
+
+
+# --- the field's KPIs (ODD 7.16) -----------------------------------------------------------
+#: Ledger kinds that are operating costs for the payer (with purchases of goods that are not
+#: capital goods): running cost, transport and switching on routes, carbon price.
+OPEX_KINDS = ("operating", "transport", "switching", "carbon", "clean_energy")
+
+
+def capex_opex_revenue(
+    rows: Iterable[tuple[str, str, float, str]],
+    capital_goods: Iterable[str],
+    capital_purchases: Iterable[str] = (),
+) -> dict[str, dict[str, float]]:
+    """Capex, opex and revenue per agent ($ this tick) from one tick's ledger rows (payer,
+    payee, $, kind): ``{"capex": {agent: $}, "opex": {...}, "revenue": {...}}``.
+
+    capex = $ paid of kind ``capex`` (a supplier's new capacity) and for capital goods
+    (``spot:<g>``/``contract:<g>`` with ``g`` in ``capital_goods``, or a kind in
+    ``capital_purchases``); opex = $ paid of ``OPEX_KINDS`` and for goods that are not
+    capital goods; revenue = $ received for goods and from outside (kind ``revenue``).
+    Financing and transfers (prepayment, interest, deficiency, penalty, default,
+    asset_sale) are in none of them. Payments by and to ``<external>`` are kept under
+    that name.
+    """
+    capital = set(capital_goods)
+    purchases = set(capital_purchases)
+    out: dict[str, dict[str, float]] = {"capex": {}, "opex": {}, "revenue": {}}
+    capex, opex, revenue = out["capex"], out["opex"], out["revenue"]
+    # Each kind's (payer's side, payee's side), worked out once per kind: few kinds, many rows.
+    sides: dict[str, tuple[dict | None, dict | None]] = {}
+    for payer, payee, amount, kind in rows:
+        side = sides.get(kind)
+        if side is None:
+            head, _, good = kind.partition(":")
+            if kind == "capex":
+                side = (capex, None)
+            elif kind in OPEX_KINDS:
+                side = (opex, None)
+            elif kind == "revenue":
+                side = (None, revenue)
+            elif head in ("spot", "contract"):
+                side = (capex if good in capital or kind in purchases else opex, revenue)
+            else:
+                side = (None, None)
+            sides[kind] = side
+        paid, got = side
+        if paid is not None:
+            paid[payer] = paid.get(payer, 0.0) + amount
+        if got is not None:
+            got[payee] = got.get(payee, 0.0) + amount
+    return out
+
+
+def usable_capacity(
+    fleet: float,
+    grid_mw: float,
+    shell_mw: float | None,
+    mw_per_h100e: float,
+    capacity_factor: float = 1.0,
+) -> tuple[float, str]:
+    """Usable H100e of an installed ``fleet`` and the limit that binds.
+
+    usable = min(fleet, energised MW / mw_per_h100e) x capacity_factor, where energised
+    MW = min(grid_mw, shell_mw) (just grid_mw when ``shell_mw`` is None: shells not
+    modelled). The binding limit is ``"outage"`` when capacity_factor < 1, else
+    ``"shell"`` or ``"power"`` when energised MW power fewer H100e than installed (shell
+    when it is the smaller), else ``"fleet"`` (every installed H100e can run).
+    Networking is bought with each install, so it limits installs, never usable capacity.
+    """
+    f = _quantity(fleet, "fleet")
+    grid = _quantity(grid_mw, "grid_mw")
+    shell = grid if shell_mw is None else _quantity(shell_mw, "shell_mw")
+    if not mw_per_h100e > 0:
+        raise ValueError(f"mw_per_h100e: must be > 0, got {mw_per_h100e!r}")
+    powered_h100e = min(grid, shell) / mw_per_h100e
+    powered = min(f, powered_h100e)
+    if capacity_factor < 1.0:
+        binding = "outage"
+    elif powered_h100e < f:
+        binding = "shell" if shell < grid else "power"
+    else:
+        binding = "fleet"
+    return powered * capacity_factor, binding
+
+
+def fleet_returns(
+    revenue: float, opex: float, sold: float, fleet: float, capital_per_h100e: float,
+    life_ticks: int,
+) -> dict[str, float]:  # fmt: skip
+    """Returns on a fleet's capital this tick (per tick, dimensionless; $ for ``idle_cost``).
+
+    With capital k $ per installed H100e, straight-line depreciation d = k / life_ticks
+    $ per H100e-tick, ``sold`` H100e rented out of ``fleet`` installed:
+
+    - roi_served = (revenue - opex - d x sold) / (k x sold): the return on the H100e that
+      served demand (NaN when nothing was sold);
+    - idle_cost = d x (fleet - sold): $ of depreciation carried by idle H100e;
+    - roi_fleet = (revenue - opex - d x fleet) / (k x fleet) (NaN for an empty fleet),
+      so roi_fleet = roi_served x sold / fleet - idle_cost / (k x fleet).
+    """
+    k = _quantity(capital_per_h100e, "capital_per_h100e")
+    s = _quantity(sold, "sold")
+    f = _quantity(fleet, "fleet")
+    if life_ticks <= 0:
+        raise ValueError(f"life_ticks: must be >= 1, got {life_ticks!r}")
+    d = k / life_ticks
+    margin = revenue - opex
+    return dict(
+        roi_served=(margin - d * s) / (k * s) if s > 0 and k > 0 else math.nan,
+        idle_cost=d * (f - s if f - s > REL_TOL * f else 0.0),  # rounding noise is not idle
+        roi_fleet=(margin - d * f) / (k * f) if f > 0 and k > 0 else math.nan,
+    )
+
+
+SECONDS_PER_YEAR = 365.25 * 24 * 3600.0
+
+
+def cost_per_mtok(price: float, tokens_per_s: float, ticks_per_year: int) -> float:
+    """$ per million tokens from a compute price ($ per H100e-tick) and a throughput
+    (tokens per H100e-second): price / (tokens_per_s x seconds per tick) x 1e6. NaN
+    for a NaN price; ValueError for a throughput <= 0."""
+    if not tokens_per_s > 0:
+        raise ValueError(f"tokens_per_s: must be > 0, got {tokens_per_s!r}")
+    seconds = SECONDS_PER_YEAR / ticks_per_year
+    return price / (tokens_per_s * seconds) * 1e6
+
+
+def top_holder(shares: Mapping[Node, float]) -> tuple[Node | None, float]:
+    """(holder, share) of the largest entry of ``shares`` (ties: the first in sorted
+    order); (None, 0.0) when it is empty or all zero. Shares are given, not normalised."""
+    best, top = None, 0.0
+    for k in sorted(shares, key=str):
+        v = _quantity(shares[k], f"share of {k!r}")
+        if v > top:
+            best, top = k, v
+    return best, top
+
+
+def lab_dependency(
+    compute: Mapping[Node, float], equity: Mapping[Node, float]
+) -> tuple[Node | None, float, Node | None, float]:
+    """A lab's dependency: (top provider, its share of the lab's compute received this
+    tick, top equity holder, the share of the lab's equity it holds).
+
+    ``compute``: H100e-quarters received by provider; ``equity``: shares of the lab given
+    by holder (equity-for-compute, summed over contracts). The compute share is of the
+    total received (0.0 and provider None when nothing was received)."""
+    total = math.fsum(_quantity(q, f"compute from {k!r}") for k, q in compute.items())
+    provider, q = top_holder(compute)
+    holder, e = top_holder(equity)
+    return provider, (q / total if total > 0 else 0.0), holder, e

@@ -1125,6 +1125,33 @@ GRID_INTENSITY: dict[str, float] = {
 EU: European Environment Agency, EU-27 2018)."""
 
 
+class TokenTierSpec(Strict):
+    """A model tier's inference throughput and task size, for cost per token and per task
+    (the field's KPIs, ODD 7.16; by generation later: the tier's throughput is per
+    H100e-second, so a generation's multiplier can scale it)."""
+
+    name: str = Field(description="Model tier, e.g. 'small', 'large', 'reasoning'.")
+    tokens_per_h100e_s: PosQuantity = Field(
+        description="Generated tokens per H100e-second at full load (MLPerf-style offline "
+        "throughput)."
+    )
+    tokens_per_task: PosQuantity = Field(
+        description="Tokens generated (input + output) per completed task of this tier."
+    )
+
+
+TOKEN_TIERS: tuple[dict, ...] = (
+    {"name": "small", "tokens_per_h100e_s": 16000.0, "tokens_per_task": 1000.0},
+    {"name": "large", "tokens_per_h100e_s": 3200.0, "tokens_per_task": 2000.0},
+    {"name": "reasoning", "tokens_per_h100e_s": 1200.0, "tokens_per_task": 50000.0},
+)
+"""Default model tiers (docs/data-sources.md, part "The field's KPIs"): large = Llama 2 70B,
+~3.2k tokens/s per H100 (MLPerf v4.1/v5.1, B200 = 4x H100; PF §13); reasoning ~1.2k
+(DeepSeek-R1 ~5.8k/GB300 over ~5 H100e per GB300, derived L); small 16k (estimate E: 8B
+model ~5x 70B); tokens per task E (a chat reply 1k, a large-model answer 2k, an agentic
+reasoning task 50k)."""
+
+
 class Scenario(Strict):
     """One world: agents with their starting state, contracts, routes, shocks."""
 
@@ -1156,6 +1183,13 @@ class Scenario(Strict):
         "orders in a region, by region code; regions not "
         "listed have 1. Capacity ordered at tick t is ready at t + ceil(lead_time x "
         "multiplier x the factors of permitting_delay shocks in force).",
+    )
+    token_tiers: tuple[TokenTierSpec, ...] = Field(
+        default_factory=lambda: tuple(TokenTierSpec(**t) for t in TOKEN_TIERS),
+        description="Model tiers for cost per token and per task (ODD 7.16): name, tokens per "
+        "H100e-second, tokens per task. A table given here replaces the default: small 16,000 "
+        "tok/s and 1,000 tokens per task (estimate), large 3,200 and 2,000 (Llama 2 70B on "
+        "H100, MLPerf), reasoning 1,200 and 50,000 (DeepSeek-R1 on GB300, derived).",
     )
     tool_makers: tuple[ToolMakerSpec, ...] = ()
     fabs: tuple[FabSpec, ...] = ()
@@ -1211,6 +1245,10 @@ class Scenario(Strict):
                 )
             names[spec.name] = section
         kind_of = dict(names)
+        tiers = [t.name for t in self.token_tiers]
+        if len(set(tiers)) < len(tiers):
+            twice = sorted({n for n in tiers if tiers.count(n) > 1})
+            raise ValueError(f"token_tiers: tier name(s) {twice} used twice; names must be unique")
         designers = {d.name for d in self.designers}
         hypers = {h.name for h in self.hyperscalers}
         regions = {s.region for _, s in self.agent_specs()}

@@ -86,12 +86,31 @@ WAFERS = ("wafers", "hbm_wafers", "dram_wafers")
 """Memory makers with a DRAM wafer pool: wafer starts available this tick, and those it
 put into HBM and into DRAM (``market/agents/memory_maker.py``)."""
 
+FINANCE = (
+    "capex", "opex", "revenue", "max_capacity", "usable_capacity", "binding", "sold",
+    "utilisation", "idle", "idle_cost", "roi_served", "roi_fleet",
+)  # fmt: skip
+"""Columns of the ``finance`` table after tick, agent, type (the field's KPIs, ODD 7.16):
+$ this tick of capex, opex and revenue (``metrics.capex_opex_revenue``); hyperscalers
+only (NaN or "" for others): installed H100e (max_capacity), usable H100e and the limit
+that binds (``metrics.usable_capacity``), H100e rented (sold), sold / usable, idle H100e
+(installed - sold), the $ of depreciation idle H100e carry and the returns on served
+and on all installed H100e (``metrics.fleet_returns``)."""
+
+FIELD_TICKS = (
+    "capex", "opex", "revenue", "max_capacity", "usable_capacity", "usable_share",
+    "idle_cost", "roi_served", "roi_fleet",
+)  # fmt: skip
+"""The ``finance`` table's market totals per tick in ``ticks``: $ of capex, opex and revenue
+(all agents), hyperscalers' installed and usable H100e, usable / installed, $ of idle cost,
+and the returns of all hyperscalers' fleets together (sums of margins over sums of capital)."""
+
 TABLES = {
     "ticks": [
         "tick", "date", "surplus", "shortfall", "rebuilt", "shocks", "persistence",
         "contracts_active", "breaches", "backlog_installs", "cancelled_installs",
         *(f"lead_time_{g}" for g in QUOTED), "defaults", "defaulted", "distress_sales",
-        "write_downs", *ENERGY,
+        "write_downs", *ENERGY, *FIELD_TICKS,
     ],
     "prices": [
         "tick", "date", "good", "price", "spot_price", "contract_price", "volume",
@@ -118,6 +137,11 @@ TABLES = {
     "capacity": ["tick", "agent", "good", "capacity", "available", "sold"],
     "sovereignty": ["tick", "region", "good", "capacity", "use", "self_sufficiency"],
     "single_points": ["tick", "lab", "good", "supplier", "share", "single_point"],
+    "finance": ["tick", "agent", "type", *FINANCE],
+    "dependency": ["tick", "lab", "compute_provider", "compute_share", "equity_holder",
+                   "equity_share"],
+    "token_costs": ["tick", "tier", "price", "tokens_per_s", "cost_per_mtok", "tokens_per_task",
+                    "cost_per_task"],
 }  # fmt: skip
 
 NAN = float("nan")
@@ -144,12 +168,25 @@ class TickRecorder:
         )
         self._previous: set[tuple[str, str, str]] = set()
         self._input_value: dict[tuple[str, str], float] = {}
+        self._capital = [g for g, info in GOODS.items() if info.durable]
+        # Equity of each lab held by each hyperscaler (equity-for-compute contracts signed so
+        # far; the book is read from where the last tick stopped).
+        self._equity: dict[str, dict[str, float]] = defaultdict(dict)
+        self._contracts_read = 0
 
     def tables(self) -> dict[str, dict[str, list]]:
         return {name: dict(self.collector.tables[name]) for name in TABLES}
 
     def _row(self, table: str, **row) -> None:
         self.collector.add_table_row(table, row)
+
+    def _extend(self, table: str, columns: dict[str, list]) -> None:
+        """Add many rows at once: ``columns`` holds every column of ``table``, equally long."""
+        dest = self.collector.tables[table]
+        if set(columns) != set(dest):
+            raise ValueError(f"table {table}: columns {sorted(columns)} != {sorted(dest)}")
+        for col, values in columns.items():
+            dest[col].extend(values)
 
     def record(self) -> None:
         m = self.model
@@ -160,6 +197,7 @@ class TickRecorder:
         self.collector.collect(m)
 
         current = {k for k, q in out.flows.items() if q > 0}
+        field = self._finance(t)
         breaches = 0
         contract_units: dict[tuple[str, str], float] = defaultdict(float)  # (buyer, good)
         contract_by_good: dict[str, float] = defaultdict(float)
@@ -187,7 +225,7 @@ class TickRecorder:
             defaults=m.credit.defaults_this_tick, defaulted=len(m.credit.defaulted),
             distress_sales=m.credit.sales_this_tick,
             write_downs=sum(d.write_down for d in m.agents_of(ChipDesigner)),
-            **self._energy_totals(),
+            **self._energy_totals(), **field,
         )  # fmt: skip
         self._previous = current
 
@@ -209,6 +247,8 @@ class TickRecorder:
                 "prices", tick=t, date=date, good=good, price=price, spot_price=spot,
                 contract_price=contract, volume=vol, contract_volume=cvol,
             )  # fmt: skip
+            if good == "compute":
+                self._token_costs(t, price)
 
         for (s, b, g), q in out.flows.items():
             self._row("flows", tick=t, seller=s, buyer=b, good=g, quantity=q)
@@ -234,6 +274,89 @@ class TickRecorder:
         self._exposure(t)
         self._capacity(t)
         self._sovereignty(t)
+        self._dependency(t)
+
+    def _finance(self, t: int) -> dict[str, float]:
+        """One ``finance`` row per agent (ODD 7.16); returns the market totals for ``ticks``."""
+        m = self.model
+        money = metrics.capex_opex_revenue(m.last_ledger.rows, self._capital)
+        capex, opex, revenue = money["capex"], money["opex"], money["revenue"]
+        hypers: dict[str, dict] = {}
+        served = [0.0, 0.0]  # sum of (margin - depreciation of sold), of capital sold
+        whole = [0.0, 0.0]  # the same over all installed H100e
+        for h in m.agents_of(Hyperscaler):
+            fleet, grid, shell = h.rent_limits
+            usable, binding = metrics.usable_capacity(
+                fleet, grid, shell, h.spec.mw_per_h100e, m.policy.capacity_factor(h.name)
+            )
+            k = h.install_cost()
+            life = h.spec.fleet_life
+            rev, cost = revenue.get(h.name, 0.0), opex.get(h.name, 0.0)
+            r = metrics.fleet_returns(rev, cost, h.sold, fleet, k, life)
+            served[0] += rev - cost - k / life * h.sold
+            served[1] += k * h.sold
+            whole[0] += rev - cost - k / life * fleet
+            whole[1] += k * fleet
+            hypers[h.name] = dict(
+                max_capacity=fleet, usable_capacity=usable, binding=binding, sold=h.sold,
+                utilisation=h.sold / usable if usable > 0 else NAN,
+                idle=max(fleet - h.sold, 0.0), **r,
+            )  # fmt: skip
+        # Column by column (one list per column, not one dict per row): ~1,000 agents a tick.
+        agents = list(m.by_name.values())
+        names = [a.name for a in agents]
+        cols: dict[str, list] = {
+            "tick": [t] * len(agents), "agent": names,
+            "type": [type(a).__name__ for a in agents],
+            "capex": [capex.get(n, 0.0) for n in names],
+            "opex": [opex.get(n, 0.0) for n in names],
+            "revenue": [revenue.get(n, 0.0) for n in names],
+        }  # fmt: skip
+        for col in FINANCE[3:]:
+            blank = "" if col == "binding" else NAN
+            cols[col] = [hypers[n][col] if n in hypers else blank for n in names]
+        self._extend("finance", cols)
+        installed = sum(x["max_capacity"] for x in hypers.values())
+        usable = sum(x["usable_capacity"] for x in hypers.values())
+        return dict(
+            capex=sum(cols["capex"]), opex=sum(cols["opex"]), revenue=sum(cols["revenue"]),
+            max_capacity=installed, usable_capacity=usable,
+            usable_share=usable / installed if installed > 0 else NAN,
+            idle_cost=sum(x["idle_cost"] for x in hypers.values()),
+            roi_served=served[0] / served[1] if served[1] > 0 else NAN,
+            roi_fleet=whole[0] / whole[1] if whole[1] > 0 else NAN,
+        )  # fmt: skip
+
+    def _token_costs(self, t: int, price: float) -> None:
+        """Cost per million tokens and per task of each model tier at this tick's compute
+        price ($ per H100e-quarter; ``metrics.cost_per_mtok``)."""
+        w = self.model.world
+        for tier in w.token_tiers:
+            cost = metrics.cost_per_mtok(price, tier.tokens_per_h100e_s, w.meta.ticks_per_year)
+            self._row(
+                "token_costs", tick=t, tier=tier.name, price=price,
+                tokens_per_s=tier.tokens_per_h100e_s, cost_per_mtok=cost,
+                tokens_per_task=tier.tokens_per_task,
+                cost_per_task=cost * tier.tokens_per_task / 1e6,
+            )  # fmt: skip
+
+    def _dependency(self, t: int) -> None:
+        """Each lab's top compute provider this tick and top equity holder (ODD 7.16)."""
+        m = self.model
+        book = m.contracts.contracts
+        for c in book[self._contracts_read :]:
+            if c.kind == "equity_for_compute":
+                held = self._equity[c.buyer]
+                held[c.seller] = held.get(c.seller, 0.0) + c.equity_share
+        self._contracts_read = len(book)
+        for lab in m.agents_of(Lab):
+            provider, share, holder, equity = metrics.lab_dependency(
+                m.outcome.inflows(lab.name, "compute"), self._equity.get(lab.name, {})
+            )
+            self._row(
+                "dependency", tick=t, lab=lab.name, compute_provider=provider or "",
+                compute_share=share, equity_holder=holder or "", equity_share=equity,
+            )  # fmt: skip
 
     def _energy_totals(self) -> dict[str, float]:
         """The hyperscalers' energy, emissions, water and carbon paid, added up."""

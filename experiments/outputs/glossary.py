@@ -91,6 +91,61 @@ COLUMNS: dict[str, dict[str, str]] = {
         "clean_paid)",
         "write_downs": "$ of designers' stock written off this tick (sum of the agents' "
         "write_down)",
+        "capex": "$ of capital spending this tick, all agents (sum of finance.capex)",
+        "opex": "$ of operating costs this tick, all agents (sum of finance.opex)",
+        "revenue": "$ of revenue this tick, all agents (sum of finance.revenue; labs' "
+        "revenue is the value of the compute they got)",
+        "max_capacity": "H100e installed at all hyperscalers when they rented this tick",
+        "usable_capacity": "H100e the hyperscalers could rent this tick: min(installed, "
+        "energised MW / mw_per_h100e) x any outage factor",
+        "usable_share": "usable / installed H100e (usable_capacity / max_capacity)",
+        "idle_cost": "$ of depreciation carried by idle installed H100e this tick, all "
+        "hyperscalers (install cost / fleet_life x (installed - rented))",
+        "roi_served": "hyperscalers' return per tick on the capital in the H100e they "
+        "rented: (revenue - opex - depreciation of rented H100e) / (install cost x rented)",
+        "roi_fleet": "hyperscalers' return per tick on all installed H100e: (revenue - opex "
+        "- depreciation of the fleet) / (install cost x installed)",
+    },
+    "finance": {
+        "type": "agent type (see the agents table)",
+        "capex": "$ of capital spending this tick: ledger kind capex and purchases of "
+        "durable goods (accelerators, MW, networking, shells, tools)",
+        "opex": "$ of operating costs this tick: ledger kinds operating, transport, "
+        "switching, carbon, and purchases of goods that are not durable",
+        "revenue": "$ received this tick for goods (spot and contract) and from outside "
+        "(labs' value of compute; DRAM buyers' value)",
+        "max_capacity": "hyperscalers: H100e installed when it rented this tick (NaN for others)",
+        "usable_capacity": "hyperscalers: H100e it could rent: min(installed, energised MW / "
+        "mw_per_h100e) x any outage factor (energised MW = min(grid, shell) with shells)",
+        "binding": "hyperscalers: the limit on usable capacity: 'fleet' (all installed "
+        "H100e can run), 'power' or 'shell' (energised MW run fewer), 'outage' (a capacity "
+        "shock); '' for others",
+        "sold": "hyperscalers: H100e-quarters rented this tick",
+        "utilisation": "hyperscalers: rented / usable H100e",
+        "idle": "hyperscalers: installed H100e not rented this tick (unpowered or unsold)",
+        "idle_cost": "hyperscalers: $ of depreciation the idle H100e carry this tick "
+        "(install cost / fleet_life x idle)",
+        "roi_served": "hyperscalers: return per tick on the rented H100e: (revenue - opex - "
+        "install cost / fleet_life x rented) / (install cost x rented)",
+        "roi_fleet": "hyperscalers: return per tick on all installed H100e: (revenue - opex "
+        "- install cost / fleet_life x installed) / (install cost x installed)",
+    },
+    "dependency": {
+        "lab": "lab",
+        "compute_provider": "the hyperscaler that gave the lab most compute this tick ('' if "
+        "it got none)",
+        "compute_share": "that provider's share of the lab's compute received this tick",
+        "equity_holder": "the hyperscaler holding most of the lab's equity "
+        "(equity-for-compute contracts signed so far; '' if none)",
+        "equity_share": "share of the lab's equity that holder holds",
+    },
+    "token_costs": {
+        "tier": "model tier (scenario token_tiers: small, large, reasoning)",
+        "price": "$ per H100e-quarter: this tick's compute price (prices table)",
+        "tokens_per_s": "tokens generated per H100e-second at full load (scenario)",
+        "cost_per_mtok": "$ per million tokens: price / (tokens_per_s x seconds per tick) x 1e6",
+        "tokens_per_task": "tokens per completed task of the tier (scenario)",
+        "cost_per_task": "$ per task: cost_per_mtok x tokens_per_task / 1e6",
     },
     "prices": {
         "price": "$ per unit paid by buyers, volume-weighted over spot trades (when "

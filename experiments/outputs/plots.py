@@ -24,7 +24,13 @@ import pandas as pd  # noqa: E402
 
 from experiments.kpis import KPIS  # noqa: E402
 from experiments.outputs.glossary import GOOD_UNITS, quantity_unit  # noqa: E402
-from experiments.outputs.tables import ENERGY_SERIES, MEMORY_SERIES, bands, headline  # noqa: E402
+from experiments.outputs.tables import (  # noqa: E402
+    ENERGY_SERIES,
+    FIELD_PREFIX,
+    MEMORY_SERIES,
+    bands,
+    headline,
+)
 
 
 def _first_seed(tables: dict) -> dict:
@@ -128,7 +134,7 @@ def plot_run(tables: dict, out: Path, title: str = "",
     """Write prices.png, demand.png, lockin.png, capacity.png and exposure.png (and
     leadtimes.png when the tables have lead times, energy.png when they have the
     hyperscalers' energy, emissions and water, memory.png when memory makers split a
-    DRAM wafer pool) into ``out``: fan charts (median,
+    DRAM wafer pool, field.png with the field's KPIs, ODD 7.16) into ``out``: fan charts (median,
     p10-p90 over seeds) and the network of the first seed.
     ``series`` is ``tables.headline(tables)`` if already computed."""
     out.mkdir(parents=True, exist_ok=True)
@@ -164,6 +170,11 @@ def plot_run(tables: dict, out: Path, title: str = "",
     if len(memory):  # memory makers with a DRAM wafer pool (ODD 7.12)
         what = f"{title} memory makers' DRAM wafer starts: HBM and DRAM"
         paths.append(plot_fans(memory, out / "memory.png", what, tables))
+
+    field = series[series["series"].str.startswith(FIELD_PREFIX)]
+    if len(field):  # the field's KPIs (ODD 7.16)
+        what = f"{title} the field's KPIs: money, capacity, returns, cost per token, dependency"
+        paths.append(plot_fans(field, out / "field.png", what, tables))
 
     paths.append(plot_lockin(tables, out / "lockin.png", title, series))
     paths.append(plot_capacity(tables, out / "capacity.png", title))

@@ -38,6 +38,25 @@ ENERGY_SERIES = {
 }
 """``ticks`` columns shown as headline series in a larger unit: column -> (label, divisor)."""
 
+FIELD_SERIES = {
+    "capex": ("field: capex ($B per tick)", 1e9),
+    "opex": ("field: opex ($B per tick)", 1e9),
+    "revenue": ("field: revenue ($B per tick)", 1e9),
+    "usable_share": ("field: usable / installed H100e", 1.0),
+    "idle_cost": ("field: idle H100e's depreciation ($B per tick)", 1e9),
+    "roi_served": ("field: return on rented H100e (per tick)", 1.0),
+    "roi_fleet": ("field: return on installed H100e (per tick)", 1.0),
+}
+"""The field's KPIs in ``ticks`` (ODD 7.16) shown as headline series: column -> (label,
+divisor). The token costs by tier and labs' dependency come from their own tables and
+have labels starting with ``FIELD_PREFIX`` too."""
+
+FIELD_PREFIX = "field: "
+"""Start of every headline label of the field's KPIs (what ``plots.plot_field`` draws)."""
+
+FIELD_HIDDEN = ("max_capacity", "usable_capacity")
+"""``ticks`` columns of the field's KPIs left out of the headline (usable_share shows them)."""
+
 MEMORY_SERIES = {
     "hbm_wafers": "wafer starts into HBM (M wafers per tick)",
     "dram_wafers": "wafer starts into DRAM (M wafers per tick)",
@@ -126,9 +145,12 @@ def headline(tables: Tables | Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     its spot and contract prices; labs' demand, unmet demand and unmet share; labs'
     mean contract coverage; market HHI of HBM, CoWoS and accelerator sellers; labs'
     mean exposure to Taiwan; suppliers' capex and its prepaid share; hyperscalers'
-    energy, emissions, water, carbon price and clean energy paid (``ENERGY_SERIES``); memory makers'
-    wafer starts into HBM and DRAM and HBM's share (``MEMORY_SERIES``); and every other
-    numeric column of the ``ticks`` table (e.g. persistence, lead times).
+    energy, emissions, water, carbon price and clean energy paid (``ENERGY_SERIES``); the
+    field's KPIs (``FIELD_SERIES``; cost per million tokens by model tier; labs' mean share
+    of compute from their top provider and the largest share of a lab's equity held by one
+    holder); memory makers' wafer starts into HBM and DRAM and HBM's share
+    (``MEMORY_SERIES``); and every other numeric column of the ``ticks`` table (e.g.
+    persistence, lead times).
     """
     t = tables if all(isinstance(v, pd.DataFrame) for v in tables.values()) else frames(tables)
     t = dict(t)
@@ -174,8 +196,23 @@ def headline(tables: Tables | Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     for col, (label, scale) in ENERGY_SERIES.items():
         if col in ticks.columns:
             add(by_tick[col].astype(float) / scale, label)
+    for col, (label, scale) in FIELD_SERIES.items():
+        if col in ticks.columns:
+            add(by_tick[col].astype(float) / scale, label)
+    if "token_costs" in t:
+        tc = t["token_costs"]
+        wide = tc.pivot_table(index=["seed", "tick"], columns="tier", values="cost_per_mtok",
+                              aggfunc="last")  # fmt: skip
+        for tier in wide.columns:
+            add(wide[tier], f"{FIELD_PREFIX}cost per M tokens, {tier} ($)")
+    if "dependency" in t:
+        dep = t["dependency"].groupby(["seed", "tick"])
+        add(dep["compute_share"].mean(), f"{FIELD_PREFIX}labs' compute from top provider (mean)")
+        add(dep["equity_share"].max(), f"{FIELD_PREFIX}labs' equity held by top holder (max)")
     for col in ticks.columns:
-        if col in TICK_EXTRAS or col in ENERGY_SERIES:
+        if col in TICK_EXTRAS or col in ENERGY_SERIES or col in FIELD_SERIES:
+            continue
+        if col in FIELD_HIDDEN:
             continue
         if pd.api.types.is_numeric_dtype(ticks[col]):
             add(by_tick[col].astype(float), col)
@@ -235,5 +272,5 @@ def summary(tables: Tables, dates: int = 5, series: pd.DataFrame | None = None) 
     return head + text_table(table.fillna("-").reset_index(), left=[""])
 
 
-__all__ = ["UNITS", "Tables", "band_text", "bands", "combine", "frames", "headline", "read_run",
-           "summary", "with_seed", "write_run"]  # fmt: skip
+__all__ = ["FIELD_PREFIX", "FIELD_SERIES", "UNITS", "Tables", "band_text", "bands", "combine",
+           "frames", "headline", "read_run", "summary", "with_seed", "write_run"]  # fmt: skip

@@ -93,6 +93,12 @@ def point_means(plan: SweepPlan, runs: pd.DataFrame) -> dict[str, np.ndarray]:
     return out
 
 
+def constant(Y: np.ndarray) -> bool:
+    """Whether an output is the same at every design point (within 1e-12 relative): its
+    indices are all 0 (Sobol's would divide by a zero variance)."""
+    return bool(np.ptp(Y) <= 1e-12 * max(1.0, float(np.abs(Y).max())))
+
+
 def analyse(plan: SweepPlan, runs: pd.DataFrame) -> pd.DataFrame:
     """SALib indices from the runs of ``plan``: one row per (output, parameter).
 
@@ -100,7 +106,9 @@ def analyse(plan: SweepPlan, runs: pd.DataFrame) -> pd.DataFrame:
     design ``experiments.samplers.sample`` draws) gives S1, ST and their 95% confidence half
     widths. Morris: ``SALib.analyze.morris.analyze`` gives mu_star (in the
     output's unit per unit of the parameter's range scaled to [0, 1]), its
-    confidence half width, sigma and mu. Seeds are ``plan.root_seed``.
+    confidence half width, sigma and mu. Seeds are ``plan.root_seed``. An output that is
+    the same at every point (``constant``, e.g. a KPI a scenario never moves) gets 0 for
+    every index and half width.
     """
     from SALib.analyze import morris, sobol
 
@@ -108,6 +116,12 @@ def analyse(plan: SweepPlan, runs: pd.DataFrame) -> pd.DataFrame:
     means = point_means(plan, runs)
     rows: list[dict[str, Any]] = []
     for name, Y in means.items():
+        if constant(Y):  # no variance to share out, no effect to measure: all 0 (no SALib)
+            cols = SOBOL_COLUMNS if plan.sampler == "sobol" else MORRIS_COLUMNS
+            for param in problem["names"]:
+                rows.append({"output": name, "parameter": param, "method": plan.sampler,
+                             **dict.fromkeys(cols, 0.0)})  # fmt: skip
+            continue
         if plan.sampler == "sobol":
             res = sobol.analyze(problem, Y, calc_second_order=False, seed=plan.root_seed)
             cols = SOBOL_COLUMNS
@@ -215,7 +229,9 @@ def format_sensitivity(df: pd.DataFrame) -> str:
         table = block[["parameter", *cols]].reset_index(drop=True)
         table.columns = list(head)
         unit = f" ({KPIS[output]})" if output in KPIS else ""
-        lines.append(f"{output}{unit}: {method}")
+        flat = (block[list(cols)] == 0).all().all()
+        note = " (the same at every design point: no parameter moves it)" if flat else ""
+        lines.append(f"{output}{unit}: {method}{note}")
         lines.append(text_table(table, left=["parameter"], digits=3))
         lines.append("")
     lines.append("+- : 95% confidence half width (bootstrap)")
@@ -226,6 +242,7 @@ __all__ = [
     "COLUMNS",
     "analyse",
     "check_plan",
+    "constant",
     "format_sensitivity",
     "point_means",
     "run_sensitivity",

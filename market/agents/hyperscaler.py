@@ -46,6 +46,8 @@ class Hyperscaler(MarketAgent):
         self._wue_mw = spec.wue * self.shell_mw
         self.markup = model.world.behaviour.hyperscaler_markup
         self.available = 0.0  # H100e-quarters it can rent this tick
+        # (installed H100e, grid MW, shell MW or None) when it set ``available`` this tick
+        self.rent_limits: tuple[float, float, float | None] = (0.0, 0.0, None)
         self.sold = 0.0
         self.installed = 0.0
         self.demand_ema: float | None = None
@@ -167,6 +169,8 @@ class Hyperscaler(MarketAgent):
         fleet = self.fleet_size
         powered = min(fleet, self.energised_mw / s.mw_per_h100e)
         self.available = powered * self.model.policy.capacity_factor(self.name)
+        # What limited this tick's rentable H100e (the field's KPIs, ODD 7.16).
+        self.rent_limits = (fleet, self.power_mw, self.shell_mw if s.shells else None)
         price = self.running_cost() * (1 + self.markup)
         for share, mult in ((1 - b.ask_top_share, 1.0), (b.ask_top_share, 1 + b.ask_top_premium)):
             self.ask("compute", self.available * share, price * mult)
@@ -231,6 +235,11 @@ class Hyperscaler(MarketAgent):
         (``list_install_cost``)."""
         return self.unit_cost_ema if self.unit_cost_ema else self.list_install_cost()
 
+    def install_cost(self) -> float:
+        """$ of capital per installed H100e (what it expects an install to cost, ``_unit_cost``):
+        the capital per H100e of the field's KPIs (ODD 7.16)."""
+        return self._unit_cost()
+
     def list_install_cost(self) -> float:
         """$ per install at list prices: its fleet's designers' list prices per H100e
         (weighted by its fleet) plus its other inputs (MW of power, networking, MW of
@@ -247,6 +256,7 @@ class Hyperscaler(MarketAgent):
 
     def halt(self) -> None:
         self.available = self.sold = self.utilisation = 0.0
+        self.rent_limits = (0.0, 0.0, None)
         self.footprint = energy.Footprint()
         self.carbon_paid = self.clean_paid = 0.0
         self.ordered = self.cancelled = self.installed = 0.0

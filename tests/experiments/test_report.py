@@ -48,11 +48,12 @@ def test_every_plot_is_produced_and_non_empty_for_the_baseline(baseline_run):
         c.startswith("lead_time") for c in pq.read_schema(baseline_run / "ticks.parquet").names
     )
     sections = [s for s in RUN_SECTIONS if lead or s != "Lead times"]
+    assert "field.png" in pngs and _not_blank(pngs["field.png"])
     for section in ("Summary", *sections, "Shocks and policies", "Manifest"):
         assert f"<h2>{section}</h2>" in text, section
     images = re.findall(r'src="data:image/png;base64,', text)
     # self-contained: every plot embedded (lead times only when the market quotes them)
-    assert len(images) == 5 + lead + len(networks)
+    assert len(images) == 6 + lead + len(networks)  # 6: with the field's KPIs (ODD 7.16)
     assert "price accelerator" in text and "scenario_hash" in text
 
 
