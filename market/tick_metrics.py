@@ -281,7 +281,7 @@ class TickRecorder:
                 g.add_edge(s, d, flow=v + (g.edges[s, d]["flow"] if g.has_edge(s, d) else 0.0))
         for h in m.agents_of(Hyperscaler):
             for d, cohorts in h.fleet.items():
-                units = sum(q for _, q in cohorts)
+                units = sum(c[1] for c in cohorts)
                 if units > 0:
                     g.add_edge(d, h.name, flow=units)
         labs = [a.name for a in m.agents_of(Lab)]
@@ -335,7 +335,7 @@ class TickRecorder:
         labs = [a.name for a in m.agents_of(Lab)]
         compute = [(s, b, q) for (s, b, g), q in flows.items() if g == "compute" and b in labs]
         fleet = [
-            (d, h.name, sum(q for _, q in cohorts))
+            (d, h.name, sum(c[1] for c in cohorts))
             for h in m.agents_of(Hyperscaler)
             for d, cohorts in h.fleet.items()
         ]

@@ -21,6 +21,7 @@ capacity with a prepayment that finances the expansion.
 
 from __future__ import annotations
 
+from market import generations as gen
 from market.agents.base import MarketAgent, ema
 from market.goods import STOCK
 from market.ledger import EXTERNAL
@@ -62,6 +63,36 @@ class ChipDesigner(MarketAgent):
         self.sold = 0.0  # H100e sold this tick (from stock and made to order)
         self.built = 0.0  # H100e made for stock this tick
         self.sold_out = False  # its stock sold out this tick
+        # Generations (ODD 7.15): inputs and $ per H100e of each, planned shares of output,
+        # recipe caps and H100e made by generation (this tick, and the caps of the last).
+        self.generations = spec.generations
+        n = len(self.generations)
+        self.gen_h = [gen.realised(g, spec.performance) for g in self.generations]
+        self.gen_inputs = [
+            gen.inputs_per_h100e(g.chips_per_wafer, g.hbm_per_chip, g.chips_per_cowos_wafer, h)
+            for g, h in zip(self.generations, self.gen_h)
+        ]
+        self.gen_unit_cost = [g.unit_cost / h for g, h in zip(self.generations, self.gen_h)]
+        self.gen_share = [0.0] * n
+        self.gen_cap = [0.0] * n
+        self.gen_made = [0.0] * n
+        if n:
+            self._plan_generations(0)
+            self.forecast = spec.start_sales * self._chip_h100e()
+
+    def _chip_h100e(self) -> float:
+        """Realised H100e per chip of the planned mix (shares are of H100e)."""
+        return 1.0 / sum(s / h for s, h in zip(self.gen_share, self.gen_h) if s > 0)
+
+    def _plan_generations(self, tick: int) -> None:
+        """This tick's planned shares (``generations.shares``); its inputs, unit cost and
+        capacity per H100e become those of the planned mix (H100e-weighted)."""
+        self.gen_share = gen.shares(self.generations, tick)
+        self.inputs = {
+            g: sum(s * inp[g] for s, inp in zip(self.gen_share, self.gen_inputs)) for g in INPUTS
+        }
+        self.unit_cost = sum(s * c for s, c in zip(self.gen_share, self.gen_unit_cost))
+        self.capacity = self.spec.capacity * self._chip_h100e()
 
     def input_cost(self) -> float:
         """$ of inputs per H100e at recent prices at its node (0 until prices are seen)."""
@@ -111,7 +142,11 @@ class ChipDesigner(MarketAgent):
         return min(self.made_ema, self.made, trend)
 
     def input_used(self, good: str) -> float | None:
-        return self.made * self.inputs[good] if good in self.inputs else None
+        if good not in self.inputs:
+            return None
+        if self.generations:
+            return sum(q * inp[good] for q, inp in zip(self.gen_made, self.gen_inputs))
+        return self.made * self.inputs[good]
 
     def halt(self) -> None:
         self.made = self.output_cap = 0.0
@@ -127,6 +162,7 @@ class ChipDesigner(MarketAgent):
         """A build-to-forecast designer whose every route is closed by this tick's policy
         (an export rule on its region's part) writes its stock down to nothing."""
         self.write_down = 0.0
+        self.prepare_generations()
         if not self.builds_to_stock:
             return
         if self.stock_value is None:  # its start stock, valued at list cost
@@ -141,7 +177,31 @@ class ChipDesigner(MarketAgent):
             self._stock_orders()
             return
         margin = self.markup * self.list_cost()
+        if self.generations:
+            self._generation_orders(margin)
+            return
         self.recipe("accelerator", self.inputs, self.allocation_cap(), self.unit_cost + margin)
+
+    def _generation_orders(self, margin: float) -> None:
+        """One recipe per generation, every tick (cap 0 when not on sale: the book keeps its
+        shape), each with its own inputs and unit cost plus the designer's margin per H100e.
+        Caps (H100e): newest first, cap_g = s_g x C + what the next newer generation fell
+        short of its cap last tick (C = ``allocation_cap``): when a new generation's inputs
+        are short, the older one fills in (a tick later)."""
+        cap = self.allocation_cap()
+        last_cap, last_made = self.gen_cap, self.gen_made
+        caps = [0.0] * len(self.generations)
+        carry = 0.0
+        order = sorted(range(len(self.generations)), key=lambda i: (self.generations[i].launch, i))
+        for i in reversed(order):
+            on_sale = self.gen_share[i] > 0
+            caps[i] = self.gen_share[i] * cap + (carry if on_sale else 0.0)
+            if on_sale:
+                carry = 0.0
+            carry += max(0.0, last_cap[i] - last_made[i])
+        self.gen_cap = caps
+        for i, inputs in enumerate(self.gen_inputs):
+            self.recipe("accelerator", inputs, caps[i], self.gen_unit_cost[i] + margin)
 
     def _stock_orders(self) -> None:
         """Build to forecast (ODD 7.4, "Regional parts and finished-goods stock").
@@ -171,10 +231,23 @@ class ChipDesigner(MarketAgent):
         self.output_cap = min(self.capacity, self.model.allocation.output_cap(self))
         return self.output_cap
 
+    def prepare_generations(self) -> None:
+        """Plan this tick's generation mix (called from ``prepare``)."""
+        if self.generations:
+            self._plan_generations(self.model.tick)
+
     def settle(self) -> None:
         out = self.model.outcome
         self.made_before = self.made
         self.made = out.made.get(self.name, 0.0)
+        if self.generations:
+            self.gen_made = list(out.activities.get(self.name, self.gen_made))
+
+    def gen_mix(self) -> list[float]:
+        """Share of this tick's output (H100e) by generation (planned shares if it made
+        nothing)."""
+        total = sum(self.gen_made)
+        return [q / total for q in self.gen_made] if total > 0 else list(self.gen_share)
         self.model.ledger.pay(self.name, EXTERNAL, self.made * self.unit_cost, "operating")
         if self.builds_to_stock:
             self._settle_stock()

@@ -18,7 +18,7 @@ share of its fleet (the model adds a switching cost to the routes of designers i
 
 from __future__ import annotations
 
-from market import energy, metrics
+from market import energy, generations, metrics
 from market.agents.base import MarketAgent, ema
 from market.goods import INSTALL
 from market.ledger import EXTERNAL
@@ -33,10 +33,29 @@ class Hyperscaler(MarketAgent):
         super().__init__(model, spec.name, spec.region, spec.cash)
         self.spec = spec
         life = spec.fleet_life
-        # fleet[designer] = list of [retire_tick, H100e]; the start fleet has spread ages.
-        self.fleet: dict[str, list[list[float]]] = {
-            d: [[1 + k, q / life] for k in range(life)] for d, q in spec.fleet.items() if q > 0
+        # fleet[designer] = list of [retire_tick, H100e, generation] ('' = a designer
+        # without generations); the start fleet has spread ages and each designer's
+        # generations in their start shares (ODD 7.15).
+        # MW per H100e of a cohort relative to spec.mw_per_h100e, by (designer, generation).
+        self.mw_factor = generations.mw_factors(model.world.designers)
+        mix = {
+            d.name: [
+                (g.name, s)
+                for g, s in zip(d.generations, generations.shares(d.generations, 0))
+                if s > 0
+            ]
+            for d in model.world.designers
+            if d.generations
         }
+        self.fleet: dict[str, list[list]] = {
+            d: [[1 + k, q / life * s, g] for k in range(life) for g, s in mix.get(d, [("", 1.0)])]
+            for d, q in spec.fleet.items()
+            if q > 0
+        }
+        self.gen_units: dict[tuple[str, str], float] = {}
+        self.gen_powered: dict[tuple[str, str], float] = {}
+        self.mw_need = 0.0  # MW its whole fleet needs (by generation)
+        self.mw_per_sold = spec.mw_per_h100e  # MW per H100e of the compute it rents
         self.power_mw = spec.power_mw
         # Shells (section 7.13): MW of built shell, and the sums of PUE x MW and WUE x MW
         # over them, so its PUE and WUE are MW-weighted averages of its shells'.
@@ -72,8 +91,39 @@ class Hyperscaler(MarketAgent):
     def _tally(self) -> None:
         """Installed H100e by designer, recounted whenever the fleet changes: the
         switching cost reads it for every accelerator route of every tick."""
-        self.units = {d: sum(q for _, q in cohorts) for d, cohorts in self.fleet.items()}
+        self.units = {d: sum(c[1] for c in cohorts) for d, cohorts in self.fleet.items()}
         self.fleet_size = sum(self.units.values())
+        gen_units: dict[tuple[str, str], float] = {}
+        for d, cohorts in self.fleet.items():
+            for c in cohorts:
+                gen_units[(d, c[2])] = gen_units.get((d, c[2]), 0.0) + c[1]
+        self.gen_units = gen_units
+        mw = self.spec.mw_per_h100e
+        if not self.mw_factor:  # no generations: as before them
+            self.mw_need = self.fleet_size * mw
+        else:
+            self.mw_need = sum(q * mw * self.mw_factor.get(k, 1.0) for k, q in gen_units.items())
+
+    def _power_fleet(self, mw: float) -> float:
+        """H100e it can power with ``mw`` MW: the generations that need least MW per H100e
+        first (``gen_powered``); sets ``mw_per_sold``, the MW per H100e of what it powers."""
+        per = self.spec.mw_per_h100e
+        if not self.mw_factor:  # no designer has generations: every H100e needs ``per``
+            self.mw_per_sold = per
+            return min(self.fleet_size, mw / per)
+        powered: dict[tuple[str, str], float] = {}
+        left = mw
+        drawn = 0.0
+        for k in sorted(self.gen_units, key=lambda k: (self.mw_factor.get(k, 1.0), k)):
+            need = per * self.mw_factor.get(k, 1.0)
+            q = max(0.0, min(self.gen_units[k], left / need))
+            powered[k] = q
+            left -= q * need
+            drawn += q * need
+        self.gen_powered = powered
+        total = sum(powered.values())
+        self.mw_per_sold = drawn / total if total > 0 else per
+        return total
 
     def fleet_share(self, designer: str) -> float:
         """The designer's share of the installed fleet (0 for an empty fleet)."""
@@ -129,9 +179,7 @@ class Hyperscaler(MarketAgent):
         price = self.model.policy.carbon_price(self.name)
         if price <= 0:
             return 0.0
-        return energy.carbon_cost_per_h100e(
-            self.spec.mw_per_h100e, self.intensity, self.hours, price
-        )
+        return energy.carbon_cost_per_h100e(self.mw_per_sold, self.intensity, self.hours, price)
 
     def running_cost(self) -> float:
         """$ per H100e-quarter rented: ``opex`` plus the carbon cost."""
@@ -145,14 +193,14 @@ class Hyperscaler(MarketAgent):
         self._tally()
         s = self.spec
         fleet = self.fleet_size
-        powered = min(fleet, self.energised_mw / s.mw_per_h100e)
+        powered = self._power_fleet(self.energised_mw)
         self.available = powered * self.model.policy.capacity_factor(self.name)
         price = self.running_cost() * (1 + self.markup)
         for share, mult in ((1 - b.ask_top_share, 1.0), (b.ask_top_share, 1 + b.ask_top_premium)):
             self.ask("compute", self.available * share, price * mult)
-        self.ask("power", max(0.0, self.power_mw - fleet * s.mw_per_h100e), 0.0)
+        self.ask("power", max(0.0, self.power_mw - self.mw_need), 0.0)
         if s.shells:
-            self.ask("shell", max(0.0, self.shell_mw - fleet * s.mw_per_h100e), 0.0)
+            self.ask("shell", max(0.0, self.shell_mw - self.mw_need), 0.0)
         outstanding = sum(self.waiting.values())
         affordable = max(0.0, self.headroom) / self._unit_cost()
         if outstanding > affordable:  # it cancels what it could not pay (market.credit)
@@ -161,7 +209,7 @@ class Hyperscaler(MarketAgent):
             outstanding = affordable
         self.ordered = max(0.0, self._wanted_installs(fleet) - outstanding)
         self._install_orders = outstanding + self.ordered
-        self._spare_mw = max(0.0, self.power_mw - fleet * s.mw_per_h100e)
+        self._spare_mw = max(0.0, self.power_mw - self.mw_need)
         self.recipe(INSTALL, self.install_inputs, self.allocation_cap(), 0.0)
         value = self.install_value()
         shell = self.shell_residual()
@@ -273,7 +321,7 @@ class Hyperscaler(MarketAgent):
     def _wanted_installs(self, fleet: float) -> float:
         s = self.spec
         retiring = sum(
-            q for cohorts in self.fleet.values() for r, q in cohorts if r <= self.model.tick + 1
+            c[1] for cohorts in self.fleet.values() for c in cohorts if c[0] <= self.model.tick + 1
         )
         expected = self.demand_ema if self.demand_ema is not None else self._start_demand()
         b = self.model.world.behaviour
@@ -291,7 +339,7 @@ class Hyperscaler(MarketAgent):
 
     def sell_fleet(self, share: float) -> tuple[dict, float]:
         """``share`` of every cohort and of its MW, taken off its books."""
-        sold = {d: [[r, q * share] for r, q in cohorts] for d, cohorts in self.fleet.items()}
+        sold = {d: [[r, q * share, g] for r, q, g in cohorts] for d, cohorts in self.fleet.items()}
         for cohorts in self.fleet.values():
             for c in cohorts:
                 c[1] *= 1 - share
@@ -332,8 +380,17 @@ class Hyperscaler(MarketAgent):
         self._age_backlog(out.fills.get(self.name, ()))
         for designer, q in out.inflows(self.name, "accelerator").items():
             if q > 0:
-                self.fleet.setdefault(designer, []).append([t + 1 + s.fleet_life, q])
+                cohorts = self.fleet.setdefault(designer, [])
                 self.installed += q
+                d = m.by_name.get(designer)
+                gens = getattr(d, "generations", ())
+                if not gens:
+                    cohorts.append([t + 1 + s.fleet_life, q, ""])
+                    continue
+                # Deliveries carry the generation mix of what the designer made this tick.
+                for g, share in zip(gens, d.gen_mix()):
+                    if share > 0:
+                        cohorts.append([t + 1 + s.fleet_life, q * share, g.name])
         self._tally()
         self.power_mw += sum(out.inflows(self.name, "power").values())
         if s.shells:
@@ -345,7 +402,7 @@ class Hyperscaler(MarketAgent):
         self.utilisation = self.sold / self.available if self.available > 0 else 0.0
         m.ledger.pay(self.name, EXTERNAL, s.opex * self.sold, "operating")
         self.footprint = energy.footprint(
-            self.sold, s.mw_per_h100e, self.pue, self.wue, self.intensity, self.hours
+            self.sold, self.mw_per_sold, self.pue, self.wue, self.intensity, self.hours
         )
         self.carbon_paid = m.policy.carbon_price(self.name) * self.footprint.emissions_t
         m.ledger.pay(self.name, EXTERNAL, self.carbon_paid, "carbon")
