@@ -185,45 +185,19 @@ class ChipDesigner(MarketAgent):
     def _generation_orders(self, margin: float) -> None:
         """One recipe per generation, every tick (cap 0 when not on sale: the book keeps its
         shape), each with its own inputs and unit cost plus the designer's margin per H100e.
-        Caps (H100e): newest first, cap_g = s_g x C + what the next newer generation fell
-        short of its cap last tick (C = ``allocation_cap``): when a new generation's inputs
-        are short, the older one fills in (a tick later)."""
+        Caps (H100e): every generation but the oldest on sale, cap_g = s_g x E (E: its
+        moving-average output, ``made_ema``; C before its first tick); the oldest on sale
+        takes C (C = ``allocation_cap``): it fills what the newer ones do not make, so a
+        new generation whose inputs are short leaves its output to the older one."""
         cap = self.allocation_cap()
-        last_cap, last_made = self.gen_cap, self.gen_made
-        caps = [0.0] * len(self.generations)
-        carry = 0.0
-        order = sorted(range(len(self.generations)), key=lambda i: (self.generations[i].launch, i))
-        for i in reversed(order):
-            on_sale = self.gen_share[i] > 0
-            caps[i] = self.gen_share[i] * cap + (carry if on_sale else 0.0)
-            if on_sale:
-                carry = 0.0
-            carry += max(0.0, last_cap[i] - last_made[i])
+        expected = self.made_ema if self.made_ema is not None else cap
+        on_sale = [i for i, s in enumerate(self.gen_share) if s > 0]
+        oldest = min(on_sale, key=lambda i: (self.generations[i].launch, i))
+        caps = [min(cap, s * expected) for s in self.gen_share]
+        caps[oldest] = cap
         self.gen_cap = caps
         for i, inputs in enumerate(self.gen_inputs):
             self.recipe("accelerator", inputs, caps[i], self.gen_unit_cost[i] + margin)
-
-    def _stock_orders(self) -> None:
-        """Build to forecast (ODD 7.4, "Regional parts and finished-goods stock").
-
-        It sells only from stock, asked at its list price discounted by the holding cost
-        h (what a chip kept one more tick is worth). It makes chips into stock (the
-        internal good ``stock``, sold from the next tick) by a recipe at their own cost
-        (no margin: the margin is earned on the sale), bidding for them at the list
-        price discounted twice (a chip made now sells next tick at list x (1 - h) and is
-        worth that x (1 - h) now). It plans to build
-
-            build = max(0, (1 + stock_ticks) x forecast - stock)   (H100e)
-
-        and nothing while every route for its chips is closed."""
-        h = self.spec.holding_cost
-        price = self.asking_price()
-        if self.stock > 0:
-            self.ask("accelerator", self.stock, price * (1 - h))
-        target = self.forecast * (1 + self.spec.stock_ticks)
-        plan = 0.0 if self.stranded else max(0.0, target - self.stock)
-        self.recipe(STOCK, self.inputs, min(plan, self.allocation_cap()), self.unit_cost)
-        self.bid(STOCK, plan, price * (1 - h) ** 2)
 
     def allocation_cap(self) -> float:
         """H100e it can make this tick: its capacity, at most what its secured inputs allow
@@ -244,10 +218,11 @@ class ChipDesigner(MarketAgent):
             self.gen_made = list(out.activities.get(self.name, self.gen_made))
 
     def gen_mix(self) -> list[float]:
-        """Share of this tick's output (H100e) by generation (planned shares if it made
-        nothing)."""
-        total = sum(self.gen_made)
-        return [q / total for q in self.gen_made] if total > 0 else list(self.gen_share)
+        """Share of this tick's output (H100e) by generation, read from this tick's recipe
+        activities (whoever settles first); planned shares if it made nothing."""
+        made = self.model.outcome.activities.get(self.name, ())
+        total = sum(made)
+        return [q / total for q in made] if total > 0 else list(self.gen_share)
         self.model.ledger.pay(self.name, EXTERNAL, self.made * self.unit_cost, "operating")
         if self.builds_to_stock:
             self._settle_stock()
