@@ -199,6 +199,28 @@ class ChipDesigner(MarketAgent):
         for i, inputs in enumerate(self.gen_inputs):
             self.recipe("accelerator", inputs, caps[i], self.gen_unit_cost[i] + margin)
 
+    def _stock_orders(self) -> None:
+        """Build to forecast (ODD 7.4, "Regional parts and finished-goods stock").
+
+        It sells only from stock, asked at its list price discounted by the holding cost
+        h (what a chip kept one more tick is worth). It makes chips into stock (the
+        internal good ``stock``, sold from the next tick) by a recipe at their own cost
+        (no margin: the margin is earned on the sale), bidding for them at the list
+        price discounted twice (a chip made now sells next tick at list x (1 - h) and is
+        worth that x (1 - h) now). It plans to build
+
+            build = max(0, (1 + stock_ticks) x forecast - stock)   (H100e)
+
+        and nothing while every route for its chips is closed."""
+        h = self.spec.holding_cost
+        price = self.asking_price()
+        if self.stock > 0:
+            self.ask("accelerator", self.stock, price * (1 - h))
+        target = self.forecast * (1 + self.spec.stock_ticks)
+        plan = 0.0 if self.stranded else max(0.0, target - self.stock)
+        self.recipe(STOCK, self.inputs, min(plan, self.allocation_cap()), self.unit_cost)
+        self.bid(STOCK, plan, price * (1 - h) ** 2)
+
     def allocation_cap(self) -> float:
         """H100e it can make this tick: its capacity, at most what its secured inputs allow
         (``market.allocation``); kept as ``output_cap``."""
