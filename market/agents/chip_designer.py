@@ -238,6 +238,12 @@ class ChipDesigner(MarketAgent):
         self.made = out.made.get(self.name, 0.0)
         if self.generations:
             self.gen_made = list(out.activities.get(self.name, self.gen_made))
+            cost = sum(q * c for q, c in zip(self.gen_made, self.gen_unit_cost))
+        else:
+            cost = self.made * self.unit_cost
+        self.model.ledger.pay(self.name, EXTERNAL, cost, "operating")
+        if self.builds_to_stock:
+            self._settle_stock()
 
     def gen_mix(self) -> list[float]:
         """Share of this tick's output (H100e) by generation, read from this tick's recipe
@@ -245,9 +251,6 @@ class ChipDesigner(MarketAgent):
         made = self.model.outcome.activities.get(self.name, ())
         total = sum(made)
         return [q / total for q in made] if total > 0 else list(self.gen_share)
-        self.model.ledger.pay(self.name, EXTERNAL, self.made * self.unit_cost, "operating")
-        if self.builds_to_stock:
-            self._settle_stock()
 
     def _settle_stock(self) -> None:
         """Stock out: its ask's fill, at the stock's average cost; stock in: the stock

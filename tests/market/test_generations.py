@@ -148,7 +148,7 @@ def test_one_generation_equal_to_the_designers_fields_behaves_exactly_as_before(
     a.run(8)
     b.run(8)
     ta, tb = a.tables(), b.tables()
-    for table in ("ticks", "prices"):
+    for table in ("ticks", "prices", "agents"):
         ra, rb = ta[table], tb[table]
         cols = ra.keys() if isinstance(ra, dict) else None
         if cols is None:
