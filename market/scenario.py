@@ -777,6 +777,12 @@ class HyperscalerSpec(AgentSpec):
     opex: NonNeg = Field(
         600.0, description="$ per H100e-quarter of operating cost (energy, staff)."
     )
+    opex_energy_share: Share = Field(
+        0.0,
+        description="Share of opex that is energy at its mw_per_h100e (ODD 7.15): a cohort "
+        "of a generation needing f x mw_per_h100e MW per H100e costs opex x (1 - e + e x f) "
+        "per H100e-quarter. 0 = every generation costs opex.",
+    )
     value_per_h100e: Pos = Field(
         description="$ it will pay for one more installed H100e (NPV of expected rentals) "
         "until it has seen a compute price; then it values installs from that price."

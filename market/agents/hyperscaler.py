@@ -52,6 +52,14 @@ class Hyperscaler(MarketAgent):
             for d, q in spec.fleet.items()
             if q > 0
         }
+        # Compute by generation bucket (designer, generation), in a fixed order (the book
+        # keeps its shape): every generation of every designer, '' for those without.
+        self.buckets: list[tuple[str, str]] = sorted(
+            [(d.name, g.name) for d in model.world.designers for g in d.generations]
+            + [(d.name, "") for d in model.world.designers if not d.generations]
+        )
+        self.gen_available: dict[tuple[str, str], float] = {}
+        self.gen_sold: dict[tuple[str, str], float] = {}
         self.gen_units: dict[tuple[str, str], float] = {}
         self.gen_powered: dict[tuple[str, str], float] = {}
         self.mw_need = 0.0  # MW its whole fleet needs (by generation)
@@ -185,6 +193,21 @@ class Hyperscaler(MarketAgent):
         """$ per H100e-quarter rented: ``opex`` plus the carbon cost."""
         return self.spec.opex + self.carbon_cost()
 
+    def bucket_cost(self, key: tuple[str, str]) -> float:
+        """$ per H100e-quarter rented from a generation bucket (ODD 7.15): opex with its
+        energy share scaled by the bucket's MW factor f, plus the carbon cost at its MW
+        per H100e: opex x (1 - e + e x f) + carbon(f x mw_per_h100e)."""
+        s = self.spec
+        f = self.mw_factor.get(key, 1.0)
+        e = s.opex_energy_share
+        cost = s.opex * (1 - e + e * f)
+        price = self.model.policy.carbon_price(self.name)
+        if price > 0:
+            cost += energy.carbon_cost_per_h100e(
+                s.mw_per_h100e * f, self.intensity, self.hours, price
+            )
+        return cost
+
     def submit_orders(self) -> None:
         b = self.model.world.behaviour
         t = self.model.tick
@@ -195,9 +218,19 @@ class Hyperscaler(MarketAgent):
         fleet = self.fleet_size
         powered = self._power_fleet(self.energised_mw)
         self.available = powered * self.model.policy.capacity_factor(self.name)
-        price = self.running_cost() * (1 + self.markup)
-        for share, mult in ((1 - b.ask_top_share, 1.0), (b.ask_top_share, 1 + b.ask_top_premium)):
-            self.ask("compute", self.available * share, price * mult)
+        steps = ((1 - b.ask_top_share, 1.0), (b.ask_top_share, 1 + b.ask_top_premium))
+        if self.mw_factor:  # generations: one pair of asks per bucket, at its own cost
+            factor = self.model.policy.capacity_factor(self.name)
+            self.gen_available = {k: q * factor for k, q in self.gen_powered.items()}
+            for k in self.buckets:
+                q = self.gen_available.get(k, 0.0)
+                price = self.bucket_cost(k) * (1 + self.markup)
+                for share, mult in steps:
+                    self.ask("compute", q * share, price * mult)
+        else:
+            price = self.running_cost() * (1 + self.markup)
+            for share, mult in steps:
+                self.ask("compute", self.available * share, price * mult)
         self.ask("power", max(0.0, self.power_mw - self.mw_need), 0.0)
         if s.shells:
             self.ask("shell", max(0.0, self.shell_mw - self.mw_need), 0.0)
@@ -400,7 +433,20 @@ class Hyperscaler(MarketAgent):
                     self._add_shell(q, getattr(dc, "pue", s.pue), getattr(dc, "wue", s.wue))
         self.sold = sum(out.outflows(self.name, "compute").values())
         self.utilisation = self.sold / self.available if self.available > 0 else 0.0
-        m.ledger.pay(self.name, EXTERNAL, s.opex * self.sold, "operating")
+        opex = s.opex * self.sold
+        fills = out.ask_fills_of.get(self.name, ())
+        if self.mw_factor and len(fills) >= 2 * len(self.buckets):
+            # Compute sold by bucket: its asks' fills, two per bucket; contract deliveries
+            # (not through asks) are taken to have the same mix.
+            self.gen_sold = {k: fills[2 * i] + fills[2 * i + 1] for i, k in enumerate(self.buckets)}
+            total = sum(self.gen_sold.values())
+            if total > 0:
+                f = self.mw_factor
+                e = s.opex_energy_share
+                mix = {k: q / total for k, q in self.gen_sold.items()}
+                self.mw_per_sold = s.mw_per_h100e * sum(w * f.get(k, 1.0) for k, w in mix.items())
+                opex *= sum(w * (1 - e + e * f.get(k, 1.0)) for k, w in mix.items())
+        m.ledger.pay(self.name, EXTERNAL, opex, "operating")
         self.footprint = energy.footprint(
             self.sold, self.mw_per_sold, self.pue, self.wue, self.intensity, self.hours
         )
