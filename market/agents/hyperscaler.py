@@ -53,10 +53,15 @@ class Hyperscaler(MarketAgent):
             if q > 0
         }
         # Compute by generation bucket (designer, generation), in a fixed order (the book
-        # keeps its shape): every generation of every designer, '' for those without.
+        # keeps its shape): every generation ('' without generations) of the designers it
+        # can buy from or holds at the start (a distressed purchase may add buckets).
+        edges = model.graph.in_edges(spec.name, keys=True)
+        sellers = {d for d, _, good in edges if good == "accelerator"} | set(spec.fleet)
         self.buckets: list[tuple[str, str]] = sorted(
-            [(d.name, g.name) for d in model.world.designers for g in d.generations]
-            + [(d.name, "") for d in model.world.designers if not d.generations]
+            (d.name, g)
+            for d in model.world.designers
+            if d.name in sellers
+            for g in ([g.name for g in d.generations] or [""])
         )
         self.gen_available: dict[tuple[str, str], float] = {}
         self.gen_sold: dict[tuple[str, str], float] = {}
@@ -389,6 +394,9 @@ class Hyperscaler(MarketAgent):
     def buy_fleet(self, cohorts: dict, mw: float) -> None:
         for d, bought in cohorts.items():
             self.fleet.setdefault(d, []).extend([list(c) for c in bought])
+        if self.mw_factor:  # a bucket it could not buy into gets its asks from now on
+            held = {(d, c[2]) for d, bought in cohorts.items() for c in bought}
+            self.buckets = sorted(set(self.buckets) | held)
         self.power_mw += mw
         if self.spec.shells:  # shelled MW, taken at its own average cooling (approximation)
             self._add_shell(mw, self.pue, self.wue)
