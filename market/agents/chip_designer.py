@@ -17,6 +17,9 @@ the markup decays by ``markup_step`` per tick towards its list markup (the
 scenario's ``markup``). When an input is scarce (its price at the designer is
 more than ``reservation_trigger`` above the supplier's ask), it reserves supplier
 capacity with a prepayment that finances the expansion.
+
+With generations (ODD 7.15, ``market.generations``) it submits one recipe per
+generation, each with its own inputs and unit cost, capped by the generation's ramp.
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ grid MW are, and its PUE and WUE are the MW-weighted averages of its shells'
 (the start stock at ``spec.pue``/``spec.wue``, new MW at their developer's).
 Its willingness to pay for a designer's accelerators rises with that designer's
 share of its fleet (the model adds a switching cost to the routes of designers it has few of).
+With chip generations (ODD 7.15) its cohorts carry their generation: each
+(designer, generation) bucket needs its own MW per H100e, the most efficient are
+powered first, and it asks compute per bucket at the bucket's running cost.
 """
 
 from __future__ import annotations
