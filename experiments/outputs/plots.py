@@ -246,6 +246,8 @@ def plot_generations(tables: dict, path: Path, title: str = "") -> Path:
             if block.notna().any():
                 ax.plot(block.index.get_level_values(2), block.values, lw=1, label=f"{d} {gen}")
         ax.set_title(label, fontsize=9)
+        if col == "utilisation":
+            ax.set_ylim(-0.02, 1.05)
         ax.legend(fontsize=5, ncol=2)
         _shade_shocks(ax, tables)
         _dates(ax, tables)
