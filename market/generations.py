@@ -9,7 +9,8 @@ progress at tick t is
     p_g(t) = 0 if t < L_g, else min(1, a_g + (t - L_g + [L_g > 0]) / R_g)
 
 and, from the newest generation to the oldest, its planned share of the designer's
-output (H100e) is s_g = p_g x (1 - sum of the newer generations' shares): a new
+output (H100e) is s_g = p_g x (1 - sum of the newer generations' shares), normalised to
+sum to 1 (which matters only while the oldest on sale is not fully ramped): a new
 generation ramps up and the older ones run down.
 
 Power: a generation draws w_g = TDP_g / H100e_per_chip_g W per peak H100e. The
@@ -55,7 +56,8 @@ def shares(gens: tuple[GenerationSpec, ...], tick: int) -> list[float]:
     for i in sorted(range(len(gens)), key=lambda i: (gens[i].launch, i), reverse=True):
         out[i] = progress(gens[i], tick) * left
         left -= out[i]
-    return out
+    total = 1.0 - left  # < 1 only while the oldest on sale is not fully ramped
+    return [x / total for x in out] if 0 < total < 1 else out
 
 
 def w_per_h100e(g: GenerationSpec) -> float:

@@ -42,6 +42,9 @@ def test_ramp_shares_add_to_one_and_the_new_generation_takes_over():
     assert shares(gens, 1) == [1.0, 0.0]
     assert shares(gens, 2) == pytest.approx([2 / 3, 1 / 3])
     assert shares(gens, 4) == pytest.approx([0.0, 1.0])
+    # An oldest generation not fully ramped still carries all the output it is left.
+    half = tuple(g.model_copy(update={"ramped": 0.5}) for g in gens[:1])
+    assert shares(half, 0) == [1.0]
 
 
 def test_old_generation_needs_more_mw_per_h100e_exactly_as_the_tdp_ratio_says():
