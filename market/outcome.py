@@ -72,18 +72,18 @@ class TickOutcome:
         cost (transport and switching, which the seller pays): see ``offers``."""
         scale = market_scales(book)
 
-        def snapped(orders, values, good_of) -> tuple[float, ...]:
+        def snapped(goods, values) -> tuple[float, ...]:
             q = np.asarray(values, dtype=float)
             if not q.size:
                 return ()
-            s = np.fromiter((scale.get(good_of(o), 0.0) for o in orders), float, len(q))
+            s = np.array([scale.get(g, 0.0) for g in goods], dtype=float)
             return tuple(snap_array(q, s).tolist())
 
-        asks = snapped(book.asks, c.ask_fills, lambda o: o.good)
-        bids = snapped(book.bids, c.bid_fills, lambda o: o.good)
-        activity = snapped(book.recipes, c.recipe_activity, lambda o: o.output)
-        route_flows = snapped(book.routes, c.route_flows, lambda o: o.good)
-        delivered = snapped(book.commitments, c.commitment_deliveries, lambda o: o.good)
+        asks = snapped([o.good for o in book.asks], c.ask_fills)
+        bids = snapped([o.good for o in book.bids], c.bid_fills)
+        activity = snapped([r.output for r in book.recipes], c.recipe_activity)
+        route_flows = snapped([r.good for r in book.routes], c.route_flows)
+        delivered = snapped([k.good for k in book.commitments], c.commitment_deliveries)
         deliveries = tuple(ct.split(groups, list(delivered)))
 
         sold: dict[tuple[str, str], float] = defaultdict(float)

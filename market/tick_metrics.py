@@ -74,7 +74,6 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 import mesa
-import networkx as nx
 
 from market import metrics, sovereignty
 from market.agents import ChipDesigner, Hyperscaler, Lab
@@ -189,7 +188,11 @@ class TickRecorder:
         return {name: dict(self.collector.tables[name]) for name in TABLES}
 
     def _row(self, table: str, **row) -> None:
-        self.collector.add_table_row(table, row)
+        """Append one row to ``table``: every column of the table, none missing (a missing
+        column is a KeyError naming it). Mesa's ``add_table_row`` does the same, one
+        column check at a time; this is the hot path of the metrics."""
+        for column, values in self.collector.tables[table].items():
+            values.append(row[column])
 
     def _extend(self, table: str, columns: dict[str, list]) -> None:
         """Add many rows at once: ``columns`` holds every column of ``table``, equally long."""
@@ -403,37 +406,37 @@ class TickRecorder:
             self._row("agents", **row)
 
     def _exposure(self, t: int) -> None:
+        """Each lab's compute traced upstream by proportional mixing (the layered form of
+        ``metrics.trace_exposure``: ``sovereignty.step_upstream``): lab <- hyperscalers
+        (this tick's compute) <- designers (installed fleet, H100e) <- input suppliers
+        ($ of inputs, moving average); shares by supplier and by the origins' region."""
         m = self.model
         w = m.world.behaviour.foresight
-        g = nx.DiGraph()
-        for a in m.by_name.values():
-            g.add_node(a.name, region=a.region)
         for d in m.agents_of(ChipDesigner):
-            for good in ("wafer", "hbm", "cowos"):
+            for good in INPUT_TIERS:
                 price = m.outcome.node_price(d.name, good) or 0.0
                 for s, q in m.outcome.inflows(d.name, good).items():
                     key = (s, d.name)
                     value = q * price
                     old = self._input_value.get(key)
                     self._input_value[key] = value if old is None else (1 - w) * old + w * value
-        for (s, d), v in self._input_value.items():
-            if v > 0:
-                g.add_edge(s, d, flow=v + (g.edges[s, d]["flow"] if g.has_edge(s, d) else 0.0))
-        for h in m.agents_of(Hyperscaler):
-            for d, cohorts in h.fleet.items():
-                units = sum(c[1] for c in cohorts)
-                if units > 0:
-                    g.add_edge(d, h.name, flow=units)
+        inputs = [(s, d, v) for (s, d), v in self._input_value.items()]
+        fleet = [(d, h.name, q) for h in m.agents_of(Hyperscaler) for d, q in h.units.items()]
         labs = [a.name for a in m.agents_of(Lab)]
+        compute = [
+            (h, lab, q) for lab in labs for h, q in m.outcome.inflows(lab, "compute").items()
+        ]
+        shares = {lab: {lab: 1.0} for lab in labs}
+        for layer in (compute, fleet, inputs):
+            shares = sovereignty.step_upstream(shares, layer)
+        exposure = sovereignty.only(shares, m.by_name)
         for lab in labs:
-            for h, q in m.outcome.inflows(lab, "compute").items():
-                g.add_edge(h, lab, flow=q)
-        exposure = metrics.trace_exposure(g, labs)
-        by_region = metrics.exposure_by("region", g, exposure)
-        for lab in labs:
+            by_region: dict[str, float] = {}
             for origin, share in sorted(exposure[lab].items()):
                 self._row("exposure", tick=t, lab=lab, by="supplier", origin=origin, share=share)
-            for region, share in sorted(by_region[lab].items()):
+                region = m.by_name[origin].region
+                by_region[region] = by_region.get(region, 0.0) + share
+            for region, share in sorted(by_region.items()):
                 self._row("exposure", tick=t, lab=lab, by="region", origin=region, share=share)
 
     def _capacity(self, t: int) -> None:
