@@ -94,6 +94,7 @@ class MemoryMaker(Supplier):
         for share, mult in ((1 - b.ask_top_share, 1.0), (b.ask_top_share, 1 + b.ask_top_premium)):
             self.ask("hbm", hbm.available * share, hbm.price() * mult)
         self.ask("dram", dram.available, dram.price())
+        self.bid_for_tools()  # its HBM line's expansions wait for tools (ODD 7.14)
 
     def prepare(self) -> None:
         super().prepare()

@@ -109,8 +109,12 @@ class Supplier(MarketAgent):
         for line in self.lines.values():
             for share, mult in steps:
                 self.ask(line.good, line.available * share, line.price() * mult)
-        # One bid for tools per line that needs them, every tick (0 units when nothing
-        # waits), so the book keeps its shape (ODD 7.14).
+        self.bid_for_tools()
+
+    def bid_for_tools(self) -> None:
+        """One bid for tools per line that needs them, every tick (0 units when nothing
+        waits), so the book keeps its shape (ODD 7.14)."""
+        b = self.model.world.behaviour
         tool_list = self.model.list_prices.get("tools", 0.0)
         for line in self.tool_lines():
             price = bid_price(line.tool_orders, tool_list, b.tool_bid_premium)

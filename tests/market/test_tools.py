@@ -3,6 +3,7 @@ export controls on tools stop a region's expansion, and money is conserved."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from worlds import small_world
 
@@ -182,3 +183,22 @@ def test_a_tool_maker_counts_the_tools_its_customers_did_not_get_as_demand():
     # One maker: all of the unfilled tools are its own unserved orders.
     assert maker.utilisation(line) == pytest.approx((line.sold + unfilled) / line.available)
     assert maker.utilisation(line) == pytest.approx(8.0, rel=1e-6)
+
+
+def test_memory_makers_with_a_wafer_pool_get_the_tools_their_hbm_expansions_wait_for():
+    # Their own submit_orders once left out the tool bid, so their HBM expansions waited
+    # for tools forever and HBM capacity never grew (found by the China-stack work).
+    from experiments.scenarios import load_scenario
+
+    m = MarketModel(load_scenario("baseline"), seed=0)
+    m.run()
+    t = m.tables()
+    agents, flows = pd.DataFrame(t["agents"]), pd.DataFrame(t["flows"])
+    makers = agents[(agents.type == "MemoryMaker") & (agents.wafers > 0)]
+    waiting = makers.groupby("agent").tools_on_order.max()
+    assert (waiting > 0).any()
+    got = flows[flows.good == "tools"].groupby("buyer").quantity.sum()
+    for name in waiting[waiting > 0].index:
+        assert got.get(name, 0.0) > 0, f"{name} waited for tools and got none"
+    hbm = pd.DataFrame(t["capacity"]).query("good == 'hbm'").groupby("tick").capacity.sum()
+    assert hbm.iloc[-1] > hbm.iloc[0] * (1 + 1e-6)
