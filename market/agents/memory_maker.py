@@ -167,14 +167,7 @@ class MemoryMaker(Supplier):
         at_tsv = hbm.available >= (1 - 1e-6) * hbm.capacity * self.model.policy.capacity_factor(
             self.name
         )
-        margin = m_d if at_tsv else max(m_h, m_d)
-        capex = pool.capex_per_unit * self.model.policy.capex_factor(self.name)
-        if margin * b.payback_ticks < capex:
-            return
-        units = b.expansion_step * pool.capacity
-        if units * capex > self.headroom:  # it cannot pay for it (market.credit)
-            return
-        self.expand(pool, units, capex)
+        self.expand_if_it_pays(pool, m_d if at_tsv else max(m_h, m_d))
 
     def halt(self) -> None:
         super().halt()

@@ -193,12 +193,18 @@ class Supplier(MarketAgent):
         b = self.model.world.behaviour
         if line.util_ema is None or line.util_ema < b.expansion_trigger or line.price_ema is None:
             return
+        self.expand_if_it_pays(line, line.price_ema - line.unit_cost)
+
+    def expand_if_it_pays(self, line: Line, margin: float) -> None:
+        """Order ``behaviour.expansion_step`` of ``line``'s capacity if ``margin`` ($ per
+        unit) pays back its capex (after subsidies) within ``behaviour.payback_ticks`` and
+        it can pay for it before reaching its credit line (``market.credit``)."""
+        b = self.model.world.behaviour
         capex = line.capex_per_unit * self.model.policy.capex_factor(self.name)
-        margin = line.price_ema - line.unit_cost
         if margin * b.payback_ticks < capex:
             return
         units = b.expansion_step * line.capacity
-        if units * capex > self.headroom:  # it cannot pay for it (market.credit)
+        if units * capex > self.headroom:
             return
         self.expand(line, units, capex)
 
