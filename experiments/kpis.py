@@ -41,6 +41,10 @@ KPIS: dict[str, str] = {
     "emissions": "Mt CO2e of that energy (each hyperscaler's grid intensity), mean per tick",
     "water": "bn L of water (IT energy x WUE), mean per tick",
     "carbon_paid": "$ of carbon price paid by hyperscalers, sum over ticks",
+    "clean_paid": "$ of clean energy hyperscalers bought to meet a clean-energy requirement, "
+    "sum over ticks (ODD 7.11)",
+    "write_downs": "$ of designers' finished-goods stock written off when export rules "
+    "stranded it, sum over ticks (ODD 7.4)",
     "hbm_wafer_share": "memory makers' wafer starts put into HBM / all their DRAM wafer "
     "starts, over the run (ODD 7.12)",
     "capex": "$ of capital spending by all agents, sum over ticks (ODD 7.16)",
@@ -229,8 +233,9 @@ def kpis(tables: dict[str, dict[str, list]], shocks=()) -> dict[str, float]:
     for name, column, scale in ENERGY_KPIS:
         values = tables["ticks"].get(column)
         out[name] = _mean(values) / scale if values else math.nan
-    paid = tables["ticks"].get("carbon_paid")
-    out["carbon_paid"] = float(sum(paid)) if paid else math.nan
+    for name in ("carbon_paid", "clean_paid", "write_downs"):  # $, summed over the ticks
+        paid = tables["ticks"].get(name)
+        out[name] = float(sum(paid)) if paid else math.nan
     out.update(field_kpis(tables))
     money = rents(tables, shocks)
     out["tariff_revenue"] = sum(v[0] for v in money.values())

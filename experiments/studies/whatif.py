@@ -73,6 +73,8 @@ DETAIL_KPIS: tuple[str, ...] = (
     "energy",
     "emissions",
     "carbon_paid",
+    "clean_paid",
+    "write_downs",
     "price_hbm",
     "price_dram",
     "hbm_wafer_share",
@@ -80,8 +82,9 @@ DETAIL_KPIS: tuple[str, ...] = (
     "region_unmet_share[*]",
     "compute_received[*]",
 )
-"""Rents, energy, emissions and carbon price paid, the memory tier's prices and wafer split
-(ODD 7.12), and KPIs per region and per lab, which a what-if study also keeps by default."""
+"""Rents, energy, emissions, carbon price and clean energy paid, stock written off, the
+memory tier's prices and wafer split (ODD 7.12), and KPIs per region and per lab, which a
+what-if study also keeps by default."""
 
 WINDOWS = ("run", "shock", "after")
 """The windows each KPI is compared over: the whole run, the policy's shock window,

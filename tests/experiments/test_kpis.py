@@ -108,4 +108,20 @@ def test_energy_kpis_are_the_hyperscalers_totals_in_twh_mt_and_bn_litres(tables)
     assert values["emissions"] == pytest.approx(sum(per_tick["emissions_t"].values()) / n / 1e6)
     assert values["water"] == pytest.approx(sum(per_tick["water_m3"].values()) * 1e3 / n / 1e9)
     assert values["carbon_paid"] == 0.0  # the baseline has no carbon price
+    assert values["clean_paid"] == 0.0  # nor a clean-energy requirement
+    assert values["write_downs"] == 0.0  # nor a stranded regional part
     assert 1.0 < values["energy"] < 100.0  # TWh per quarter: the order of the public figures
+
+
+def test_clean_paid_and_write_downs_kpis_sum_the_ticks_columns():
+    from experiments.scenarios import load_scenario
+    from market.model import MarketModel
+
+    for name, column in (("clean_energy_requirement", "clean_paid"),
+                         ("china_part_ban", "write_downs")):  # fmt: skip
+        m = MarketModel(load_scenario(name), seed=0)
+        m.run(10)
+        t = m.tables()
+        values = kpis(t)
+        assert values[column] == pytest.approx(sum(t["ticks"][column]), rel=1e-12)
+        assert values[column] > 0
