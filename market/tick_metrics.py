@@ -167,6 +167,7 @@ class TickRecorder:
         )
         self._previous: set[tuple[str, str, str]] = set()
         self._input_value: dict[tuple[str, str], float] = {}
+        self._shares_tick: int | None = None  # the tick _lab_shares last traced
         self._capital = [g for g, info in GOODS.items() if info.durable]
         # Equity of each lab held by each hyperscaler (equity-for-compute contracts signed so
         # far; the book is read from where the last tick stopped).
@@ -393,6 +394,23 @@ class TickRecorder:
             row.update(a.columns())
             self._row("agents", **row)
 
+    def _lab_shares(self) -> tuple[sovereignty.Shares, sovereignty.Shares]:
+        """Each lab's supply traced one and two layers up, computed once a tick for the
+        exposure and single-points tables: lab <- hyperscalers (this tick's compute) and
+        lab <- hyperscalers <- designers (installed fleet, H100e); see
+        ``sovereignty.step_upstream``."""
+        m = self.model
+        if self._shares_tick != m.tick:
+            labs = [a.name for a in m.agents_of(Lab)]
+            compute = [
+                (h, lab, q) for lab in labs for h, q in m.outcome.inflows(lab, "compute").items()
+            ]
+            fleet = [(d, h.name, q) for h in m.agents_of(Hyperscaler) for d, q in h.units.items()]
+            by_hyper = sovereignty.step_upstream({lab: {lab: 1.0} for lab in labs}, compute)
+            self._shares = (by_hyper, sovereignty.step_upstream(by_hyper, fleet))
+            self._shares_tick = m.tick
+        return self._shares
+
     def _exposure(self, t: int) -> None:
         """Each lab's compute traced upstream by proportional mixing (the layered form of
         ``metrics.trace_exposure``: ``sovereignty.step_upstream``): lab <- hyperscalers
@@ -409,16 +427,9 @@ class TickRecorder:
                     old = self._input_value.get(key)
                     self._input_value[key] = value if old is None else (1 - w) * old + w * value
         inputs = [(s, d, v) for (s, d), v in self._input_value.items()]
-        fleet = [(d, h.name, q) for h in m.agents_of(Hyperscaler) for d, q in h.units.items()]
-        labs = [a.name for a in m.agents_of(Lab)]
-        compute = [
-            (h, lab, q) for lab in labs for h, q in m.outcome.inflows(lab, "compute").items()
-        ]
-        shares = {lab: {lab: 1.0} for lab in labs}
-        for layer in (compute, fleet, inputs):
-            shares = sovereignty.step_upstream(shares, layer)
-        exposure = sovereignty.only(shares, m.by_name)
-        for lab in labs:
+        _, by_designer = self._lab_shares()
+        exposure = sovereignty.only(sovereignty.step_upstream(by_designer, inputs), m.by_name)
+        for lab in exposure:
             by_region: dict[str, float] = {}
             for origin, share in sorted(exposure[lab].items()):
                 self._row("exposure", tick=t, lab=lab, by="supplier", origin=origin, share=share)
@@ -463,13 +474,7 @@ class TickRecorder:
         (this tick's units of the tier's good)."""
         m = self.model
         flows = m.outcome.flows
-        labs = [a.name for a in m.agents_of(Lab)]
-        compute = [(s, b, q) for (s, b, g), q in flows.items() if g == "compute" and b in labs]
-        fleet = [
-            (d, h.name, sum(q for _, q in cohorts))
-            for h in m.agents_of(Hyperscaler)
-            for d, cohorts in h.fleet.items()
-        ]
+        by_hyper, by_designer = self._lab_shares()
         designers = {d.name for d in m.agents_of(ChipDesigner)}
         hypers = {h.name for h in m.agents_of(Hyperscaler)}
         inputs: dict[str, list] = {good: [] for good in INPUT_TIERS}
@@ -484,8 +489,6 @@ class TickRecorder:
             for good, *_ in a.capacity_rows():
                 if good in makers:
                     makers[good].add(a.name)
-        by_hyper = sovereignty.step_upstream({lab: {lab: 1.0} for lab in labs}, compute)
-        by_designer = sovereignty.step_upstream(by_hyper, fleet)
         tiers = {
             "compute": sovereignty.only(by_hyper, hypers),
             "accelerator": sovereignty.only(by_designer, designers),

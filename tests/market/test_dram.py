@@ -122,13 +122,14 @@ def test_hbm_contracts_are_served_first_while_wafers_leave_hbm(paired):
         assert (hbm.shortfall <= 1e-6 * hbm.nominated.clip(lower=1.0)).all()
 
 
-def _check_pool(m: MarketModel) -> None:
-    """Per maker and tick: HBM GB shipped / g_h + DRAM GB shipped / g_d <= wafer starts
-    available, with g from the maker's spec and the tick (not from its own split)."""
+def _pool_use(m: MarketModel) -> list[tuple[float, float, float]]:
+    """Per maker (with a pool) and tick: (wafers used, wafer starts available, hbm_wafers +
+    dram_wafers). Wafers used = HBM GB shipped / g_h + DRAM GB shipped / g_d, with g from the
+    maker's spec and the tick (not from its own split)."""
     f = _table(m, "flows")
     a = _table(m, "agents").set_index(["tick", "agent"])
     tpy = m.world.meta.ticks_per_year
-    checked = 0
+    rows = []
     for spec in m.world.memory_makers:
         if spec.wafers <= 0:
             continue
@@ -142,18 +143,24 @@ def _check_pool(m: MarketModel) -> None:
                 now[now.good == "hbm"].quantity.sum() / g_h
                 + now[now.good == "dram"].quantity.sum() / g_d
             )
-            pool = a.loc[(t, spec.name), "wafers"]
-            assert used <= pool * (1 + 1e-6)
-            assert a.loc[(t, spec.name), "hbm_wafers"] + a.loc[
-                (t, spec.name), "dram_wafers"
-            ] == pytest.approx(pool, rel=1e-9)
-            checked += 1
-    assert checked > 0
+            row = a.loc[(t, spec.name)]
+            rows.append((used, row["wafers"], row["hbm_wafers"] + row["dram_wafers"]))
+    return rows
+
+
+def _assert_pool_holds(rows: list[tuple[float, float, float]]) -> None:
+    assert rows  # at least one maker with a pool, one tick
+    for used, pool, split in rows:
+        assert used <= pool * (1 + 1e-6)
+        assert split == pytest.approx(pool, rel=1e-9)
 
 
 def test_wafers_into_hbm_and_dram_never_exceed_the_pool(paired):
     for _, shocked in paired:
-        _check_pool(shocked)
+        rows = _pool_use(shocked)
+        assert len(rows) == 3 * TICKS  # three makers with a pool, every tick
+        assert all(used <= pool * (1 + 1e-6) for used, pool, _ in rows)
+        assert all(split == pytest.approx(pool, rel=1e-9) for _, pool, split in rows)
 
 
 def test_a_halved_pool_is_still_never_exceeded():
@@ -164,7 +171,7 @@ def test_a_halved_pool_is_still_never_exceeded():
     ]
     m = MarketModel(validate_scenario(data, "halved.toml"), seed=3)
     m.run(10)
-    _check_pool(m)
+    _assert_pool_holds(_pool_use(m))
     a = _table(m, "agents")
     hynix = a[a.agent == "SK hynix"].set_index("tick").wafers
     assert hynix.loc[2] == pytest.approx(hynix.loc[1] / 2, rel=1e-9)

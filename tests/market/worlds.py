@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from market.ledger import EXTERNAL
 from market.scenario import Scenario
 
 
@@ -82,3 +83,15 @@ def stack_world(
     ]  # fmt: skip
     data.update(overrides)
     return Scenario.model_validate(data)
+
+
+def step_with_money_check(m) -> dict[str, float]:
+    """One tick of model ``m``; asserts that the agents' cash moved by exactly what the
+    tick's ledger sends out of (or into) the model, so money is conserved, and returns
+    the ledger's net per payer ($)."""
+    before = {a.name: a.cash for a in m.by_name.values()}
+    m.step()
+    net = m.last_ledger.net()
+    change = sum(a.cash - before[a.name] for a in m.by_name.values())
+    assert abs(change + net.get(EXTERNAL, 0.0)) <= 1e-9 * (1.0 + sum(map(abs, net.values())))
+    return net
