@@ -352,6 +352,17 @@ class Behaviour(Strict):
         description="Steps of each lab's demand curve per use (training, inference) between "
         "its value and demand_top_price x its value.",
     )
+    demand_floor_price: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False), _REAL] = Field(
+        0.5,
+        description="Lowest price on a lab's demand curve, as a share of its value per "
+        "H100e-quarter: below its value it wants more, with the same elasticity, down to "
+        "this price (cheap compute finds more use: inference prices at constant capability "
+        "fell ~10x a year, PF §13; estimate). 1 = no demand below the value.",
+    )
+    demand_floor_steps: Annotated[int, Field(ge=0, le=50), _WHOLE] = Field(
+        4,
+        description="Steps of each lab's demand curve per use below its value (0 = none).",
+    )
     demand_top_price: Annotated[float, Field(ge=1, le=MAX_RATIO, allow_inf_nan=False), _REAL] = (
         Field(
             3.0,
@@ -1338,6 +1349,19 @@ class Scenario(Strict):
                     f"designers[{i}].start_sales: a build-to-forecast designer (stock_ticks "
                     f"> 0) needs its first forecast; set start_sales > 0 (chips per tick)"
                 )
+        b = self.behaviour
+        if b.demand_floor_steps > 0 and b.demand_floor_price < 1:
+            for i, lab in enumerate(self.labs):
+                for use in ("training", "inference"):
+                    e = getattr(lab, f"{use}_elasticity")
+                    if b.demand_floor_price**-e > MAX_RATIO:
+                        raise ValueError(
+                            f"labs[{i}].{use}_elasticity: {e} with behaviour."
+                            f"demand_floor_price {b.demand_floor_price} means wanting "
+                            f"{b.demand_floor_price**-e:.3g} times its demand at the floor "
+                            f"(at most {MAX_RATIO:g}); lower the elasticity, raise "
+                            "demand_floor_price towards 1, or set demand_floor_steps = 0"
+                        )
         for i, h in enumerate(self.hyperscalers):
             for d in h.fleet:
                 if d not in designers:

@@ -189,18 +189,19 @@ class ChipDesigner(MarketAgent):
         """One recipe per generation, every tick (cap 0 when not on sale: the book keeps its
         shape), each with its own inputs and unit cost plus the designer's margin per H100e.
         Caps (H100e): every generation but the oldest on sale, cap_g = s_g x E (E: its
-        moving-average output, ``made_ema``; C before its first tick); the oldest on sale
+        expected output, ``expected_output``; C before its first tick); the oldest on sale
         takes C (C = ``allocation_cap``): it fills what the newer ones do not make, so a
         new generation whose inputs are short leaves its output to the older one."""
         cap = self.allocation_cap()
-        expected = self.made_ema if self.made_ema is not None else cap
+        expected = self.expected_output() if self.made_ema is not None else cap
         on_sale = [i for i, s in enumerate(self.gen_share) if s > 0]
         oldest = min(on_sale, key=lambda i: (self.generations[i].launch, i))
-        caps = [min(cap, s * expected) for s in self.gen_share]
-        caps[oldest] = cap
-        self.gen_cap = caps
+        plans = [s * expected for s in self.gen_share]
+        plans[oldest] = float("inf")
+        self.gen_cap = [min(cap, x) for x in plans]
         for i, inputs in enumerate(self.gen_inputs):
-            self.recipe("accelerator", inputs, caps[i], self.gen_unit_cost[i] + margin)
+            cost = self.gen_unit_cost[i] + margin
+            self.recipe("accelerator", inputs, self.gen_cap[i], cost, plan=plans[i])
 
     def _stock_orders(self) -> None:
         """Build to forecast (ODD 7.4, "Regional parts and finished-goods stock").
@@ -221,7 +222,7 @@ class ChipDesigner(MarketAgent):
             self.ask("accelerator", self.stock, price * (1 - h))
         target = self.forecast * (1 + self.spec.stock_ticks)
         plan = 0.0 if self.stranded else max(0.0, target - self.stock)
-        self.recipe(STOCK, self.inputs, min(plan, self.allocation_cap()), self.unit_cost)
+        self.recipe(STOCK, self.inputs, min(plan, self.allocation_cap()), self.unit_cost, plan=plan)
         self.bid(STOCK, plan, price * (1 - h) ** 2)
 
     def allocation_cap(self) -> float:

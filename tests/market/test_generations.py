@@ -91,7 +91,7 @@ def test_an_old_fleet_serves_compute_at_more_energy_per_h100e():
 
 
 def test_a_new_generation_ramps_only_when_its_hbm_allows():
-    def run(hbm: float) -> tuple[list[float], list[float]]:
+    def run(hbm: float) -> tuple[list[float], list[float], float]:
         m = MarketModel(gen_world(hbm=hbm), seed=4)
         made_new, made_old = [], []
         for _ in range(6):
@@ -99,13 +99,16 @@ def test_a_new_generation_ramps_only_when_its_hbm_allows():
             d = m.by_name["nvidia"]
             made_old.append(d.gen_made[0])
             made_new.append(d.gen_made[1])
-        return made_old, made_new
+        return made_old, made_new, d.gen_inputs[1]["hbm"]
 
-    old_ok, new_ok = run(2.0e7)
-    old_cut, new_cut = run(1.0e6)  # HBM for ~12k old-generation H100e a tick, ~7k new
+    old_ok, new_ok, _ = run(2.0e7)
+    old_cut, new_cut, gb = run(1.0e6)  # HBM for ~12k old-generation H100e a tick, ~7k new
     assert sum(new_ok[2:]) > 0  # with HBM it ramps
-    # Short of HBM, the one that needs more of it (the new one) makes less, the old fills.
-    assert sum(new_cut[2:]) < 0.5 * sum(new_ok[2:])
+    # Short of HBM, the one that needs more of it (the new one) makes less, never more than
+    # the HBM made in a tick allows (gb per H100e), and the old one fills.
+    assert all(q * gb <= 1.0e6 * (1 + 1e-6) for q in new_cut)
+    assert max(q * gb for q in new_ok) > 1.0e6  # with plenty of HBM it goes past that
+    assert sum(new_cut[2:]) < sum(new_ok[2:])
     assert sum(old_cut[2:]) > sum(old_ok[2:])
 
 
@@ -197,3 +200,23 @@ def test_under_weak_demand_the_old_generation_idles_first():
     util = {k: h.gen_sold[k] / h.gen_available[k] for k in (old, new)}
     assert util[new] > util[old]
     assert h.gen_sold[old] < h.gen_available[old] * (1 - 1e-6)
+
+
+def test_a_mid_tick_recap_keeps_each_generation_within_its_plan():
+    """When pools go into allocation mid-tick the recipes are re-capped from the inputs
+    secured; a generation not yet on sale stays at 0 and a ramping one within its planned
+    share (once every generation took the full cap and the oldest flooded the market)."""
+    m = MarketModel(gen_world(), seed=1)
+    for _ in range(3):  # tick 2: "new" launches; its plan is its first ramp share
+        m.step()
+        d = m.by_name["nvidia"]
+        before = [r.capacity for name, r, _ in m.orders.recipes if name == "nvidia"]
+        m._recap_recipes()
+        after = [r.capacity for name, r, _ in m.orders.recipes if name == "nvidia"]
+        assert len(after) == 2
+        cap = d.allocation_cap()
+        assert after[0] == pytest.approx(cap)  # the oldest on sale fills the rest
+        if d.gen_share[1] == 0:
+            assert before[1] == after[1] == 0
+        else:
+            assert 0 < after[1] <= d.gen_share[1] * max(d.made_ema or 0, cap) + 1e-9
