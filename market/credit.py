@@ -71,7 +71,7 @@ class Credit:
             if room[name] >= b.distress_headroom * seller.credit_line:
                 continue
             cohorts, mw = seller.sell_fleet(b.distress_sale_share)
-            units = [(q, max(0, r - m.tick - 1)) for cs in cohorts.values() for r, q in cs]
+            units = [(q, max(0, r - m.tick - 1)) for cs in cohorts.values() for r, q, *_ in cs]
             if not units:
                 continue
             life = seller.spec.fleet_life

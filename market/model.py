@@ -62,8 +62,9 @@ class Orders:
 
 
 def _ordered(tagged: list) -> list:
-    """Orders in agent-name order; the sort is stable, so each agent's own orders keep theirs."""
-    return [o for _, o in sorted(tagged, key=lambda t: t[0])]
+    """Orders in agent-name order; the sort is stable, so each agent's own orders keep theirs.
+    ``tagged`` holds (agent, order, ...) tuples."""
+    return [t[1] for t in sorted(tagged, key=lambda t: t[0])]
 
 
 class MarketModel(mesa.Model):
@@ -193,15 +194,12 @@ class MarketModel(mesa.Model):
 
     def _recap_recipes(self) -> None:
         """Recipes take their caps again from the inputs their agents have secured
-        (after pools went into allocation mid-tick)."""
+        (after pools went into allocation mid-tick), each within its own plan (a
+        generation's share of output, a stock plan; ``MarketAgent.recipe``)."""
+        caps = {name: self.by_name[name].allocation_cap() for name, *_ in self.orders.recipes}
         self.orders.recipes = [
-            (
-                name,
-                replace(r, capacity=cap)
-                if (cap := self.by_name[name].allocation_cap()) is not None
-                else r,
-            )
-            for name, r in self.orders.recipes
+            (name, r if caps[name] is None else replace(r, capacity=min(plan, caps[name])), plan)
+            for name, r, plan in self.orders.recipes
         ]
 
     def open_routes(self, seller: str, good: str) -> int:

@@ -46,6 +46,8 @@ class TickOutcome:
     deliveries: tuple[tuple[ct.Contract, float, float], ...]
     sold: dict[tuple[str, str], float]
     made: dict[str, float]
+    activities: dict[str, tuple[float, ...]]  # agent: its recipes' activities, in its order
+    ask_fills_of: dict[str, tuple[float, ...]]  # agent: its asks' fills, in its order
     fills: dict[str, tuple[float, ...]]
     flows: dict[Key, float]
     spot: tuple[tuple[str, str, str, float, float], ...]
@@ -86,11 +88,15 @@ class TickOutcome:
 
         sold: dict[tuple[str, str], float] = defaultdict(float)
         asks_first: dict[tuple[str, str], float] = {}
+        ask_fills_of: dict[str, list[float]] = defaultdict(list)
         for a, q in zip(book.asks, asks):
             sold[(a.agent, a.good)] += q
+            ask_fills_of[a.agent].append(q)
             asks_first.setdefault((a.agent, a.good), a.price)
         made: dict[str, float] = defaultdict(float)
+        acts: dict[str, list[float]] = defaultdict(list)
         for r, q in zip(book.recipes, activity):
+            acts[r.agent].append(q)
             if r.output in MADE:
                 made[r.agent] += q
         fills: dict[str, list[float]] = defaultdict(list)
@@ -131,7 +137,9 @@ class TickOutcome:
             spent[(b, g)] += q * p
         return cls(
             tick, book, c, asks, bids, activity, route_flows, deliveries, dict(sold),
-            dict(made), {k: tuple(v) for k, v in fills.items()}, dict(flows), tuple(spot),
+            dict(made), {k: tuple(v) for k, v in acts.items()},
+            {k: tuple(v) for k, v in ask_fills_of.items()},
+            {k: tuple(v) for k, v in fills.items()}, dict(flows), tuple(spot),
             asks_first, dict(into), dict(out_of), spot_price, receipts, dict(spent),
         )  # fmt: skip
 

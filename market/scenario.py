@@ -352,6 +352,17 @@ class Behaviour(Strict):
         description="Steps of each lab's demand curve per use (training, inference) between "
         "its value and demand_top_price x its value.",
     )
+    demand_floor_price: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False), _REAL] = Field(
+        0.5,
+        description="Lowest price on a lab's demand curve, as a share of its value per "
+        "H100e-quarter: below its value it wants more, with the same elasticity, down to "
+        "this price (cheap compute finds more use: inference prices at constant capability "
+        "fell ~10x a year, PF §13; estimate). 1 = no demand below the value.",
+    )
+    demand_floor_steps: Annotated[int, Field(ge=0, le=50), _WHOLE] = Field(
+        4,
+        description="Steps of each lab's demand curve per use below its value (0 = none).",
+    )
     demand_top_price: Annotated[float, Field(ge=1, le=MAX_RATIO, allow_inf_nan=False), _REAL] = (
         Field(
             3.0,
@@ -668,6 +679,31 @@ class DCDeveloperSpec(Supplier):
     )
 
 
+class GenerationSpec(Strict):
+    """One product generation of a designer (ODD 7.15): per-chip specs, launch and ramp."""
+
+    name: str = Field(description="Generation name (e.g. 'Blackwell'), unique per designer.")
+    launch: Ticks = Field(
+        0, description="First tick it is made (a tick number; 0 = on sale at the start)."
+    )
+    ramped: Share = Field(
+        0.0,
+        description="Ramp progress at launch: for a generation on sale at the start, its "
+        "share of what is left by newer generations (1 = the oldest, fully ramped); 0 "
+        "for a future launch.",
+    )
+    ramp_ticks: PosRatio = Field(
+        4.0,
+        description="Ticks from launch to a full ramp (its progress rises 1/ramp_ticks a tick).",
+    )
+    h100e_per_chip: PosRatio = Field(description="Peak H100-equivalents per chip (FP8 dense).")
+    hbm_per_chip: PosRatio = Field(description="GB of HBM per chip.")
+    chips_per_wafer: PosRatio = Field(description="Good dies (packages) per leading-edge wafer.")
+    chips_per_cowos_wafer: PosRatio = Field(description="Packages per CoWoS wafer-equivalent.")
+    unit_cost: NonNeg = Field(description="$ per chip on top of the inputs (test, board).")
+    tdp_w: PosRatio = Field(description="Chip power (TDP), W per chip.")
+
+
 class DesignerSpec(AgentSpec):
     """Chip designer: makes accelerators by recipe from wafers, HBM and CoWoS."""
 
@@ -725,6 +761,13 @@ class DesignerSpec(AgentSpec):
         description="Chips per tick a build-to-forecast designer expects to sell at tick 0 "
         "(its first forecast).",
     )
+    generations: tuple[GenerationSpec, ...] = Field(
+        (),
+        description="Its products by generation, oldest first (ODD 7.15); () = one product "
+        "from its own fields. With generations its per-chip fields (chips_per_wafer, "
+        "hbm_per_chip, chips_per_cowos_wafer, h100e_per_chip, unit_cost) are not used "
+        "(performance is), and product schedules may not name it.",
+    )
 
 
 class HyperscalerSpec(AgentSpec):
@@ -751,6 +794,12 @@ class HyperscalerSpec(AgentSpec):
     mw_per_h100e: PosRatio = Field(0.0015, description="All-in facility MW per installed H100e.")
     opex: NonNeg = Field(
         600.0, description="$ per H100e-quarter of operating cost (energy, staff)."
+    )
+    opex_energy_share: Share = Field(
+        0.0,
+        description="Share of opex that is energy at its mw_per_h100e (ODD 7.15): a cohort "
+        "of a generation needing f x mw_per_h100e MW per H100e costs opex x (1 - e + e x f) "
+        "per H100e-quarter. 0 = every generation costs opex.",
     )
     value_per_h100e: Pos = Field(
         description="$ it will pay for one more installed H100e (NPV of expected rentals) "
@@ -1055,6 +1104,30 @@ LINE_GOODS: dict[str, tuple[str, ...]] = {
 """The capacity lines of each supplier section (a fab has 'cowos' only if it packages)."""
 
 
+def check_generations(scenario: Scenario, i: int, d: DesignerSpec) -> None:
+    """A designer's generations: unique names, one on sale at the start, make to order,
+    no product schedule. Raises ``ValueError`` naming the field and the fix."""
+    where = f"designers[{i}].generations"
+    names = [g.name for g in d.generations]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{where}: generation names repeat ({names}); give each a new name")
+    if not any(g.launch == 0 and g.ramped > 0 for g in d.generations):
+        raise ValueError(
+            f"{where}: no generation is on sale at the start; give one launch = 0 and "
+            "ramped > 0 (the oldest on sale: ramped = 1)"
+        )
+    if d.stock_ticks > 0:
+        raise ValueError(
+            f"{where}: a build-to-forecast designer (stock_ticks > 0) has one product; "
+            "remove its generations or set stock_ticks = 0"
+        )
+    if any(p.designer == d.name for p in scenario.product_schedules):
+        raise ValueError(
+            f"{where}: product_schedules also name {d.name!r}; a designer's products "
+            "come from its generations or from schedules, not both (set generations = [])"
+        )
+
+
 def check_history(scenario: Scenario) -> None:
     """Every schedule names an agent of the right kind and a line it has, and lies in
     the horizon. Raises ``ValueError`` naming the entry and field."""
@@ -1269,11 +1342,26 @@ class Scenario(Strict):
                     "line of its own; name the designer whose product line this is (not a "
                     "part itself), or leave it out"
                 )
+            if d.generations:
+                check_generations(self, i, d)
             if d.stock_ticks > 0 and d.start_sales <= 0:
                 raise ValueError(
                     f"designers[{i}].start_sales: a build-to-forecast designer (stock_ticks "
                     f"> 0) needs its first forecast; set start_sales > 0 (chips per tick)"
                 )
+        b = self.behaviour
+        if b.demand_floor_steps > 0 and b.demand_floor_price < 1:
+            for i, lab in enumerate(self.labs):
+                for use in ("training", "inference"):
+                    e = getattr(lab, f"{use}_elasticity")
+                    if b.demand_floor_price**-e > MAX_RATIO:
+                        raise ValueError(
+                            f"labs[{i}].{use}_elasticity: {e} with behaviour."
+                            f"demand_floor_price {b.demand_floor_price} means wanting "
+                            f"{b.demand_floor_price**-e:.3g} times its demand at the floor "
+                            f"(at most {MAX_RATIO:g}); lower the elasticity, raise "
+                            "demand_floor_price towards 1, or set demand_floor_steps = 0"
+                        )
         for i, h in enumerate(self.hyperscalers):
             for d in h.fleet:
                 if d not in designers:

@@ -59,6 +59,13 @@ Tables (one row per tick and key; money in $, quantities per tick in the good's 
   designers (installed fleet) <- suppliers (this tick's units of the good); networking
   and shells: lab <- hyperscalers <- makers and developers (this tick's units)), share,
   and single_point (share >= ``sovereignty.SPOF_SHARE``); no row when nothing is traced.
+- ``generations`` (designers with generations only; ODD 7.15): tick, date, designer,
+  generation, share (planned share of the designer's H100e output), made (H100e this
+  tick), installed (H100e in all fleets), mw_per_h100e (MW per H100e it needs, fleet-
+  weighted over hyperscalers), utilisation (compute sold / available over the
+  hyperscalers' buckets of it; NaN when none available), rental_per_chip_hour ($ per chip-
+  hour: the compute price the hyperscalers received, volume-weighted, x realised H100e
+  per chip / hours per tick; NaN when none sold).
 """
 
 from __future__ import annotations
@@ -141,6 +148,10 @@ TABLES = {
                    "equity_share"],
     "token_costs": ["tick", "tier", "price", "tokens_per_s", "cost_per_mtok", "tokens_per_task",
                     "cost_per_task"],
+    "generations": [
+        "tick", "date", "designer", "generation", "share", "made", "installed",
+        "mw_per_h100e", "utilisation", "rental_per_chip_hour",
+    ],
 }  # fmt: skip
 
 NAN = float("nan")
@@ -277,6 +288,7 @@ class TickRecorder:
             self._row("concentration", tick=t, buyer="*", good=g, supplier_hhi=v, top1_share=NAN)
         self._exposure(t)
         self._capacity(t)
+        self._generations(t, date)
         self._sovereignty(t)
         self._dependency(t)
 
@@ -446,6 +458,44 @@ class TickRecorder:
             for good, capacity, available, sold in a.capacity_rows():
                 self._row("capacity", tick=t, agent=a.name, good=good, capacity=capacity,
                           available=available, sold=sold)  # fmt: skip
+
+    def _generations(self, t: int, date: str) -> None:
+        """One row per designer's generation (``generations`` table; ODD 7.15)."""
+        m = self.model
+        designers = [d for d in m.agents_of(ChipDesigner) if d.generations]
+        if not designers:
+            return
+        hypers = m.agents_of(Hyperscaler)
+        hours = hypers[0].hours if hypers else 0.0
+        units: dict[tuple[str, str], float] = defaultdict(float)
+        mw: dict[tuple[str, str], float] = defaultdict(float)
+        avail: dict[tuple[str, str], float] = defaultdict(float)
+        sold: dict[tuple[str, str], float] = defaultdict(float)
+        paid: dict[tuple[str, str], float] = defaultdict(float)
+        for h in hypers:
+            price = m.outcome.received_price(h.name, "compute")
+            per = h.spec.mw_per_h100e
+            for k, q in h.gen_units.items():
+                units[k] += q
+                mw[k] += q * per * h.mw_factor.get(k, 1.0)
+            for k, q in h.gen_available.items():
+                avail[k] += q
+            for k, q in h.gen_sold.items():
+                sold[k] += q
+                if price is not None:
+                    paid[k] += q * price
+        for d in designers:
+            for i, g in enumerate(d.generations):
+                k = (d.name, g.name)
+                n = units.get(k, 0.0)
+                a, q = avail.get(k, 0.0), sold.get(k, 0.0)
+                rent = paid[k] / q * d.gen_h[i] / hours if q > 0 and hours > 0 else NAN
+                self._row(
+                    "generations", tick=t, date=date, designer=d.name, generation=g.name,
+                    share=d.gen_share[i], made=d.gen_made[i], installed=n,
+                    mw_per_h100e=mw[k] / n if n > 0 else NAN,
+                    utilisation=q / a if a > 0 else NAN, rental_per_chip_hour=rent,
+                )  # fmt: skip
 
     def _sovereignty(self, t: int) -> None:
         """Self-sufficiency per region and good, and each lab's largest supplier per

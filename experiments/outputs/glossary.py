@@ -258,6 +258,22 @@ COLUMNS: dict[str, dict[str, str]] = {
         "(lab <- hyperscalers' compute <- designers' fleet <- suppliers' units this tick)",
         "single_point": "whether the share is >= market.sovereignty.SPOF_SHARE (0.5)",
     },
+    "generations": {
+        "designer": "designer whose product generation the row is (designers with "
+        "generations only; ODD 7.15)",
+        "generation": "product generation (e.g. Hopper, Blackwell, Rubin)",
+        "share": "planned share of the designer's H100e output this tick (its ramp: the "
+        "newest takes its progress of what is left)",
+        "made": "H100e of the generation made this tick (its recipe's activity)",
+        "installed": "H100e of the generation in all hyperscalers' fleets",
+        "mw_per_h100e": "MW per installed H100e the generation needs: the hyperscalers' "
+        "mw_per_h100e x its W per H100e relative to the designer's start mix, fleet-weighted",
+        "utilisation": "compute sold / available over the hyperscalers' buckets of the "
+        "generation (NaN when none is available)",
+        "rental_per_chip_hour": "$ per chip-hour: the compute price the hyperscalers "
+        "received ($ per H100e-quarter, volume-weighted) x realised H100e per chip / hours "
+        "per tick (NaN when none sold)",
+    },
     "whatif": {
         "policy": "the policy (scenario file stem or --policy name)",
         "kpi": "the KPI compared (see the KPI entries)",

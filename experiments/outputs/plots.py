@@ -132,7 +132,8 @@ def _capacity_frame(tables: dict) -> pd.DataFrame:
 def plot_run(tables: dict, out: Path, title: str = "",
              series: pd.DataFrame | None = None) -> list[Path]:  # fmt: skip
     """Write prices.png, demand.png, lockin.png, capacity.png and exposure.png (and
-    leadtimes.png when the tables have lead times, energy.png when they have the
+    generations.png when designers have generations, leadtimes.png when the tables have
+    lead times, energy.png when they have the
     hyperscalers' energy, emissions and water, memory.png when memory makers split a
     DRAM wafer pool, field.png with the field's KPIs, ODD 7.16) into ``out``: fan charts (median,
     p10-p90 over seeds) and the network of the first seed.
@@ -178,6 +179,8 @@ def plot_run(tables: dict, out: Path, title: str = "",
 
     paths.append(plot_lockin(tables, out / "lockin.png", title, series))
     paths.append(plot_capacity(tables, out / "capacity.png", title))
+    if tables.get("generations", {}).get("tick"):  # designers with generations (ODD 7.15)
+        paths.append(plot_generations(tables, out / "generations.png", title))
 
     fig, ax = plt.subplots(figsize=(9, 4.5))
     ex = pd.DataFrame(tables["exposure"])
@@ -213,6 +216,55 @@ def _one_seed(tables: dict, seed) -> dict:
         keep = [i for i, s in enumerate(cols["seed"]) if s == seed]
         out[name] = {k: [v[i] for i in keep] for k, v in cols.items()}
     return out
+
+
+def plot_generations(tables: dict, path: Path, title: str = "") -> Path:
+    """Chip generations (ODD 7.15), medians over seeds: per designer, its installed
+    fleet by generation (stacked, million H100e) and the share of its output made in
+    each; then every generation's utilisation and rental $ per chip-hour."""
+    g = pd.DataFrame(tables["generations"])
+    if "seed" not in g.columns:
+        g["seed"] = 0
+    designers = list(dict.fromkeys(g["designer"]))
+    fig, axes = _grid(2 * len(designers) + 2, cols=2)
+    for i, d in enumerate(designers):
+        block = g[g["designer"] == d]
+        gens = list(dict.fromkeys(block["generation"]))
+        med = block.groupby(["generation", "tick"])[["installed", "made"]].median()
+        inst = med["installed"].unstack(0).reindex(columns=gens).sort_index() / 1e6
+        ax = axes[2 * i]
+        ax.stackplot(inst.index, inst.T.values, labels=gens)
+        ax.set_title(f"{d}: installed fleet by generation", fontsize=9)
+        ax.set_ylabel("million H100e", fontsize=8)
+        ax.legend(fontsize=6, loc="upper left")
+        _dates(ax, tables)
+        made = med["made"].unstack(0).reindex(columns=gens).sort_index()
+        share = made.div(made.sum(axis=1).replace(0, np.nan), axis=0)
+        ax = axes[2 * i + 1]
+        for gen in gens:
+            ax.plot(share.index, share[gen], lw=1.2, label=gen)
+        ax.set_title(f"{d}: share of output made by generation", fontsize=9)
+        ax.set_ylim(-0.02, 1.02)
+        ax.legend(fontsize=6)
+        _dates(ax, tables)
+    panels = (
+        (axes[-2], "utilisation", "utilisation (compute sold / available)"),
+        (axes[-1], "rental_per_chip_hour", "rental $ per chip-hour"),
+    )
+    for ax, col, label in panels:
+        med = g.groupby(["designer", "generation", "tick"])[col].median()
+        for (d, gen), block in med.groupby(level=[0, 1]):
+            if block.notna().any():
+                ax.plot(block.index.get_level_values(2), block.values, lw=1, label=f"{d} {gen}")
+        ax.set_title(label, fontsize=9)
+        if col == "utilisation":
+            ax.set_ylim(-0.02, 1.05)
+        ax.legend(fontsize=5, ncol=2)
+        _shade_shocks(ax, tables)
+        _dates(ax, tables)
+    fig.suptitle(f"{title} chip generations (median over seeds)")
+    _save(fig, path, [])
+    return path
 
 
 def plot_capacity(tables: dict, path: Path, title: str = "") -> Path:

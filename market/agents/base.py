@@ -123,9 +123,20 @@ class MarketAgent(mesa.Agent):
     def bid(self, good: str, quantity: float, price: float) -> None:
         self.model.orders.bids.append((self.name, Bid(self.name, good, quantity, price)))
 
-    def recipe(self, output: str, inputs: dict[str, float], capacity: float, cost: float) -> None:
+    def recipe(
+        self,
+        output: str,
+        inputs: dict[str, float],
+        capacity: float,
+        cost: float,
+        plan: float = float("inf"),
+    ) -> None:
+        """Submit a recipe making ``output`` from ``inputs`` (units per unit), up to
+        ``capacity`` units at ``cost`` $/unit. ``plan`` is its own bound apart from the
+        inputs secured in allocation: when the model re-caps recipes mid-tick it sets
+        ``capacity = min(plan, allocation_cap())``."""
         r = Recipe(self.name, output, inputs, capacity, cost)
-        self.model.orders.recipes.append((self.name, r))
+        self.model.orders.recipes.append((self.name, r, plan))
 
     @property
     def roi(self) -> float:

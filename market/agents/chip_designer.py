@@ -17,10 +17,14 @@ the markup decays by ``markup_step`` per tick towards its list markup (the
 scenario's ``markup``). When an input is scarce (its price at the designer is
 more than ``reservation_trigger`` above the supplier's ask), it reserves supplier
 capacity with a prepayment that finances the expansion.
+
+With generations (ODD 7.15, ``market.generations``) it submits one recipe per
+generation, each with its own inputs and unit cost, capped by the generation's ramp.
 """
 
 from __future__ import annotations
 
+from market import generations as gen
 from market.agents.base import MarketAgent, ema
 from market.goods import STOCK
 from market.ledger import EXTERNAL
@@ -62,6 +66,36 @@ class ChipDesigner(MarketAgent):
         self.sold = 0.0  # H100e sold this tick (from stock and made to order)
         self.built = 0.0  # H100e made for stock this tick
         self.sold_out = False  # its stock sold out this tick
+        # Generations (ODD 7.15): inputs and $ per H100e of each, planned shares of output,
+        # recipe caps and H100e made by generation (this tick, and the caps of the last).
+        self.generations = spec.generations
+        n = len(self.generations)
+        self.gen_h = [gen.realised(g, spec.performance) for g in self.generations]
+        self.gen_inputs = [
+            gen.inputs_per_h100e(g.chips_per_wafer, g.hbm_per_chip, g.chips_per_cowos_wafer, h)
+            for g, h in zip(self.generations, self.gen_h)
+        ]
+        self.gen_unit_cost = [g.unit_cost / h for g, h in zip(self.generations, self.gen_h)]
+        self.gen_share = [0.0] * n
+        self.gen_cap = [0.0] * n
+        self.gen_made = [0.0] * n
+        if n:
+            self._plan_generations(0)
+            self.forecast = spec.start_sales * self._chip_h100e()
+
+    def _chip_h100e(self) -> float:
+        """Realised H100e per chip of the planned mix (shares are of H100e)."""
+        return 1.0 / sum(s / h for s, h in zip(self.gen_share, self.gen_h) if s > 0)
+
+    def _plan_generations(self, tick: int) -> None:
+        """This tick's planned shares (``generations.shares``); its inputs, unit cost and
+        capacity per H100e become those of the planned mix (H100e-weighted)."""
+        self.gen_share = gen.shares(self.generations, tick)
+        self.inputs = {
+            g: sum(s * inp[g] for s, inp in zip(self.gen_share, self.gen_inputs)) for g in INPUTS
+        }
+        self.unit_cost = sum(s * c for s, c in zip(self.gen_share, self.gen_unit_cost))
+        self.capacity = self.spec.capacity * self._chip_h100e()
 
     def input_cost(self) -> float:
         """$ of inputs per H100e at recent prices at its node (0 until prices are seen)."""
@@ -111,7 +145,11 @@ class ChipDesigner(MarketAgent):
         return min(self.made_ema, self.made, trend)
 
     def input_used(self, good: str) -> float | None:
-        return self.made * self.inputs[good] if good in self.inputs else None
+        if good not in self.inputs:
+            return None
+        if self.generations:
+            return sum(q * inp[good] for q, inp in zip(self.gen_made, self.gen_inputs))
+        return self.made * self.inputs[good]
 
     def halt(self) -> None:
         self.made = self.output_cap = 0.0
@@ -127,6 +165,7 @@ class ChipDesigner(MarketAgent):
         """A build-to-forecast designer whose every route is closed by this tick's policy
         (an export rule on its region's part) writes its stock down to nothing."""
         self.write_down = 0.0
+        self.prepare_generations()
         if not self.builds_to_stock:
             return
         if self.stock_value is None:  # its start stock, valued at list cost
@@ -141,7 +180,28 @@ class ChipDesigner(MarketAgent):
             self._stock_orders()
             return
         margin = self.markup * self.list_cost()
+        if self.generations:
+            self._generation_orders(margin)
+            return
         self.recipe("accelerator", self.inputs, self.allocation_cap(), self.unit_cost + margin)
+
+    def _generation_orders(self, margin: float) -> None:
+        """One recipe per generation, every tick (cap 0 when not on sale: the book keeps its
+        shape), each with its own inputs and unit cost plus the designer's margin per H100e.
+        Caps (H100e): every generation but the oldest on sale, cap_g = s_g x E (E: its
+        expected output, ``expected_output``; C before its first tick); the oldest on sale
+        takes C (C = ``allocation_cap``): it fills what the newer ones do not make, so a
+        new generation whose inputs are short leaves its output to the older one."""
+        cap = self.allocation_cap()
+        expected = self.expected_output() if self.made_ema is not None else cap
+        on_sale = [i for i, s in enumerate(self.gen_share) if s > 0]
+        oldest = min(on_sale, key=lambda i: (self.generations[i].launch, i))
+        plans = [s * expected for s in self.gen_share]
+        plans[oldest] = float("inf")
+        self.gen_cap = [min(cap, x) for x in plans]
+        for i, inputs in enumerate(self.gen_inputs):
+            cost = self.gen_unit_cost[i] + margin
+            self.recipe("accelerator", inputs, self.gen_cap[i], cost, plan=plans[i])
 
     def _stock_orders(self) -> None:
         """Build to forecast (ODD 7.4, "Regional parts and finished-goods stock").
@@ -162,7 +222,7 @@ class ChipDesigner(MarketAgent):
             self.ask("accelerator", self.stock, price * (1 - h))
         target = self.forecast * (1 + self.spec.stock_ticks)
         plan = 0.0 if self.stranded else max(0.0, target - self.stock)
-        self.recipe(STOCK, self.inputs, min(plan, self.allocation_cap()), self.unit_cost)
+        self.recipe(STOCK, self.inputs, min(plan, self.allocation_cap()), self.unit_cost, plan=plan)
         self.bid(STOCK, plan, price * (1 - h) ** 2)
 
     def allocation_cap(self) -> float:
@@ -171,13 +231,30 @@ class ChipDesigner(MarketAgent):
         self.output_cap = min(self.capacity, self.model.allocation.output_cap(self))
         return self.output_cap
 
+    def prepare_generations(self) -> None:
+        """Plan this tick's generation mix (called from ``prepare``)."""
+        if self.generations:
+            self._plan_generations(self.model.tick)
+
     def settle(self) -> None:
         out = self.model.outcome
         self.made_before = self.made
         self.made = out.made.get(self.name, 0.0)
-        self.model.ledger.pay(self.name, EXTERNAL, self.made * self.unit_cost, "operating")
+        if self.generations:
+            self.gen_made = list(out.activities.get(self.name, self.gen_made))
+            cost = sum(q * c for q, c in zip(self.gen_made, self.gen_unit_cost))
+        else:
+            cost = self.made * self.unit_cost
+        self.model.ledger.pay(self.name, EXTERNAL, cost, "operating")
         if self.builds_to_stock:
             self._settle_stock()
+
+    def gen_mix(self) -> list[float]:
+        """Share of this tick's output (H100e) by generation, read from this tick's recipe
+        activities (whoever settles first); planned shares if it made nothing."""
+        made = self.model.outcome.activities.get(self.name, ())
+        total = sum(made)
+        return [q / total for q in made] if total > 0 else list(self.gen_share)
 
     def _settle_stock(self) -> None:
         """Stock out: its ask's fill, at the stock's average cost; stock in: the stock

@@ -15,11 +15,14 @@ grid MW are, and its PUE and WUE are the MW-weighted averages of its shells'
 (the start stock at ``spec.pue``/``spec.wue``, new MW at their developer's).
 Its willingness to pay for a designer's accelerators rises with that designer's
 share of its fleet (the model adds a switching cost to the routes of designers it has few of).
+With chip generations (ODD 7.15) its cohorts carry their generation: each
+(designer, generation) bucket needs its own MW per H100e, the most efficient are
+powered first, and it asks compute per bucket at the bucket's running cost.
 """
 
 from __future__ import annotations
 
-from market import energy, metrics
+from market import energy, generations, metrics
 from market.agents.base import MarketAgent, ema
 from market.goods import INSTALL
 from market.ledger import EXTERNAL
@@ -34,10 +37,42 @@ class Hyperscaler(MarketAgent):
         super().__init__(model, spec.name, spec.region, spec.cash)
         self.spec = spec
         life = spec.fleet_life
-        # fleet[designer] = list of [retire_tick, H100e]; the start fleet has spread ages.
-        self.fleet: dict[str, list[list[float]]] = {
-            d: [[1 + k, q / life] for k in range(life)] for d, q in spec.fleet.items() if q > 0
+        # fleet[designer] = list of [retire_tick, H100e, generation] ('' = a designer
+        # without generations); the start fleet has spread ages and each designer's
+        # generations in their start shares (ODD 7.15).
+        # MW per H100e of a cohort relative to spec.mw_per_h100e, by (designer, generation).
+        self.mw_factor = generations.mw_factors(model.world.designers)
+        mix = {
+            d.name: [
+                (g.name, s)
+                for g, s in zip(d.generations, generations.shares(d.generations, 0))
+                if s > 0
+            ]
+            for d in model.world.designers
+            if d.generations
         }
+        self.fleet: dict[str, list[list]] = {
+            d: [[1 + k, q / life * s, g] for k in range(life) for g, s in mix.get(d, [("", 1.0)])]
+            for d, q in spec.fleet.items()
+            if q > 0
+        }
+        # Compute by generation bucket (designer, generation), in a fixed order (the book
+        # keeps its shape): every generation ('' without generations) of the designers it
+        # can buy from or holds at the start (a distressed purchase may add buckets).
+        edges = model.graph.in_edges(spec.name, keys=True)
+        sellers = {d for d, _, good in edges if good == "accelerator"} | set(spec.fleet)
+        self.buckets: list[tuple[str, str]] = sorted(
+            (d.name, g)
+            for d in model.world.designers
+            if d.name in sellers
+            for g in ([g.name for g in d.generations] or [""])
+        )
+        self.gen_available: dict[tuple[str, str], float] = {}
+        self.gen_sold: dict[tuple[str, str], float] = {}
+        self.gen_units: dict[tuple[str, str], float] = {}
+        self.gen_powered: dict[tuple[str, str], float] = {}
+        self.mw_need = 0.0  # MW its whole fleet needs (by generation)
+        self.mw_per_sold = spec.mw_per_h100e  # MW per H100e of the compute it rents
         self.power_mw = spec.power_mw
         # Shells (section 7.13): MW of built shell, and the sums of PUE x MW and WUE x MW
         # over them, so its PUE and WUE are MW-weighted averages of its shells'.
@@ -77,8 +112,39 @@ class Hyperscaler(MarketAgent):
     def _tally(self) -> None:
         """Installed H100e by designer, recounted whenever the fleet changes: the
         switching cost reads it for every accelerator route of every tick."""
-        self.units = {d: sum(q for _, q in cohorts) for d, cohorts in self.fleet.items()}
+        self.units = {d: sum(c[1] for c in cohorts) for d, cohorts in self.fleet.items()}
         self.fleet_size = sum(self.units.values())
+        gen_units: dict[tuple[str, str], float] = {}
+        for d, cohorts in self.fleet.items():
+            for c in cohorts:
+                gen_units[(d, c[2])] = gen_units.get((d, c[2]), 0.0) + c[1]
+        self.gen_units = gen_units
+        mw = self.spec.mw_per_h100e
+        if not self.mw_factor:  # no generations: as before them
+            self.mw_need = self.fleet_size * mw
+        else:
+            self.mw_need = sum(q * mw * self.mw_factor.get(k, 1.0) for k, q in gen_units.items())
+
+    def _power_fleet(self, mw: float) -> float:
+        """H100e it can power with ``mw`` MW: the generations that need least MW per H100e
+        first (``gen_powered``); sets ``mw_per_sold``, the MW per H100e of what it powers."""
+        per = self.spec.mw_per_h100e
+        if not self.mw_factor:  # no designer has generations: every H100e needs ``per``
+            self.mw_per_sold = per
+            return min(self.fleet_size, mw / per)
+        powered: dict[tuple[str, str], float] = {}
+        left = mw
+        drawn = 0.0
+        for k in sorted(self.gen_units, key=lambda k: (self.mw_factor.get(k, 1.0), k)):
+            need = per * self.mw_factor.get(k, 1.0)
+            q = max(0.0, min(self.gen_units[k], left / need))
+            powered[k] = q
+            left -= q * need
+            drawn += q * need
+        self.gen_powered = powered
+        total = sum(powered.values())
+        self.mw_per_sold = drawn / total if total > 0 else per
+        return total
 
     def fleet_share(self, designer: str) -> float:
         """The designer's share of the installed fleet (0 for an empty fleet)."""
@@ -136,7 +202,7 @@ class Hyperscaler(MarketAgent):
         if price <= 0:
             return 0.0
         return energy.carbon_cost_per_h100e(
-            self.spec.mw_per_h100e, self.intensity_now(), self.hours, price
+            self.mw_per_sold, self.intensity_now(), self.hours, price
         )
 
     def intensity_now(self) -> float:
@@ -147,17 +213,35 @@ class Hyperscaler(MarketAgent):
             return self.intensity
         return energy.residual_intensity(self.intensity, required, self.grid_clean)
 
-    def clean_cost(self) -> float:
+    def clean_cost(self, mw_per_h100e: float | None = None) -> float:
         """$ per H100e-quarter rented of the clean energy a requirement in force makes it buy
-        (``energy.clean_cost_per_h100e``; 0 without one or below its grid's clean share)."""
+        (``energy.clean_cost_per_h100e`` at ``mw_per_h100e``, default the MW per H100e of
+        what it rents; 0 without a requirement or below its grid's clean share)."""
+        mw = self.mw_per_sold if mw_per_h100e is None else mw_per_h100e
         return energy.clean_cost_per_h100e(
-            self.spec.mw_per_h100e, self.hours, self.model.policy.clean_share(self.name),
-            self.grid_clean, self.model.world.behaviour.clean_energy_premium,
+            mw, self.hours, self.model.policy.clean_share(self.name), self.grid_clean,
+            self.model.world.behaviour.clean_energy_premium,
         )  # fmt: skip
 
     def running_cost(self) -> float:
         """$ per H100e-quarter rented: ``opex`` plus the carbon and clean-energy costs."""
         return self.spec.opex + self.carbon_cost() + self.clean_cost()
+
+    def bucket_cost(self, key: tuple[str, str]) -> float:
+        """$ per H100e-quarter rented from a generation bucket (ODD 7.15): opex with its
+        energy share scaled by the bucket's MW factor f, plus the carbon and clean-energy
+        costs at its MW per H100e: opex x (1 - e + e x f) + carbon(f x mw_per_h100e) +
+        f x clean."""
+        s = self.spec
+        f = self.mw_factor.get(key, 1.0)
+        e = s.opex_energy_share
+        cost = s.opex * (1 - e + e * f)
+        price = self.model.policy.carbon_price(self.name)
+        if price > 0:
+            cost += energy.carbon_cost_per_h100e(
+                s.mw_per_h100e * f, self.intensity_now(), self.hours, price
+            )
+        return cost + self.clean_cost(s.mw_per_h100e * f)
 
     def submit_orders(self) -> None:
         b = self.model.world.behaviour
@@ -167,16 +251,26 @@ class Hyperscaler(MarketAgent):
         self._tally()
         s = self.spec
         fleet = self.fleet_size
-        powered = min(fleet, self.energised_mw / s.mw_per_h100e)
+        powered = self._power_fleet(self.energised_mw)
         self.available = powered * self.model.policy.capacity_factor(self.name)
         # What limited this tick's rentable H100e (the field's KPIs, ODD 7.16).
         self.rent_limits = (fleet, self.power_mw, self.shell_mw if s.shells else None)
-        price = self.running_cost() * (1 + self.markup)
-        for share, mult in ((1 - b.ask_top_share, 1.0), (b.ask_top_share, 1 + b.ask_top_premium)):
-            self.ask("compute", self.available * share, price * mult)
-        self.ask("power", max(0.0, self.power_mw - fleet * s.mw_per_h100e), 0.0)
+        steps = ((1 - b.ask_top_share, 1.0), (b.ask_top_share, 1 + b.ask_top_premium))
+        if self.mw_factor:  # generations: one pair of asks per bucket, at its own cost
+            factor = self.model.policy.capacity_factor(self.name)
+            self.gen_available = {k: q * factor for k, q in self.gen_powered.items()}
+            for k in self.buckets:
+                q = self.gen_available.get(k, 0.0)
+                price = self.bucket_cost(k) * (1 + self.markup)
+                for share, mult in steps:
+                    self.ask("compute", q * share, price * mult)
+        else:
+            price = self.running_cost() * (1 + self.markup)
+            for share, mult in steps:
+                self.ask("compute", self.available * share, price * mult)
+        self.ask("power", max(0.0, self.power_mw - self.mw_need), 0.0)
         if s.shells:
-            self.ask("shell", max(0.0, self.shell_mw - fleet * s.mw_per_h100e), 0.0)
+            self.ask("shell", max(0.0, self.shell_mw - self.mw_need), 0.0)
         outstanding = sum(self.waiting.values())
         affordable = max(0.0, self.headroom) / self._unit_cost()
         if outstanding > affordable:  # it cancels what it could not pay (market.credit)
@@ -185,7 +279,7 @@ class Hyperscaler(MarketAgent):
             outstanding = affordable
         self.ordered = max(0.0, self._wanted_installs(fleet) - outstanding)
         self._install_orders = outstanding + self.ordered
-        self._spare_mw = max(0.0, self.power_mw - fleet * s.mw_per_h100e)
+        self._spare_mw = max(0.0, self.power_mw - self.mw_need)
         self.recipe(INSTALL, self.install_inputs, self.allocation_cap(), 0.0)
         value = self.install_value()
         shell = self.shell_residual()
@@ -303,7 +397,7 @@ class Hyperscaler(MarketAgent):
     def _wanted_installs(self, fleet: float) -> float:
         s = self.spec
         retiring = sum(
-            q for cohorts in self.fleet.values() for r, q in cohorts if r <= self.model.tick + 1
+            c[1] for cohorts in self.fleet.values() for c in cohorts if c[0] <= self.model.tick + 1
         )
         expected = self.demand_ema if self.demand_ema is not None else self._start_demand()
         b = self.model.world.behaviour
@@ -321,7 +415,7 @@ class Hyperscaler(MarketAgent):
 
     def sell_fleet(self, share: float) -> tuple[dict, float]:
         """``share`` of every cohort and of its MW, taken off its books."""
-        sold = {d: [[r, q * share] for r, q in cohorts] for d, cohorts in self.fleet.items()}
+        sold = {d: [[r, q * share, g] for r, q, g in cohorts] for d, cohorts in self.fleet.items()}
         for cohorts in self.fleet.values():
             for c in cohorts:
                 c[1] *= 1 - share
@@ -338,6 +432,9 @@ class Hyperscaler(MarketAgent):
     def buy_fleet(self, cohorts: dict, mw: float) -> None:
         for d, bought in cohorts.items():
             self.fleet.setdefault(d, []).extend([list(c) for c in bought])
+        if self.mw_factor:  # a bucket it could not buy into gets its asks from now on
+            held = {(d, c[2]) for d, bought in cohorts.items() for c in bought}
+            self.buckets = sorted(set(self.buckets) | held)
         self.power_mw += mw
         if self.spec.shells:  # shelled MW, taken at its own average cooling (approximation)
             self._add_shell(mw, self.pue, self.wue)
@@ -362,8 +459,17 @@ class Hyperscaler(MarketAgent):
         self._age_backlog(out.fills.get(self.name, ()))
         for designer, q in out.inflows(self.name, "accelerator").items():
             if q > 0:
-                self.fleet.setdefault(designer, []).append([t + 1 + s.fleet_life, q])
+                cohorts = self.fleet.setdefault(designer, [])
                 self.installed += q
+                d = m.by_name.get(designer)
+                gens = getattr(d, "generations", ())
+                if not gens:
+                    cohorts.append([t + 1 + s.fleet_life, q, ""])
+                    continue
+                # Deliveries carry the generation mix of what the designer made this tick.
+                for g, share in zip(gens, d.gen_mix()):
+                    if share > 0:
+                        cohorts.append([t + 1 + s.fleet_life, q * share, g.name])
         self._tally()
         self.power_mw += sum(out.inflows(self.name, "power").values())
         if s.shells:
@@ -373,9 +479,22 @@ class Hyperscaler(MarketAgent):
                     self._add_shell(q, getattr(dc, "pue", s.pue), getattr(dc, "wue", s.wue))
         self.sold = sum(out.outflows(self.name, "compute").values())
         self.utilisation = self.sold / self.available if self.available > 0 else 0.0
-        m.ledger.pay(self.name, EXTERNAL, s.opex * self.sold, "operating")
+        opex = s.opex * self.sold
+        fills = out.ask_fills_of.get(self.name, ())
+        if self.mw_factor and len(fills) >= 2 * len(self.buckets):
+            # Compute sold by bucket: its asks' fills, two per bucket; contract deliveries
+            # (not through asks) are taken to have the same mix.
+            self.gen_sold = {k: fills[2 * i] + fills[2 * i + 1] for i, k in enumerate(self.buckets)}
+            total = sum(self.gen_sold.values())
+            if total > 0:
+                f = self.mw_factor
+                e = s.opex_energy_share
+                mix = {k: q / total for k, q in self.gen_sold.items()}
+                self.mw_per_sold = s.mw_per_h100e * sum(w * f.get(k, 1.0) for k, w in mix.items())
+                opex *= sum(w * (1 - e + e * f.get(k, 1.0)) for k, w in mix.items())
+        m.ledger.pay(self.name, EXTERNAL, opex, "operating")
         self.footprint = energy.footprint(
-            self.sold, s.mw_per_h100e, self.pue, self.wue, self.intensity_now(), self.hours
+            self.sold, self.mw_per_sold, self.pue, self.wue, self.intensity_now(), self.hours
         )
         self.carbon_paid = m.policy.carbon_price(self.name) * self.footprint.emissions_t
         m.ledger.pay(self.name, EXTERNAL, self.carbon_paid, "carbon")

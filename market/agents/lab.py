@@ -6,10 +6,11 @@ shock (its own stream from (seed, name), so neither activation order nor other
 agents change its draws), and
 a demand-bust shock scales it. It bids each use (inference, training) as a step
 demand curve (``demand_curve``): all of it at its value, less of it at higher
-prices with the use's price elasticity; its revenue (from outside the model) is
-the value of the compute it gets (each unit at its step's price). When its
-unmet share (EMA) passes the trigger it signs a take-or-pay contract with the
-hyperscaler that served it most.
+prices with the use's price elasticity, and more below its value down to
+``demand_floor_price`` x its value (``extra_demand``: cheap compute finds more
+use); its revenue (from outside the model) is the value of the compute it gets
+(each unit at its step's price). When its unmet share (EMA) passes the trigger it
+signs a take-or-pay contract with the hyperscaler that served it most.
 """
 
 from __future__ import annotations
@@ -41,6 +42,22 @@ def demand_curve(
     return out
 
 
+def extra_demand(
+    quantity: float, value: float, elasticity: float, steps: int, floor: float
+) -> list[tuple[float, float]]:
+    """Steps (units, $/unit) of the use it adds below its value when compute is cheap.
+
+    With the same constant elasticity below the value, at price p in [floor x value,
+    value) it wants quantity x (p / value)^-elasticity in all; steps sit at
+    p_j = value x floor^(j/steps), j = 1..steps, the step at p_j holding
+    q(p_j) - q(p_(j-1)). Empty when ``floor`` is 1 or ``steps`` 0."""
+    if steps <= 0 or floor >= 1.0:
+        return []
+    prices = [value * floor ** (j / steps) for j in range(steps + 1)]
+    wanted = [quantity * (p / value) ** -elasticity for p in prices]
+    return [(wanted[j] - wanted[j - 1], prices[j]) for j in range(1, steps + 1)]
+
+
 class Lab(MarketAgent):
     def __init__(self, model, spec: LabSpec) -> None:
         super().__init__(model, spec.name, spec.region, spec.cash)
@@ -67,16 +84,24 @@ class Lab(MarketAgent):
         f = self.model.policy.demand_factor(self.name)
         self.demand = (self.training + self.inference) * f
         b = self.model.world.behaviour
+        uses = (
+            (self.inference * f, s.inference_value, s.inference_elasticity),
+            (self.training * f, s.training_value, s.training_elasticity),
+        )
         curve = [
             step
-            for q, value, e in (
-                (self.inference * f, s.inference_value, s.inference_elasticity),
-                (self.training * f, s.training_value, s.training_elasticity),
-            )
+            for q, value, e in uses
             for step in demand_curve(q, value, e, b.demand_steps, b.demand_top_price)
         ]
         expected = self.model.price_ema.get("compute")  # what a unit will cost, $
+        # Its budget covers the demand at and above its values; the extra use below them
+        # pays its way (each unit is worth its step price, more than it pays).
         self.cut = self._affordable(sum(q * min(p, expected or p) for q, p in curve))
+        curve += [
+            step
+            for q, value, e in uses
+            for step in extra_demand(q, value, e, b.demand_floor_steps, b.demand_floor_price)
+        ]
         self.steps = []
         for units, price in curve:
             self.bid("compute", units * self.cut, price)
@@ -102,17 +127,16 @@ class Lab(MarketAgent):
     def wanted_at(self, price: float) -> float:
         """H100e-quarters its demand curves want at ``price`` (this tick's demand)."""
         s = self.spec
-        top = self.model.world.behaviour.demand_top_price
+        b = self.model.world.behaviour
+        floor = b.demand_floor_price if b.demand_floor_steps > 0 else 1.0
         f = self.model.policy.demand_factor(self.name)
         out = 0.0
         for q, value, e in (
             (self.inference * f, s.inference_value, s.inference_elasticity),
             (self.training * f, s.training_value, s.training_elasticity),
         ):
-            if price <= value:
-                out += q
-            elif price <= top * value:
-                out += q * (price / value) ** -e
+            if price <= b.demand_top_price * value:
+                out += q * (max(price, floor * value) / value) ** -e
         return out
 
     def halt(self) -> None:

@@ -171,7 +171,7 @@ def test_a_hyperscaler_in_distress_sells_part_of_its_fleet_to_the_one_with_most_
     assert m.credit.sales_this_tick == pytest.approx(sales[0][2])
     # The price: the discount off the accelerator price for the life left in each cohort.
     life = azure.spec.fleet_life
-    sold = [(q / kept * b.distress_sale_share, r) for cs in azure.fleet.values() for r, q in cs]
+    sold = [(q / kept * b.distress_sale_share, r) for cs in azure.fleet.values() for r, q, *_ in cs]
     value = sum(q * max(0, r - 1) / life for q, r in sold)
     price = m.price_ema["accelerator"]
     assert sales[0][2] == pytest.approx((1 - b.fire_sale_discount) * price * value, rel=1e-9)

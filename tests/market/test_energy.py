@@ -24,15 +24,17 @@ INTENSITY = {"US": 400.0, "TW": 600.0}  # g CO2e/kWh, made up for the test
 def _world(shocks=(), demand=1.0):
     """small_world with its two hyperscalers in different regions and with their own PUE
     and WUE; ``demand`` scales every lab's demand (below 1: hyperscalers have spare
-    compute, so their ask sets the compute price)."""
+    compute, so their ask sets the compute price: the labs bid nothing below their
+    values, ``demand_floor_steps = 0``)."""
     data = small_world().model_dump(mode="python")
     hypers = data["hyperscalers"]
     hypers[0].update(pue=1.25, wue=0.5)  # azure, US
     hypers[1].update(region="TW", pue=1.1, wue=1.8)  # google
     labs = [dict(lab, training=lab["training"] * demand, inference=lab["inference"] * demand)
             for lab in data["labs"]]  # fmt: skip
+    behaviour = {**data["behaviour"], "demand_floor_steps": 0}
     return small_world(hyperscalers=hypers, labs=labs, grid_intensity=INTENSITY,
-                       shocks=list(shocks))  # fmt: skip
+                       shocks=list(shocks), behaviour=behaviour)  # fmt: skip
 
 
 def _run(world, ticks=TICKS):

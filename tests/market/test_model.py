@@ -44,7 +44,7 @@ def test_stocks_follow_their_flows():
         hypers = {h.name: (h.fleet_size, h.power_mw) for h in m.agents_of(Hyperscaler)}
         t = m.tick
         retiring = {
-            h.name: sum(q for cs in h.fleet.values() for r, q in cs if r <= t)
+            h.name: sum(q for cs in h.fleet.values() for r, q, *_ in cs if r <= t)
             for h in m.agents_of(Hyperscaler)
         }
         m.step()

@@ -17,8 +17,9 @@ import pytest
 from worlds import small_world
 
 from market.agents.hyperscaler import install_npv
-from market.agents.lab import demand_curve
+from market.agents.lab import Lab, demand_curve, extra_demand
 from market.model import MarketModel
+from market.scenario import Scenario
 
 
 @pytest.mark.parametrize("elasticity", [0.0, 0.5, 1.0, 1.5])
@@ -117,3 +118,59 @@ def test_transaction_price_is_the_volume_weighted_spot_and_contract_price():
             assert math.isnan(contract)
             assert price == pytest.approx(spot) or (math.isnan(price) and math.isnan(spot))
     assert seen_both
+
+
+@pytest.mark.parametrize("elasticity", [0.5, 1.0, 1.5])
+def test_demand_below_value_adds_the_elastic_quantity_down_to_the_floor(elasticity):
+    steps = extra_demand(1000.0, 4000.0, elasticity, 4, 0.5)
+    prices = [p for _, p in steps]
+    assert prices == sorted(prices, reverse=True)
+    assert prices[0] < 4000.0 and prices[-1] == pytest.approx(2000.0)
+    # In all, at the floor it wants quantity x floor^-e: 1000 of them at the value.
+    assert 1000.0 + sum(q for q, _ in steps) == pytest.approx(1000.0 * 0.5**-elasticity)
+    assert extra_demand(1000.0, 4000.0, elasticity, 0, 0.5) == []
+    assert extra_demand(1000.0, 4000.0, elasticity, 4, 1.0) == []
+
+
+def _glut(floor_steps: int) -> MarketModel:
+    """``small_world`` with every chip powered and the labs wanting a fifth of what the
+    fleets can serve: a glut of compute."""
+    data = small_world().model_dump(mode="python")
+    data["behaviour"]["demand_floor_steps"] = floor_steps
+    for h in data["hyperscalers"]:
+        h["power_mw"] = 1000.0
+    for lab in data["labs"]:
+        lab["training"] *= 0.2
+        lab["inference"] *= 0.2
+    m = MarketModel(Scenario.model_validate(data), seed=2)
+    m.step()
+    return m
+
+
+def test_in_a_glut_cheap_compute_finds_more_use_within_the_demand_curve():
+    flat, elastic = _glut(0), _glut(4)
+    labs = [a for a in elastic.agents_of(Lab)]
+    floor = elastic.world.behaviour.demand_floor_price
+    for m in (flat, elastic):  # both in a glut: compute priced below every lab's value
+        price = m.outcome.spot_price["compute"]
+        assert price < min(min(a.spec.training_value, a.spec.inference_value) for a in labs)
+    # Without demand below the values each lab gets its demand, no more; with it, more
+    # (the extra use): never more than its curve wants at the price, and all of it when
+    # the price is below its curve's lowest step (floor x its lower value).
+    for a in flat.agents_of(Lab):
+        assert a.received == pytest.approx(a.demand, rel=1e-6)
+    price = elastic.outcome.spot_price["compute"]
+    for a in labs:
+        assert a.received > a.demand * (1 + 1e-6)
+        assert a.received <= a.wanted_at(price) * (1 + 1e-6)
+        if price < floor * min(a.spec.training_value, a.spec.inference_value):
+            assert a.received == pytest.approx(a.wanted_at(price), rel=1e-6)
+
+
+def test_an_elasticity_that_would_want_without_bound_below_the_value_is_refused_by_field():
+    data = small_world().model_dump(mode="python")
+    data["labs"][0]["inference_elasticity"] = 50.0  # 0.5^-50: 1e15 times its demand
+    with pytest.raises(ValueError, match=r"labs\[0\]\.inference_elasticity: .*demand_floor"):
+        Scenario.model_validate(data)
+    data["behaviour"]["demand_floor_steps"] = 0  # no demand below the value: accepted
+    Scenario.model_validate(data)

@@ -29,7 +29,7 @@ def _free_shell(m: MarketModel) -> float:
     (after this tick's retirements), read from their stocks before the tick."""
     free = 0.0
     for h in m.agents_of(Hyperscaler):
-        kept = sum(q for cs in h.fleet.values() for r, q in cs if r > m.tick)
+        kept = sum(q for cs in h.fleet.values() for r, q, *_ in cs if r > m.tick)
         free += max(0.0, h.shell_mw - kept * h.spec.mw_per_h100e)
     return free
 

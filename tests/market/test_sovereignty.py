@@ -95,7 +95,7 @@ def _wafer_shares_by_hand(m: MarketModel) -> dict[str, dict[str, float]]:
         total = sum(compute.values())
         acc: dict[str, float] = defaultdict(float)
         for h in m.agents_of(Hyperscaler):
-            fleet = {d: sum(q for _, q in c) for d, c in h.fleet.items()}
+            fleet = {d: sum(q for _, q, *_ in c) for d, c in h.fleet.items()}
             for d, units in fleet.items():
                 w = sum(wafers[d].values())
                 for fab, q in wafers[d].items():
