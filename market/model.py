@@ -43,8 +43,8 @@ from market.history import History
 from market.ledger import EXTERNAL, Ledger
 from market.network import build_network, route_table, routes_for_tick
 from market.outcome import TickOutcome
-from market.scenario import Scenario
 from market.risk import RiskBook
+from market.scenario import Scenario
 from market.shocks import PolicyState, policy_at
 from market.spv import FINANCING_KINDS as SPV_FINANCING
 from market.spv import SpvDesk
