@@ -21,9 +21,10 @@ last N = ``behaviour.stranded_ticks`` ticks (ī = 1 once its owner has defaulted
 project is stranded when ī >= ``behaviour.stranded_idle_share`` (with N ticks of history;
 at once on default); then every stake's value becomes ``min(value, (1 - ī) x
 unimpaired)`` and the difference is its realised loss. Structures that value their own
-stakes (SPVs, ``market/spv.py``; later leases and vendor financing) register them ``managed`` and set value and loss themselves
-(``set_value``). So for every stake, realised loss = the fall in its book value beyond
-depreciation: the risk table's losses add up to the written-down capacity's value.
+stakes (SPVs, ``market/spv.py``; later leases and vendor financing) register them
+``managed`` and set value and loss themselves (``set_value``). So for every stake,
+realised loss = the fall in its book value beyond depreciation: the risk table's losses
+add up to the written-down capacity's value.
 """
 
 from __future__ import annotations

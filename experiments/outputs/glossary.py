@@ -162,8 +162,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "tenant": "its anchor tenant (a hyperscaler)",
         "drawn": "$ of the tenant's shells and MW the SPV has bought so far",
         "debt": "$ of the SPV's debt outstanding",
-        "assets": "$ book value of its shells and MW (after a default: what the lenders "
-        "recovered)",
+        "assets": "$ book value of its shells and MW (after a default: what the lenders recovered)",
         "mw": "MW of shell under lease to the tenant",
         "lease_share": "share of the lease still in force (falls when the tenant hands MW back)",
         "rent": "$ the tenant paid this tick",
