@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from market.ledger import EXTERNAL
+from market.tolerance import REL_QUANTITY
 
 if TYPE_CHECKING:
     from market.ledger import Ledger
@@ -128,8 +129,9 @@ class SpvDesk:
                 self._default(v, ledger, "tenant left")
                 continue
             if v.mw > 0 and t > s.start and (t - s.start) % s.lease_term == 0:
-                idle_mw = max(0.0, tenant.available - tenant.sold) * tenant.spec.mw_per_h100e
-                back = min(v.mw, idle_mw)
+                idle = tenant.available - tenant.sold
+                idle = idle if idle > REL_QUANTITY * max(1.0, tenant.available) else 0.0
+                back = min(v.mw, idle * tenant.spec.mw_per_h100e)
                 if back > 0:
                     v.lease_share *= 1 - back / v.mw
                     tenant.give_back_shells(back)
