@@ -273,7 +273,10 @@ def plot_risk(tables: dict, path: Path, title: str = "") -> Path:
             ax.stackplot(med.index, med.T.values, labels=list(med.columns), alpha=0.8)
         ax.set_title(what, fontsize=9)
         ax.set_ylabel("$ billion")
-        ax.legend(fontsize=6, ncol=2)
+        if len(med.columns):
+            ax.legend(fontsize=6, ncol=2)
+        else:
+            ax.text(0.5, 0.5, "none", ha="center", transform=ax.transAxes)
         _shade_shocks(ax, tables)
         _dates(ax, tables)
     fig.suptitle(f"{title} who bears the risk of expansions (median over seeds; shaded: shocks)")
