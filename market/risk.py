@@ -212,7 +212,8 @@ class RiskBook:
         """This tick's rows of the ``risk`` table (one per stake with money in it), and
         reset the per-tick amounts."""
         cols: dict[str, list] = {c: [] for c in ("tick", *COLUMNS)}
-        for p in self.projects.values():
+        for name in sorted(self.projects):  # rows in project order, whoever expanded first
+            p = self.projects[name]
             for s in p.stakes.values():
                 s.invested += s.financed
                 s.loss_total += s.loss
