@@ -11,19 +11,19 @@ to zero: it keeps no cash). Each tick, after interest and before defaults
    uses: with I its idle MW (available - sold H100e x ``mw_per_h100e``) and M the
    SPV's MW under lease, it hands back min(M, I) MW (taken off its shell stock) and the
    lease share u <- u x (1 - min(M, I) / M).
-3. *Drawing* (t >= start, drawn < size): the SPV buys the shells and MW its tenant paid
-   for this tick (``spot:``/``contract:`` shell and power, P $), K = min(size - drawn, P):
-   lenders pay ``debt_share`` x K (``spv_debt``, from outside), outside investors and the
-   tenant pay the equity ``(1 - debt_share) x K`` by ``tenant_equity`` (``spv_equity``),
-   the SPV pays K to the tenant (``spv_purchase``: the tenant's own cash paid only its
-   equity share). Each drawing is a tranche repaid in ``debt_term`` equal instalments.
-4. *Lease*: with D the debt outstanding before this tick's drawing, r = (1 +
+3. *Lease*: with D the debt outstanding before this tick's drawing, r = (1 +
    ``rate``)^(1/ticks_per_year) - 1 and A the instalments due, debt service S = r D + A
    and rent R = u x ``coverage`` x S (take-or-pay: owed whether the tenant uses the MW
    or not). If R >= S: the tenant pays R (``spv_rent``), the lenders get r D
    (``spv_interest``) and A (``spv_principal``), the equity holders R - S by share
    (``spv_dividend``). If R < S (rents below debt service) the lenders get R and the
    SPV defaults.
+4. *Drawing* (t >= start, drawn < size): the SPV buys the shells and MW its tenant paid
+   for this tick (``spot:``/``contract:`` shell and power, P $), K = min(size - drawn, P):
+   lenders pay ``debt_share`` x K (``spv_debt``, from outside), outside investors and the
+   tenant pay the equity ``(1 - debt_share) x K`` by ``tenant_equity`` (``spv_equity``),
+   the SPV pays K to the tenant (``spv_purchase``: the tenant's own cash paid only its
+   equity share). Each drawing is a tranche repaid in ``debt_term`` equal instalments.
 5. *Default*: its assets' book value V (its drawings, depreciated by 1/``shell_life`` a
    tick) is written down to the lenders' recovery ``recovery`` x V. Equity holders lose
    their stakes' value max(0, V - D) first, lenders D - min(recovery x V, D); a residual-
