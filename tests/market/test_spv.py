@@ -113,3 +113,22 @@ def test_default_losses_fall_by_seniority_with_the_guarantee():
 def test_an_spv_with_an_unknown_tenant_is_refused():
     with pytest.raises(ValueError, match=r"spvs\[0\]\.tenant"):
         stack_world(spvs=[{**SPV, "tenant": "openai"}])
+
+
+def test_an_spv_defaults_when_rent_falls_below_debt_service():
+    """Half its lease handed back: rent = 0.5 x 1.25 x S < S, so the lenders get the rent
+    and the SPV defaults; with 0.9 of it, rent = 1.125 S covers the debt service."""
+    for share, defaults in ((0.9, False), (0.5, True)):
+        m = MarketModel(spv_world(), seed=0)
+        run(m, 5)
+        v = m.spvs.spvs[0]
+        v.lease_share = share
+        rows = run(m, 1)[0]
+        rent = sum(a for _, _, a, k in rows if k == "spv_rent")
+        assert rent == pytest.approx(share * SPV["coverage"] * v.service, rel=1e-12)
+        assert v.defaulted is defaults
+        if defaults:
+            assert v.why == "rent below debt service"
+            assert sum(a for _, q, a, k in rows if q == EXTERNAL and k == "spv_interest") == (
+                pytest.approx(rent, rel=1e-12)
+            )
