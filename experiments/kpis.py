@@ -55,6 +55,9 @@ KPIS: dict[str, str] = {
     "idle_cost": "$ of depreciation carried by idle installed H100e, sum over ticks",
     "roi_served": "hyperscalers' return per tick on the rented H100e's capital, mean over ticks",
     "roi_fleet": "hyperscalers' return per tick on all installed H100e, mean over ticks",
+    "realised_loss": "$ of realised losses on expansions (stranded capacity written down, "
+    "defaulted SPVs), sum over ticks (ODD 7.18)",
+    "spv_defaults": "data-centre SPVs that defaulted during the run",
 }
 
 ENERGY_KPIS = (("energy", "energy_mwh", 1e6), ("emissions", "emissions_t", 1e6),
@@ -71,6 +74,13 @@ FAMILIES: dict[str, str] = {
     "cost_per_task[{}]": "$ per task of the model tier, mean over ticks",
     "dependency_compute[{}]": "the lab's share of compute from its top provider, mean over ticks",
     "dependency_equity[{}]": "share of the lab's equity held by its top holder, last tick",
+    "risk_loss[{}]": "$ of realised losses borne by the party type (an agent type, lender, "
+    "investor), sum over ticks (ODD 7.18)",
+    "risk_loss_by_source[{}]": "$ of realised losses on stakes financed by the source "
+    "(own_cash, debt, prepayment, spv_debt, spv_equity, rvg, ...), sum over ticks",
+    "risk_exposure_share[{}]": "the party type's share of all exposure ($ at risk summed over "
+    "ticks)",
+    "risk_source_share[{}]": "the source's share of all exposure ($ at risk summed over ticks)",
 }
 """KPI families, one per lab or region (``{}`` is its name)."""
 
@@ -237,6 +247,7 @@ def kpis(tables: dict[str, dict[str, list]], shocks=()) -> dict[str, float]:
         paid = tables["ticks"].get(name)
         out[name] = float(sum(paid)) if paid else math.nan
     out.update(field_kpis(tables))
+    out.update(risk_kpis(tables))
     money = rents(tables, shocks)
     out["tariff_revenue"] = sum(v[0] for v in money.values())
     out["quota_rent"] = sum(v[1] for v in money.values())
@@ -284,4 +295,41 @@ def field_kpis(tables: dict[str, dict[str, list]]) -> dict[str, float]:
     for lab in sorted(share):
         out[f"dependency_compute[{lab}]"] = _mean(share[lab])
         out[f"dependency_equity[{lab}]"] = equity[lab][1]
+    return out
+
+
+def risk_kpis(tables: dict[str, dict[str, list]]) -> dict[str, float]:
+    """Who bears the risk over a run (ODD 7.18), from the ``risk`` and ``spvs`` tables:
+    realised losses in all, by party type and by source, and the shares of exposure ($ at
+    risk summed over ticks) by party type and by source. Every agent type of the run and
+    every source gets a value (0 when it bore nothing), so paired runs compare member by
+    member; NaN for a run written before the risk table."""
+    from market.risk import SOURCES
+
+    r = tables.get("risk")
+    if r is None:
+        return {"realised_loss": math.nan, "spv_defaults": math.nan}
+    types = sorted({*tables["agents"]["type"], "lender", "investor"})
+    loss = dict.fromkeys(types, 0.0)
+    by_source = dict.fromkeys(SOURCES, 0.0)
+    exposure = dict.fromkeys(types, 0.0)
+    source_exposure = dict.fromkeys(SOURCES, 0.0)
+    for typ, src, e, x in zip(r["party_type"], r["source"], r["exposure"], r["realised_loss"]):
+        loss[typ] = loss.get(typ, 0.0) + x
+        by_source[src] = by_source.get(src, 0.0) + x
+        exposure[typ] = exposure.get(typ, 0.0) + e
+        source_exposure[src] = source_exposure.get(src, 0.0) + e
+    total = math.fsum(exposure.values())
+    out = {"realised_loss": math.fsum(loss.values())}
+    for typ in sorted(loss):
+        out[f"risk_loss[{typ}]"] = loss[typ]
+        out[f"risk_exposure_share[{typ}]"] = exposure[typ] / total if total > 0 else math.nan
+    for src in sorted(by_source):
+        out[f"risk_loss_by_source[{src}]"] = by_source[src]
+        out[f"risk_source_share[{src}]"] = source_exposure[src] / total if total > 0 else math.nan
+    spv = tables.get("spvs", {})
+    last: dict[str, bool] = {}
+    for name, d in zip(spv.get("spv", ()), spv.get("defaulted", ())):
+        last[name] = bool(d)
+    out["spv_defaults"] = float(sum(last.values()))
     return out

@@ -425,7 +425,7 @@ def resolve_sweep_plan(path: str | os.PathLike[str]) -> Path:
     return _resolve_shipped(path, SHIPPED_SWEEPS)
 
 
-APPENDED = ("shocks", "contracts", "routes", *SECTIONS)
+APPENDED = ("shocks", "contracts", "spvs", "routes", *SECTIONS)
 """The lists a scenario with a ``base`` appends to the base's (shocks, contracts, routes
 and agents, e.g. a regional part as one more ``[[designers]]``)."""
 VARIANT_KEYS = ("base", "meta", "overrides", *APPENDED)

@@ -125,7 +125,7 @@ class Credit:
         by_name = self.model.by_name
         for payee in sorted(paid):
             bearer = payee
-            if payee != EXTERNAL and by_name[payee].defaulted:
+            if payee not in by_name or by_name[payee].defaulted:  # outside or an SPV
                 bearer = EXTERNAL
             ledger.pay(bearer, agent.name, deficit * paid[payee] / total, "default")
 

@@ -43,12 +43,15 @@ from market.history import History
 from market.ledger import EXTERNAL, Ledger
 from market.network import build_network, route_table, routes_for_tick
 from market.outcome import TickOutcome
+from market.risk import RiskBook
 from market.scenario import Scenario
 from market.shocks import PolicyState, policy_at
+from market.spv import FINANCING_KINDS as SPV_FINANCING
+from market.spv import SpvDesk
 from market.tick_metrics import TickRecorder
 from optimizers import Clearer, Clearing, OrderBook, SolverOptions
 
-CAPITAL_KINDS = ("capex", "prepayment")  # not part of operating profit
+CAPITAL_KINDS = ("capex", "prepayment", *SPV_FINANCING)  # not part of operating profit
 CAPITAL_PURCHASES = ("spot:tools",)  # capex for the buyer, revenue for the seller (ODD 7.14)
 
 
@@ -102,6 +105,8 @@ class MarketModel(mesa.Model):
         self.clearer = Clearer(solver_options or SolverOptions())
         self.desk = ct.ContractDesk(self)
         self.credit = Credit(self)
+        self.risk = RiskBook(self)  # who financed each expansion (market.risk)
+        self.spvs = SpvDesk(self)  # data-centre SPVs (market.spv)
         self.trading = self.agents  # agents that have not defaulted (market.credit)
         self.ledger = Ledger()  # open: payments until the end of the next tick
         self.last_ledger = Ledger()  # the last tick's payments, as applied to cash
@@ -248,7 +253,9 @@ class MarketModel(mesa.Model):
         for a in self.by_name.values():
             if a.cash < 0 and not a.defaulted:  # a defaulted agent's debt is frozen
                 self.ledger.pay(a.name, EXTERNAL, -a.cash * rate, "interest")
+        self.spvs.settle(self.ledger)
         self.credit.settle(self.ledger)
+        self.risk.close_tick(self.ledger)
         net = self.ledger.net()
         operating = self.ledger.net(exclude=CAPITAL_KINDS, exclude_paid=CAPITAL_PURCHASES)
         for _, payee, amount, kind in self.ledger.rows:

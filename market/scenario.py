@@ -353,14 +353,15 @@ class Behaviour(Strict):
         "its value and demand_top_price x its value.",
     )
     demand_floor_price: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False), _REAL] = Field(
-        0.5,
+        0.8,
         description="Lowest price on a lab's demand curve, as a share of its value per "
         "H100e-quarter: below its value it wants more, with the same elasticity, down to "
-        "this price (cheap compute finds more use: inference prices at constant capability "
-        "fell ~10x a year, PF §13; estimate). 1 = no demand below the value.",
+        "this price (cheap compute finds more use, PF §13; within a quarter only a little: "
+        "at 0.8 of its value a use wants 1.25-1.4x, e = 1-1.5; estimate). 1 = no demand "
+        "below the value.",
     )
     demand_floor_steps: Annotated[int, Field(ge=0, le=50), _WHOLE] = Field(
-        4,
+        2,
         description="Steps of each lab's demand curve per use below its value (0 = none).",
     )
     demand_top_price: Annotated[float, Field(ge=1, le=MAX_RATIO, allow_inf_nan=False), _REAL] = (
@@ -465,6 +466,29 @@ class Behaviour(Strict):
         "reservations count the prepayment): so tools go first to the expansions that "
         "pay back best (ODD 7.14). An estimate: an expansion that just passes its test "
         "pays up to 50% over list before it waits for tools.",
+    )
+
+    # -- who bears the risk (ODD 7.18, market/risk.py)
+    stranded_idle_share: Share = Field(
+        0.3,
+        description="Idle share of a project's capacity (1 - sold / available, from its "
+        "owner's capacity rows), averaged over the last stranded_ticks ticks, at or above "
+        "which the capacity counts as stranded (ODD 7.18). Estimate: below ~70% "
+        "utilisation a fab or a data centre is considered under-used.",
+    )
+    stranded_ticks: Annotated[int, Field(ge=1, le=40), _WHOLE] = Field(
+        4,
+        description="Ticks over which a project's idle share is averaged: when the mean "
+        "reaches stranded_idle_share its book value is written down to (1 - the mean) x "
+        "its unimpaired value (4 = a year: an impairment test looks past one bad quarter; "
+        "ODD 7.18).",
+    )
+    capacity_life: Annotated[int, Field(ge=1, le=400), _WHOLE] = Field(
+        40,
+        description="Ticks over which a supplier's new capacity (a fab, HBM, CoWoS or "
+        "packaging line, a DRAM wafer pool, MW, networking kit, shells) is depreciated in "
+        "the risk book: its book value falls by 1/capacity_life a tick (40 = 10 years, "
+        "estimate: fab shells and tools 5-10+ years). Fleets use their owner's fleet_life.",
     )
 
 
@@ -891,6 +915,46 @@ class ContractSpec(Strict):
     exclusive: bool = Field(False, description="Closes the buyer's routes to rival sellers.")
 
 
+class SpvSpec(Strict):
+    """A data-centre special-purpose vehicle (ODD 7.18, ``market/spv.py``): from ``start``
+    it buys, with debt and equity, the shells and MW its anchor tenant (a hyperscaler)
+    buys, up to ``size`` $, and leases them back under a take-or-pay lease renewed every
+    ``lease_term`` ticks."""
+
+    name: str = Field(description="The SPV's name (e.g. 'Hyperion SPV'); a ledger party.")
+    tenant: str = Field(description="The anchor tenant: a hyperscaler's name.")
+    size: Pos = Field(description="$ of shells and MW it finances in all.")
+    start: Ticks = Field(0, description=f"First tick it finances the tenant's MW ({DATE_HELP}).")
+    debt_share: Share = Field(
+        description="Share of each purchase paid with the SPV's debt (the rest is equity)."
+    )
+    tenant_equity: Share = Field(
+        0.0, description="Tenant's share of the SPV's equity (the rest: outside investors)."
+    )
+    rate: Ratio = Field(description="Interest on the SPV's debt, per year (0.0658 = 6.58%).")
+    debt_term: Annotated[int, Field(ge=1, le=MAX_TICKS), _WHOLE] = Field(
+        description="Ticks over which each drawing of debt is repaid in equal instalments."
+    )
+    coverage: PosRatio = Field(
+        1.25,
+        description="Rent / debt service (the debt-service coverage ratio the lease is set "
+        "at); the rest of the rent goes to the equity holders.",
+    )
+    lease_term: Annotated[int, Field(ge=1, le=MAX_TICKS), _WHOLE] = Field(
+        description="Ticks between lease renewals, from start; at each the tenant renews "
+        "the share of the MW it uses."
+    )
+    rvg: Share = Field(
+        0.0,
+        description="Residual-value guarantee: share of the SPV's size the tenant pays its "
+        "lenders at most if the SPV defaults (0 = none).",
+    )
+    recovery: Share = Field(
+        0.4,
+        description="Share of its assets' book value the lenders recover when it defaults.",
+    )
+
+
 class RouteSpec(Strict):
     """Overrides one default route's capacity or cost."""
 
@@ -979,6 +1043,7 @@ def _to_tick(value: Any, start_year: int, ticks_per_year: int, where: str) -> An
 DATED_FIELDS: dict[str, tuple[str, ...]] = {
     "shocks": ("start", "end"),
     "contracts": ("start",),
+    "spvs": ("start",),
     "product_schedules": ("date",),
 }
 """Sections whose entries' fields accept a date (besides the dated keys of ``DATED_KEYS``)."""
@@ -1276,6 +1341,11 @@ class Scenario(Strict):
     labs: tuple[LabSpec, ...] = ()
     dram_buyers: tuple[DramBuyerSpec, ...] = ()
     contracts: tuple[ContractSpec, ...] = ()
+    spvs: tuple[SpvSpec, ...] = Field(
+        (),
+        description="Data-centre SPVs financing hyperscalers' shells and MW (ODD 7.18); "
+        "[] leaves every tenant to its own balance sheet.",
+    )
     routes: tuple[RouteSpec, ...] = ()
     shocks: tuple[ShockSpec, ...] = ()
     capacity_schedules: tuple[CapacitySchedule, ...] = ()
@@ -1376,6 +1446,18 @@ class Scenario(Strict):
                         )
                 if c.seller == c.buyer:
                     raise ValueError(f"{section}[{i}]: seller and buyer are the same agent")
+        spv_names = set()
+        for i, v in enumerate(self.spvs):
+            if v.tenant not in hypers:
+                raise ValueError(
+                    f"spvs[{i}].tenant: {v.tenant!r} is not a hyperscaler; an SPV's anchor "
+                    f"tenant is one of {sorted(hypers)}"
+                )
+            if v.name in names or v.name in spv_names:
+                raise ValueError(
+                    f"spvs[{i}].name: {v.name!r} is already used; give the SPV a name of its own"
+                )
+            spv_names.add(v.name)
         for i, c in enumerate(self.contracts):
             if c.start >= self.meta.horizon:
                 raise ValueError(

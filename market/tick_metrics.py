@@ -53,6 +53,12 @@ Tables (one row per tick and key; money in $, quantities per tick in the good's 
   agents located in the region), use (units the region's buyers received this tick),
   self_sufficiency (min(1, capacity / use); NaN when use is 0); one row per region of
   any agent and good (``market.sovereignty``).
+- ``risk``: tick, project ("<owner>:<asset>"), owner, party, party_type, source, financed
+  ($ this tick), invested ($ so far), exposure ($: the stake's book value) and
+  realised_loss ($ written down this tick); one row per stake (``market.risk``, ODD 7.18).
+- ``spvs``: tick, spv, tenant, drawn ($ of shells and MW bought so far), debt ($
+  outstanding), assets ($ book value), mw (MW under lease), lease_share, rent and
+  debt_service ($ this tick), defaulted, rvg_paid ($; ``market.spv``).
 - ``single_points``: tick, lab, good (the upstream tier: compute, accelerator, wafer,
   hbm, cowos, networking, shell), supplier (the one with the largest share of the lab's
   supply in that tier, traced upstream: lab <- hyperscalers (this tick's compute) <-
@@ -75,7 +81,7 @@ from typing import TYPE_CHECKING
 
 import mesa
 
-from market import metrics, sovereignty
+from market import metrics, risk, sovereignty
 from market.agents import ChipDesigner, Hyperscaler, Lab
 from market.backlog import QUOTED
 from market.goods import GOODS
@@ -152,6 +158,9 @@ TABLES = {
         "tick", "date", "designer", "generation", "share", "made", "installed",
         "mw_per_h100e", "utilisation", "rental_per_chip_hour",
     ],
+    "risk": ["tick", *risk.COLUMNS],
+    "spvs": ["tick", "spv", "tenant", "drawn", "debt", "assets", "mw", "lease_share", "rent",
+             "debt_service", "defaulted", "rvg_paid"],
 }  # fmt: skip
 
 NAN = float("nan")
@@ -291,6 +300,13 @@ class TickRecorder:
         self._generations(t, date)
         self._sovereignty(t)
         self._dependency(t)
+        self._extend("risk", m.risk.rows(t))
+        for v in m.spvs.spvs:
+            self._row(
+                "spvs", tick=t, spv=v.name, tenant=v.spec.tenant, drawn=v.drawn, debt=v.debt,
+                assets=v.asset, mw=v.mw, lease_share=v.lease_share, rent=v.rent,
+                debt_service=v.service, defaulted=v.defaulted, rvg_paid=v.rvg_paid,
+            )  # fmt: skip
 
     def _finance(self, t: int) -> dict[str, float]:
         """One ``finance`` row per agent (ODD 7.16); returns the market totals for ``ticks``."""

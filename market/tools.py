@@ -30,6 +30,7 @@ class ToolOrder:
     lead: int  # ticks from ordering to use (the permitted lead time at the order)
     value: float  # its payback ratio rho (share of capex repaid in payback_ticks)
     reserved: bool = False  # financed by a customer's reservation: it never cancels
+    customer: str = ""  # the customer that reserved (and prepaid part of) it, if any
 
     def non_tool_capex(self, tools_per_unit: float) -> float:
         """$ per unit/tick of the expansion that is not tools (construction, install)."""

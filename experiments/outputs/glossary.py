@@ -139,6 +139,37 @@ COLUMNS: dict[str, dict[str, str]] = {
         "(equity-for-compute contracts signed so far; '' if none)",
         "equity_share": "share of the lab's equity that holder holds",
     },
+    "risk": {
+        "project": "an owner's asset built by expansions: '<owner>:<asset>' (a line's good, "
+        "'fleet' for a hyperscaler's installs, 'dram_wafer' for a DRAM wafer pool, 'shell' "
+        "for an SPV's shells and MW; ODD 7.18)",
+        "owner": "the agent or SPV that owns the project's capacity",
+        "party": "who financed the stake and bears its losses (an agent, '<SPV> lenders', "
+        "'<SPV> investors')",
+        "party_type": "the party's agent type, or 'lender' / 'investor' outside the model",
+        "source": "how the stake was financed: own_cash, debt (the owner's credit line), "
+        "prepayment (a customer's capacity reservation), spv_debt, spv_equity, rvg (a "
+        "residual-value guarantee called), vendor_financing, lease",
+        "financed": "$ the party put into the project this tick",
+        "invested": "$ the party has put into the project so far",
+        "exposure": "$ at risk: the stake's book value (depreciated by 1/life a tick, after "
+        "write-downs; SPV lenders: debt outstanding)",
+        "realised_loss": "$ of the stake written down this tick (stranded capacity, a "
+        "defaulted owner or SPV)",
+    },
+    "spvs": {
+        "spv": "the data-centre SPV's name (scenario spvs)",
+        "tenant": "its anchor tenant (a hyperscaler)",
+        "drawn": "$ of the tenant's shells and MW the SPV has bought so far",
+        "debt": "$ of the SPV's debt outstanding",
+        "assets": "$ book value of its shells and MW (after a default: what the lenders recovered)",
+        "mw": "MW of shell under lease to the tenant",
+        "lease_share": "share of the lease still in force (falls when the tenant hands MW back)",
+        "rent": "$ the tenant paid this tick",
+        "debt_service": "$ of interest and instalments due this tick",
+        "rvg_paid": "$ the tenant paid under its residual-value guarantee (cumulative)",
+        "defaulted": "whether the SPV has defaulted (tenant left, or rent below debt service)",
+    },
     "token_costs": {
         "tier": "model tier (scenario token_tiers: small, large, reasoning)",
         "price": "$ per H100e-quarter: this tick's compute price (prices table)",

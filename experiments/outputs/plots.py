@@ -181,6 +181,8 @@ def plot_run(tables: dict, out: Path, title: str = "",
     paths.append(plot_capacity(tables, out / "capacity.png", title))
     if tables.get("generations", {}).get("tick"):  # designers with generations (ODD 7.15)
         paths.append(plot_generations(tables, out / "generations.png", title))
+    if len(tables.get("risk", {}).get("tick", ())):  # who bears the risk (ODD 7.18)
+        paths.append(plot_risk(tables, out / "risk.png", title))
 
     fig, ax = plt.subplots(figsize=(9, 4.5))
     ex = pd.DataFrame(tables["exposure"])
@@ -293,6 +295,43 @@ def plot_capacity(tables: dict, path: Path, title: str = "") -> Path:
         _shade_shocks(ax, tables)
         _dates(ax, tables)
     fig.suptitle(f"{title} capacity per agent and good (median over seeds; shaded: shocks)")
+    _save(fig, path, [])
+    return path
+
+
+def plot_risk(tables: dict, path: Path, title: str = "") -> Path:
+    """Who bears the risk of expansions (ODD 7.18): exposure ($ at risk) by party type and
+    by source, stacked, and realised losses by party type, cumulative; medians over seeds
+    of each tick's sums, $ billions."""
+    r = pd.DataFrame(tables["risk"])
+    if "seed" not in r.columns:
+        r["seed"] = 0
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    panels = (
+        ("party_type", "exposure", False, "exposure by party type"),
+        ("source", "exposure", False, "exposure by source of financing"),
+        ("party_type", "realised_loss", True, "realised losses by party type, cumulative"),
+    )
+    for ax, (key, col, cumulative, what) in zip(axes, panels):
+        per = r.groupby(["seed", "tick", key])[col].sum().unstack(key).fillna(0.0)
+        if cumulative:
+            per = per.groupby(level="seed").cumsum()
+        med = per.groupby(level="tick").median() / 1e9
+        med = med.loc[:, med.abs().max() > 0]
+        if cumulative:
+            for c in med.columns:
+                ax.plot(med.index, med[c], lw=1.4, label=c)
+        elif len(med.columns):
+            ax.stackplot(med.index, med.T.values, labels=list(med.columns), alpha=0.8)
+        ax.set_title(what, fontsize=9)
+        ax.set_ylabel("$ billion")
+        if len(med.columns):
+            ax.legend(fontsize=6, ncol=2)
+        else:
+            ax.text(0.5, 0.5, "none", ha="center", transform=ax.transAxes)
+        _shade_shocks(ax, tables)
+        _dates(ax, tables)
+    fig.suptitle(f"{title} who bears the risk of expansions (median over seeds; shaded: shocks)")
     _save(fig, path, [])
     return path
 

@@ -51,6 +51,7 @@ RUN_SECTIONS = {
     "Capacity per agent and good": ["capacity.png"],
     "Dependency on regions": ["exposure.png"],
     "KPIs the field uses": ["field.png"],
+    "Who bears the risk": ["risk.png"],
     "Supply network": ["network_t*.png"],
 }
 

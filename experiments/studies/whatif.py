@@ -81,6 +81,10 @@ DETAIL_KPIS: tuple[str, ...] = (
     "region_compute_received[*]",
     "region_unmet_share[*]",
     "compute_received[*]",
+    "realised_loss",
+    "spv_defaults",
+    "risk_loss[*]",
+    "risk_loss_by_source[*]",
 )
 """Rents, energy, emissions, carbon price and clean energy paid, stock written off, the
 memory tier's prices and wafer split (ODD 7.12), and KPIs per region and per lab, which a

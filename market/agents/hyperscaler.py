@@ -177,6 +177,16 @@ class Hyperscaler(MarketAgent):
         self._pue_mw += mw * pue
         self._wue_mw += mw * wue
 
+    def give_back_shells(self, mw: float) -> None:
+        """Hand back ``mw`` MW of leased shell (an SPV's lease not renewed, ODD 7.18): its
+        shell stock falls, its average cooling unchanged."""
+        if not self.spec.shells or self.shell_mw <= 0:
+            return
+        kept = max(0.0, 1.0 - mw / self.shell_mw)
+        self.shell_mw *= kept
+        self._pue_mw *= kept
+        self._wue_mw *= kept
+
     def capacity_for(self, good: str) -> float:
         return (self.available or self.fleet_size) if good == "compute" else 0.0
 

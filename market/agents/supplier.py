@@ -134,13 +134,18 @@ class Supplier(MarketAgent):
             spent = self.model.outcome.spent.get((self.name, "tools"), 0.0)
             self.capex_total += spent  # tools are capital spending (paid in the clearing)
             self.tools_unfilled = 0.0
+            got_all = sum(fills[: len(lines)])
+            tool_price = spent / got_all if got_all > 0 else 0.0
             for line, got in zip(lines, fills):
                 self.tools_unfilled += max(0.0, line.tools_on_order() - got)
-                self._receive_tools(line, got)
+                self._receive_tools(line, got, tool_price)
 
-    def _receive_tools(self, line: Line, tools: float) -> None:
+    def _receive_tools(self, line: Line, tools: float, tool_price: float = 0.0) -> None:
         """Capacity enters the pipeline for the tools received (oldest orders first);
-        the rest of its capex is paid now; own orders past the patience are cancelled."""
+        the rest of its capex is paid now; own orders past the patience are cancelled.
+        Each order's tools (at ``tool_price`` $ per tool unit) and the rest of its capex go
+        into the risk book (``market.risk``), a reserved order's prepaid share as the
+        customer's."""
         m = self.model
         t = m.tick
         units = tools / line.tools_per_unit
@@ -154,6 +159,9 @@ class Supplier(MarketAgent):
             cost = take * order.non_tool_capex(line.tools_per_unit)
             m.ledger.pay(self.name, EXTERNAL, cost, "capex")
             self.capex_total += cost
+            self._record(line, cost + take * line.tools_per_unit * tool_price, order.customer)
+        if units > 0:  # tools beyond its orders' need (within tolerance): its own
+            self._record(line, units * line.tools_per_unit * tool_price, "")
         patience = m.world.behaviour.tool_patience
         keep = []
         for order in line.tool_orders:
@@ -232,19 +240,42 @@ class Supplier(MarketAgent):
         ratio at ``price`` ($ per unit it will earn): a reservation passes its contract
         price (and counts the customer's prepayment), its own expansion its price EMA."""
         lead = self.lead_time(line)
+        customer = self._reserving_customer(line) if price is not None else ""
         if line.tools_per_unit <= 0:
             cost = units * capex_per_unit
             line.pipeline.append((self.model.tick + lead, units))
             self.model.ledger.pay(self.name, EXTERNAL, cost, "capex")
             self.capex_total += cost
+            self._record(line, cost, customer)
             return
         earns = price if price is not None else (line.price_ema or line.price())
         b = self.model.world.behaviour
         prepaid = b.reservation_prepayment if price is not None else 0.0
         value = payback_ratio(earns - line.unit_cost, b.payback_ticks, capex_per_unit, prepaid)
         line.tool_orders.append(
-            ToolOrder(self.model.tick, units, capex_per_unit, lead, value, price is not None)
+            ToolOrder(
+                self.model.tick, units, capex_per_unit, lead, value, price is not None, customer
+            )
         )
+
+    def _reserving_customer(self, line: Line) -> str:
+        """The buyer of the capacity reservation just signed for ``line`` (the desk signs
+        it, then asks for the capacity: ``ContractDesk.reserve_capacity``), else ""."""
+        book = self.model.desk.book.contracts
+        c = book[-1] if book else None
+        if c is not None and c.kind == "capacity_reservation" and c.seller == self.name:
+            return c.buyer if c.good == line.good else ""
+        return ""
+
+    def _record(self, line: Line, cost: float, customer: str) -> None:
+        """Capex paid this tick for ``line`` into the risk book (``market.risk``): a
+        customer's reservation prepaid ``reservation_prepayment`` of it, the rest is the
+        supplier's own cash and debt."""
+        risk = self.model.risk
+        prepaid = self.model.world.behaviour.reservation_prepayment * cost if customer else 0.0
+        if prepaid > 0:
+            risk.record_expansion(self.name, line.good, prepaid, "prepayment", party=customer)
+        risk.record_expansion(self.name, line.good, cost - prepaid)
 
 
 class SingleLineSupplier(Supplier):

@@ -208,8 +208,9 @@ def test_a_reused_run_folder_does_not_embed_old_plots(tmp_path):
     text = build_report(out).read_text()
     assert "network_t039" not in text
     lead = any(name.startswith("lead_time") for name in tables_ticks_columns(out))
-    # 6 plots (with the field's KPIs, ODD 7.16), lead times if quoted, networks at ticks 0-2
-    assert len(re.findall(r'src="data:image/png;base64,', text)) == 6 + lead + 3
+    # 7 plots (with the field's KPIs, ODD 7.16, and who bears the risk, ODD 7.18), lead times
+    # if quoted, networks at ticks 0-2
+    assert len(re.findall(r'src="data:image/png;base64,', text)) == 7 + lead + 3
 
 
 def test_resume_refuses_a_folder_whose_manifest_does_not_name_its_study(tmp_path):

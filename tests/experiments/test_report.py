@@ -49,11 +49,13 @@ def test_every_plot_is_produced_and_non_empty_for_the_baseline(baseline_run):
     )
     sections = [s for s in RUN_SECTIONS if lead or s != "Lead times"]
     assert "field.png" in pngs and _not_blank(pngs["field.png"])
+    assert "risk.png" in pngs and _not_blank(pngs["risk.png"])  # who bears the risk (7.18)
     for section in ("Summary", *sections, "Shocks and policies", "Manifest"):
         assert f"<h2>{section}</h2>" in text, section
     images = re.findall(r'src="data:image/png;base64,', text)
     # self-contained: every plot embedded (lead times only when the market quotes them)
-    assert len(images) == 6 + lead + len(networks)  # 6: with the field's KPIs (ODD 7.16)
+    # 7: with the field's KPIs (ODD 7.16) and who bears the risk (ODD 7.18)
+    assert len(images) == 7 + lead + len(networks)
     assert "price accelerator" in text and "scenario_hash" in text
 
 
