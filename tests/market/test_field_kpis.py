@@ -139,7 +139,8 @@ def test_hyperscalers_returns_follow_their_ledger_and_install_cost():
         fleet, sold = f.loc[name, "max_capacity"], f.loc[name, "sold"]
         assert f.loc[name, "roi_fleet"] == pytest.approx((rev - cost - k / life * fleet)
                                                          / (k * fleet))  # fmt: skip
-        assert f.loc[name, "idle_cost"] == pytest.approx(k / life * (fleet - sold))
+        # $ of idle fleet: solver noise in ``sold`` (a fully rented fleet) reads as 0
+        assert f.loc[name, "idle_cost"] == pytest.approx(k / life * (fleet - sold), abs=1e-3)
     assert f.loc["google", "idle_cost"] > 0  # half its fleet was out
 
 
