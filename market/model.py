@@ -38,6 +38,7 @@ from market.agents.supplier import Supplier, list_prices
 from market.allocation import Allocation
 from market.backlog import LeadTimes
 from market.credit import Credit
+from market.financing import Financing
 from market.goods import GOODS, INSTALL, STOCK
 from market.history import History
 from market.ledger import EXTERNAL, Ledger
@@ -100,6 +101,7 @@ class MarketModel(mesa.Model):
         self.family = {d: tuple(sorted(e for e in root if root[e] == r)) for d, r in root.items()}
         self.clearer = Clearer(solver_options or SolverOptions())
         self.desk = ct.ContractDesk(self)
+        self.financing = Financing(self)
         self.credit = Credit(self)
         self.trading = self.agents  # agents that have not defaulted (market.credit)
         self.ledger = Ledger()  # open: payments until the end of the next tick
@@ -139,12 +141,14 @@ class MarketModel(mesa.Model):
         self._learn_prices()
         self._settle_trades()
         self.trading.shuffle_do("settle")
+        self.financing.settle()  # backstops and vendor financing (ODD 7.17)
         self.allocation.learn()
         self.unmet_by_hyperscaler = unmet_by_hyperscaler(
             self.agents_of(Hyperscaler), self.agents_of(Lab), self.outcome
         )
         self.lead_times.quote()
         self.trading.shuffle_do("decide")
+        self.financing.offer_equity()  # hyperscalers' equity-for-compute offers (ODD 7.17)
         self.desk.sign_requests()
         self.desk.renew_supply_agreements()
         self._interest_and_cash()
@@ -220,7 +224,9 @@ class MarketModel(mesa.Model):
             return 0.0
         h = self.by_name[buyer]
         # The recent accelerator price; before any trade, the buyer's value of an H100e.
-        price = self.price_ema.get("accelerator", h.spec.value_per_h100e)
+        price = self.price_ema.get("accelerator")
+        if price is None:  # a lab buying for its own fleet has no install value: no cost yet
+            price = getattr(h.spec, "value_per_h100e", 0.0)
         share = sum(h.fleet_share(d) for d in self.family[seller])
         cost = self.world.behaviour.switching_cost * price * max(0.0, 1.0 - share)
         self._switching[(seller, buyer, good)] = cost
@@ -246,10 +252,7 @@ class MarketModel(mesa.Model):
         self.desk.settle(out.deliveries, self._route_cost, self._switching)
 
     def _interest_and_cash(self) -> None:
-        rate = self.world.behaviour.debt_rate
-        for a in self.by_name.values():
-            if a.cash < 0 and not a.defaulted:  # a defaulted agent's debt is frozen
-                self.ledger.pay(a.name, EXTERNAL, -a.cash * rate, "interest")
+        self.credit.charge_interest(self.ledger)  # to financiers and outside (ODD 7.10, 7.17)
         self.credit.settle(self.ledger)
         net = self.ledger.net()
         operating = self.ledger.net(exclude=CAPITAL_KINDS, exclude_paid=CAPITAL_PURCHASES)

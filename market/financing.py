@@ -1,0 +1,201 @@
+"""Financing structures settled outside the clearing (ODD 7.17): leases' rents and residual
+values, backstops, vendor financing, and hyperscalers' equity-for-compute offers.
+
+- lease (``contracts``: delivered as a commitment; rent, ledger kind ``lease``): with
+  ``price`` 0 the rent is ``break_even_rent`` of the leased accelerators' value, so the
+  rents and the residual value at the end repay the lessor at ``debt_rate``; the
+  accelerators stay the lessor's (``residual_value``), so when the lessee defaults or
+  leaves the lessor keeps them and loses the rent still to come (``market.credit``);
+- backstop (seller: a neocloud; buyer: the guarantor): each tick the guarantor buys the
+  neocloud's unsold compute, ``u = min(q, available - sold, (limit - paid) / price)``
+  H100e-quarters at ``price`` (kind ``backstop``);
+- vendor financing (seller: a designer; buyer: a lab): each tick the designer invests
+  ``price`` $ per GW of its accelerators deployed for the lab (kind
+  ``vendor_investment``), at most ``quantity`` GW a tick and ``limit`` $ in all; the GW
+  are the designer's accelerators bought this tick by the lab itself (its own fleet) or by
+  its hyperscalers in proportion to the lab's share of their rented compute, and the $
+  they paid the designer for them is the investment's return (``Contract.delivered_total``);
+- equity offers (``offer_equity``): a hyperscaler with ``equity_investor`` offers a lab
+  that is short of compute credits for equity.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from market.contracts import SETTLED_APART, Contract
+from market.ledger import EXTERNAL
+
+if TYPE_CHECKING:
+    from market.model import MarketModel
+
+
+def residual_share(years: float, curve: tuple[float, ...]) -> float:
+    """Resale value of an accelerator ``years`` old as a share of its value new: 1 at 0,
+    ``curve[k-1]`` after k years, linear between, ``curve[-1]`` after the last point."""
+    if years <= 0 or not curve:
+        return 1.0
+    points = (1.0, *curve)
+    k = int(years)
+    if k >= len(curve):
+        return points[-1]
+    frac = years - k
+    return points[k] + (points[k + 1] - points[k]) * frac
+
+
+def break_even_rent(value: float, term: int, rate: float, residual: float) -> float:
+    """$ of rent per tick that repays ``value`` $ over ``term`` ticks at ``rate`` per tick
+    when the lessor keeps ``residual`` x value at the end:
+    ``value = sum_{t=1..T} R / (1 + i)^t + residual x value / (1 + i)^T``."""
+    if term <= 0:
+        raise ValueError("a lease needs a term of at least one tick")
+    if rate <= 0:
+        return value * (1 - residual) / term
+    disc = (1 + rate) ** -term
+    return (value - residual * value * disc) * rate / (1 - disc)
+
+
+class Financing:
+    """The model's financing structures (one per model)."""
+
+    def __init__(self, model: MarketModel) -> None:
+        self.model = model
+        self._apart: list[Contract] | None = None  # backstops and vendor financing
+
+    # ------------------------------------------------------------------ leases
+    def price_lease(self, c: Contract) -> None:
+        """Set a lease's rent to its break-even rent (``break_even_rent``) at ``debt_rate``."""
+        m = self.model
+        years = c.term / m.world.meta.ticks_per_year
+        share = residual_share(years, m.world.behaviour.residual_values)
+        c.price = break_even_rent(c.asset_value, c.term, m.world.behaviour.debt_rate, share)
+
+    def residual_value(self, c: Contract, tick: int | None = None) -> float:
+        """$ the leased accelerators are worth at ``tick`` (default now): asset value x
+        quantity x ``residual_share`` of their age since signing; the lessor's, whatever
+        the lessee does."""
+        m = self.model
+        t = m.tick if tick is None else tick
+        years = max(0, t - c.signed) / m.world.meta.ticks_per_year
+        return c.asset_value * c.quantity * residual_share(years, m.world.behaviour.residual_values)
+
+    # ------------------------------------------------------------------ each tick
+    def settle(self) -> None:
+        """Call this tick's backstops and vendor financing (after the agents settled)."""
+        m = self.model
+        if self._apart is None:
+            self._apart = [c for c in m.desk.book.contracts if c.kind in SETTLED_APART]
+        if not self._apart:
+            return
+        b = m.world.behaviour
+        t = m.tick
+        bought = None
+        for c in self._apart:
+            if not c.active(t):
+                continue
+            seller, buyer = m.by_name[c.seller], m.by_name[c.buyer]
+            if seller.defaulted or buyer.defaulted:
+                continue
+            if c.kind == "backstop" and b.backstops:
+                self._call_backstop(c, seller)
+            elif c.kind == "vendor_financing" and b.vendor_financing:
+                if bought is None:
+                    bought = self._accelerators_bought()
+                self._invest(c, bought.get(c.seller, {}))
+
+    def _call_backstop(self, c: Contract, neocloud) -> None:
+        """The guarantor buys the neocloud's unsold compute, up to the contract's caps."""
+        room = (c.limit - c.paid_total) / c.price if c.price > 0 else float("inf")
+        units = max(0.0, min(c.quantity, neocloud.available - neocloud.sold, room))
+        if units <= 0:
+            return
+        pay = self.model.ledger.pay
+        pay(c.buyer, c.seller, units * c.price, "backstop")
+        pay(c.seller, EXTERNAL, units * neocloud.spec.opex, "operating")  # it runs them
+        c.delivered_total += units
+        c.paid_total += units * c.price
+
+    def _accelerators_bought(self) -> dict[str, dict[str, tuple[float, float]]]:
+        """designer -> buyer -> (H100e, $) of accelerators bought at spot this tick."""
+        out: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+        for seller, buyer, good, q, p in self.model.outcome.spot:
+            if good == "accelerator" and q > 0:
+                row = out[seller][buyer]
+                row[0] += q
+                row[1] += p * q
+        return {d: {h: (v[0], v[1]) for h, v in rows.items()} for d, rows in out.items()}
+
+    def _invest(self, c: Contract, bought: dict[str, tuple[float, float]]) -> None:
+        """The designer invests ``price`` $ per GW of its accelerators deployed for the lab."""
+        m = self.model
+        flows = m.outcome.flows
+        gw = spent = 0.0
+        for buyer, (units, dollars) in sorted(bought.items()):
+            a = m.by_name[buyer]
+            if buyer == c.buyer:
+                share = 1.0  # the lab's own fleet
+            else:
+                sold = getattr(a, "sold", 0.0)
+                share = flows.get((buyer, c.buyer, "compute"), 0.0) / sold if sold > 0 else 0.0
+            if share <= 0:
+                continue
+            gw += units * share * a.spec.mw_per_h100e / 1000.0
+            spent += dollars * share
+        gw = min(gw, c.quantity)
+        amount = min(c.price * gw, max(0.0, c.limit - c.paid_total))
+        if amount <= 0:
+            return
+        m.ledger.pay(c.seller, c.buyer, amount, "vendor_investment")
+        c.paid_total += amount
+        c.delivered_total += spent * amount / (c.price * gw)  # the return on what it invested
+        if c.equity_share > 0 and c.limit < float("inf"):  # equity vests with the investment
+            m.by_name[c.buyer].equity_given += c.equity_share * amount / c.limit
+
+    # ------------------------------------------------------------------ equity offers
+    def offer_equity(self) -> None:
+        """Hyperscalers with ``equity_investor`` offer compute for equity to labs short of
+        compute (unmet share EMA u > ``equity_trigger``) that hold no equity-for-compute
+        deal: the investor with the most unsold compute this tick offers
+        ``q = min(equity_cover x unmet, unsold)`` H100e-quarters a tick from the next tick
+        for ``equity_term`` ticks at the compute price EMA P, for the share
+        ``min(max_equity_share, q P T / (lab_revenue_multiple x R x ticks per year))`` of
+        the lab (R its revenue last tick)."""
+        m = self.model
+        b = m.world.behaviour
+        if not b.equity_offers:
+            return
+        price = m.price_ema.get("compute")
+        if not price:
+            return
+        from market.agents import Hyperscaler, Lab
+
+        investors = [
+            h for h in m.agents_of(Hyperscaler) if h.spec.equity_investor and not h.defaulted
+        ]
+        if not investors:
+            return
+        spare = {h.name: max(0.0, h.available - h.sold) for h in investors}
+        tpy = m.world.meta.ticks_per_year
+        for lab in m.agents_of(Lab):
+            if lab.defaulted or lab.unmet_ema is None or lab.unmet_ema <= b.equity_trigger:
+                continue
+            held = m.desk.book.held(m.tick, lab.name)
+            if any(c.kind == "equity_for_compute" for c in held):
+                continue
+            name = max(sorted(spare), key=lambda n: spare[n])
+            q = min(b.equity_cover * lab.unmet, spare[name])
+            if q <= 0:
+                continue
+            valuation = b.lab_revenue_multiple * lab.revenue * tpy
+            value = q * price * b.equity_term
+            share = min(b.max_equity_share, value / valuation) if valuation > 0 else 0.0
+            if share <= 0:
+                continue  # a lab worth nothing has no equity to give
+            m.desk.book.sign(
+                kind="equity_for_compute", seller=name, buyer=lab.name, good="compute",
+                quantity=q, price=price, start=m.tick + 1, term=b.equity_term, signed=m.tick,
+                equity_share=share,
+            )  # fmt: skip
+            lab.equity_given += share
+            spare[name] -= q
