@@ -15,7 +15,7 @@ values, backstops, vendor financing, and hyperscalers' equity-for-compute offers
   are the designer's accelerators bought this tick by the lab itself (its own fleet) or by
   its hyperscalers in proportion to the lab's share of their rented compute, and the $
   they paid the designer for them is the investment's return (``Contract.delivered_total``);
-- equity offers (``offer_equity``): a hyperscaler with ``equity_investor`` offers a lab
+- equity offers (``offer_equity``): hyperscalers with ``equity_investor`` offer a lab
   that is short of compute credits for equity.
 """
 
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from market.contracts import SETTLED_APART, Contract
 from market.ledger import EXTERNAL
+from market.tolerance import REL_QUANTITY
 
 if TYPE_CHECKING:
     from market.model import MarketModel
@@ -155,12 +156,15 @@ class Financing:
     # ------------------------------------------------------------------ equity offers
     def offer_equity(self) -> None:
         """Hyperscalers with ``equity_investor`` offer compute for equity to labs short of
-        compute (unmet share EMA u > ``equity_trigger``) that hold no equity-for-compute
-        deal: the investor with the most unsold compute this tick offers
-        ``q = min(equity_cover x unmet, unsold)`` H100e-quarters a tick from the next tick
-        for ``equity_term`` ticks at the compute price EMA P, for the share
-        ``min(max_equity_share, q P T / (lab_revenue_multiple x R x ticks per year))`` of
-        the lab (R its revenue last tick)."""
+        compute: a lab with unmet share EMA u above ``equity_trigger``, at
+        ``ramp = min(1, (u - equity_trigger) / equity_ramp)``, is offered credits up to
+        ``ramp x equity_cover x unmet``, less the credits of the equity-for-compute deals
+        it holds next tick, within the investors' unsold compute this tick (shared pro
+        rata to it); each investor's deal runs from the next tick for ``equity_term``
+        ticks at the compute price EMA P, for the share
+        ``min(max_equity_share, q P T / (lab_revenue_multiple x R x ticks per year))``
+        of the lab (R its revenue last tick). A continuous rule: a hair's more unmet
+        demand makes a hair's more credits."""
         m = self.model
         b = m.world.behaviour
         if not b.equity_offers:
@@ -170,32 +174,38 @@ class Financing:
             return
         from market.agents import Hyperscaler, Lab
 
-        investors = [
-            h for h in m.agents_of(Hyperscaler) if h.spec.equity_investor and not h.defaulted
-        ]
-        if not investors:
-            return
-        spare = {h.name: max(0.0, h.available - h.sold) for h in investors}
+        spare = {
+            h.name: max(0.0, h.available - h.sold)
+            for h in m.agents_of(Hyperscaler)
+            if h.spec.equity_investor and not h.defaulted
+        }
         tpy = m.world.meta.ticks_per_year
+        nxt = m.tick + 1
         for lab in m.agents_of(Lab):
-            if lab.defaulted or lab.unmet_ema is None or lab.unmet_ema <= b.equity_trigger:
+            if lab.defaulted or lab.unmet_ema is None or lab.revenue <= 0:
                 continue
-            held = m.desk.book.held(m.tick, lab.name)
-            if any(c.kind == "equity_for_compute" for c in held):
+            ramp = min(1.0, (lab.unmet_ema - b.equity_trigger) / b.equity_ramp)
+            if ramp <= 0:
                 continue
-            name = max(sorted(spare), key=lambda n: spare[n])
-            q = min(b.equity_cover * lab.unmet, spare[name])
-            if q <= 0:
+            held = sum(
+                c.quantity
+                for c in m.desk.book.held(m.tick, lab.name)
+                if c.kind == "equity_for_compute" and c.start <= nxt < c.end
+            )
+            room = sum(spare.values())
+            q = min(ramp * b.equity_cover * lab.unmet - held, room)
+            if q <= REL_QUANTITY * max(1.0, lab.demand):
                 continue
             valuation = b.lab_revenue_multiple * lab.revenue * tpy
-            value = q * price * b.equity_term
-            share = min(b.max_equity_share, value / valuation) if valuation > 0 else 0.0
-            if share <= 0:
-                continue  # a lab worth nothing has no equity to give
-            m.desk.book.sign(
-                kind="equity_for_compute", seller=name, buyer=lab.name, good="compute",
-                quantity=q, price=price, start=m.tick + 1, term=b.equity_term, signed=m.tick,
-                equity_share=share,
-            )  # fmt: skip
-            lab.equity_given += share
-            spare[name] -= q
+            for name in sorted(spare):
+                part = q * spare[name] / room
+                if part <= 0:
+                    continue
+                share = min(b.max_equity_share, part * price * b.equity_term / valuation)
+                m.desk.book.sign(
+                    kind="equity_for_compute", seller=name, buyer=lab.name, good="compute",
+                    quantity=part, price=price, start=nxt, term=b.equity_term, signed=m.tick,
+                    equity_share=share,
+                )  # fmt: skip
+                lab.equity_given += share
+                spare[name] -= part

@@ -491,10 +491,17 @@ class Behaviour(Strict):
         description="Unmet share of a lab's demand (EMA) above which an equity investor "
         "offers it compute for equity (a lab is short). Estimate.",
     )
+    equity_ramp: PosRatio = Field(
+        0.1,
+        description="Unmet share above equity_trigger over which the credits offered to a "
+        "short lab rise from 0 to equity_cover x its unmet compute (a continuous rule, like "
+        "contract_ramp). Estimate.",
+    )
     equity_cover: Share = Field(
         0.5,
-        description="Share of a short lab's unmet compute an equity-for-compute offer covers "
-        "per tick (at most the investor's unsold compute). Estimate.",
+        description="Share of a short lab's unmet compute (H100e-quarters per tick) the "
+        "equity-for-compute credits it holds may cover, offered within the investors' unsold "
+        "compute. Estimate.",
     )
     equity_term: Annotated[int, Field(ge=1, le=40), _WHOLE] = Field(
         8,

@@ -23,6 +23,9 @@ from market.own_fleet import OwnFleet
 from market.scenario import LabSpec
 from market.tolerance import REL_QUANTITY
 
+#: Compute contracts it pays for in cash, minimum or rent included (it calls them to need).
+PAID_IN_CASH = ("take_or_pay", "lease")
+
 
 def demand_curve(
     quantity: float, value: float, elasticity: float, steps: int, top: float
@@ -126,9 +129,7 @@ class Lab(MarketAgent):
         s = self.spec
         t = self.model.tick
         due = [c for c in self.model.desk.book.held(t, self.name) if c.active(t)]
-        owed = sum(
-            (c.nominated + c.deficiency) * c.price for c in due if c.kind in ("take_or_pay", "lease")
-        )
+        owed = sum((c.nominated + c.deficiency) * c.price for c in due if c.kind in PAID_IN_CASH)
         worth = sum(c.nominated for c in due) * min(s.inference_value, s.training_value)
         earned = self.revenue if self.model.tick > 0 else spend  # no history: pays its way
         budget = self.headroom + earned - owed + worth
@@ -211,7 +212,7 @@ class Lab(MarketAgent):
         held = sum(
             c.min_take * c.quantity * c.price
             for c in m.desk.book.held(m.tick, self.name)
-            if c.kind in ("take_or_pay", "lease") and c.start <= nxt < c.end
+            if c.kind in PAID_IN_CASH and c.start <= nxt < c.end
         )
         room = self.headroom + self.revenue - held
         if price > 0 and b.contract_min_take > 0:
@@ -228,6 +229,6 @@ class Lab(MarketAgent):
         """Take-or-pay: what it expects to need, at most q (the unused minimum is paid
         for, not taken: ``contracts.ContractDesk.nominate``); else q."""
         q = contract.quantity
-        if contract.kind not in ("take_or_pay", "lease"):
+        if contract.kind not in PAID_IN_CASH:
             return q
         return min(q, self.demand)

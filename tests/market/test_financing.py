@@ -97,9 +97,7 @@ def _backstop_world(limit=math.inf, backstops=True):
                 "quantity": 20000, "price": 3000.0, "term": 12, "limit": limit}  # fmt: skip
     # Labs want little: the hyperscalers' fleets sit partly idle.
     small = {"training": 5000, "inference": 5000}
-    return _world(
-        [backstop], {"backstops": backstops}, openai=small, anthropic=small, spot=small
-    )
+    return _world([backstop], {"backstops": backstops}, openai=small, anthropic=small, spot=small)
 
 
 def test_a_called_backstop_pays_the_neocloud_for_its_unsold_compute():
@@ -156,8 +154,10 @@ def test_vendor_financing_money_returns_as_chip_purchases():
         inv = sum(r[2] for r in _rows(m, "vendor_investment", "nvidia", "openai"))
         assert inv == pytest.approx(2e9 * units * 0.0013 / 1000, rel=1e-9, abs=1e-3)
         invested += inv
-        bought += sum(r[2] for r in m.last_ledger.rows
-                      if r[:2] == ("openai", "nvidia") and r[3].endswith(":accelerator"))  # fmt: skip
+        rows = m.last_ledger.rows
+        bought += sum(
+            r[2] for r in rows if r[:2] == ("openai", "nvidia") and r[3].endswith(":accelerator")
+        )
     (c,) = [c for c in m.contracts.contracts if c.kind == "vendor_financing"]
     assert invested > 0
     assert c.paid_total == pytest.approx(invested)
@@ -167,29 +167,32 @@ def test_vendor_financing_money_returns_as_chip_purchases():
 
 # ------------------------------------------------------------------ equity offers
 def test_a_hyperscaler_offers_equity_only_to_a_lab_short_of_compute():
-    b = {"equity_offers": True, "equity_trigger": 0.2, "equity_cover": 0.5}
+    b = {"equity_offers": True, "equity_trigger": 0.2, "equity_ramp": 0.1, "equity_cover": 0.5}
     m = MarketModel(_world(behaviour=b, google={"equity_investor": True}), seed=5)
     step_with_money_check(m)
     google, lab = m.by_name["google"], m.by_name["anthropic"]
     google.available, google.sold = 50000.0, 30000.0  # 20k unsold
     lab.unmet, lab.revenue = 10000.0, 2e8
     signed = len(m.contracts.contracts)
-    for name, other in m.by_name.items():
+    for other in m.by_name.values():
         if hasattr(other, "unmet_ema"):
             other.unmet_ema = 0.0
-    lab.unmet_ema = 0.19  # just below the trigger: no offer
+    lab.unmet_ema = 0.199  # just below the trigger: no offer
     m.financing.offer_equity()
     assert len(m.contracts.contracts) == signed
-    lab.unmet_ema = 0.21  # short: google offers
+    lab.unmet_ema = 0.25  # short: google offers ramp x cover x unmet = 0.5 x 0.5 x 10k
     m.financing.offer_equity()
     (deal,) = m.contracts.contracts[signed:]
     price = m.price_ema["compute"]
     assert (deal.kind, deal.seller, deal.buyer) == ("equity_for_compute", "google", "anthropic")
-    assert deal.quantity == pytest.approx(min(0.5 * 10000.0, 20000.0))
-    share = deal.quantity * price * 8 / (30.0 * 2e8 * 4)
-    assert deal.equity_share == pytest.approx(min(0.3, share))
-    m.financing.offer_equity()  # it holds a deal now: no second one
+    assert deal.quantity == pytest.approx(0.5 * 0.5 * 10000.0)
+    assert deal.equity_share == pytest.approx(deal.quantity * price * 8 / (30.0 * 2e8 * 4))
+    m.financing.offer_equity()  # the credits it holds cover what it is offered: no more
     assert len(m.contracts.contracts) == signed + 1
+    lab.unmet_ema = 0.5  # shorter: topped up to cover x unmet, within google's unsold 17.5k
+    m.financing.offer_equity()
+    (top_up,) = m.contracts.contracts[signed + 1 :]
+    assert top_up.quantity == pytest.approx(0.5 * 10000.0 - deal.quantity)
 
 
 # ------------------------------------------------------------------ financiers and rates
@@ -237,3 +240,19 @@ def test_a_financier_bears_the_loan_a_defaulting_borrower_cannot_repay():
     bank = m.by_name["bank"]
     lost = sum(r[2] for r in _rows(m, "loan_loss", "bank", EXTERNAL))
     assert lost > 0 and bank.loan_losses == pytest.approx(lost)
+
+
+def test_every_ledger_kind_the_structures_pay_has_a_glossary_entry():
+    from experiments.outputs.glossary import ledger_kind
+
+    fin = {"name": "bank", "region": "US", "cash": 1e9}
+    deal = {"kind": "vendor_financing", "seller": "nvidia", "buyer": "openai",
+            "good": "accelerator", "quantity": 10, "price": 2e9, "term": 12}  # fmt: skip
+    buyer = {"fleet": {"nvidia": 30000}, "fleet_target": 0.8, "cash": -1e9}
+    m = MarketModel(_world([LEASE, deal], openai=buyer, _top={"financiers": [fin]}), seed=7)
+    kinds = set()
+    for _ in range(4):
+        step_with_money_check(m)
+        kinds |= {r[3] for r in m.last_ledger.rows}
+    assert {"lease", "vendor_investment", "interest", "funding"} <= kinds
+    assert [k for k in sorted(kinds) if ledger_kind(k) is None] == []
