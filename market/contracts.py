@@ -17,13 +17,14 @@ before the spot market). Settlement, per tick and contract:
   the supplier's new capacity; deliveries start when it is built;
 - equity-for-compute: the lab gave ``equity_share`` of itself at signing; with
   ``exclusive`` the lab's routes to rival sellers of the good close for the term;
-- lease: the lessor (a hyperscaler) rents ``quantity`` H100e of its fleet to the
-  lessee (a lab) for ``price`` per H100e-quarter, every unit paid whether called or
-  not (ledger kind ``lease``); the accelerators, and their residual value, stay
-  the lessor's (``market.financing``, ODD 7.17).
+- lease of compute: the lessor (a hyperscaler) rents ``quantity`` H100e of its fleet
+  to the lessee (a lab) for ``price`` per H100e-quarter, every unit paid whether
+  called or not (ledger kind ``lease``); the accelerators, and their residual value,
+  stay the lessor's (``market.financing``, ODD 7.17).
 
-Backstops and vendor financing are contracts too, but deliver nothing through the
-clearing: ``market.financing`` settles them (they are never ``due``).
+Backstops, vendor financing and leases of accelerators (a financier's, of a lab's own
+fleet) are contracts too, but deliver nothing through the clearing:
+``market.financing`` settles them (they are never ``due``, ``settled_apart``).
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ class Contract:
     exclusive: bool = False
     limit: float = math.inf  # $ at most over the term (backstop, vendor financing)
     asset_value: float = 0.0  # $ per H100e of leased accelerators at signing (lease)
+    purchase_option: bool = False  # lease of accelerators: the lessee buys them at the end
+    closed: bool = False  # lease of accelerators: its accelerators were bought or sold
     nominated: float = 0.0  # this tick's nominated quantity (after any cap)
     deficiency: float = 0.0  # units of the minimum it paid for but did not call, this tick
     delivered_total: float = 0.0
@@ -90,7 +93,7 @@ class ContractBook:
 
     def due(self, tick: int) -> list[Contract]:
         """Contracts delivering through the clearing this tick (not ``SETTLED_APART``)."""
-        return [c for c in self.contracts if c.active(tick) and c.kind not in SETTLED_APART]
+        return [c for c in self.contracts if c.active(tick) and not settled_apart(c)]
 
     def sold_by(self, seller: str) -> list[Contract]:
         return self._by_seller.get(seller, [])
@@ -158,6 +161,13 @@ CALLED_DOWN = ("take_or_pay", "supply_agreement", "capacity_reservation", "lease
 #: Kinds that deliver nothing through the clearing (``market.financing`` settles them).
 SETTLED_APART = ("backstop", "vendor_financing")
 
+
+def settled_apart(c: Contract) -> bool:
+    """Whether ``market.financing`` settles ``c`` (backstops, vendor financing, and leases
+    of accelerators: a financier's lease of a lab's own fleet) rather than the clearing."""
+    return c.kind in SETTLED_APART or (c.kind == "lease" and c.good == "accelerator")
+
+
 #: Goods bought under long-term supply agreements (inputs and MW; compute has its own).
 LTA_GOODS = ("wafer", "hbm", "cowos", "power")
 
@@ -186,6 +196,7 @@ class ContractDesk:
                 signed=0, min_take=spec.min_take, prepayment=spec.prepayment,
                 equity_share=spec.equity_share, exclusive=spec.exclusive,
                 limit=spec.limit, asset_value=spec.asset_value,
+                purchase_option=spec.purchase_option,
             )  # fmt: skip
             if c.kind == "lease":
                 c.min_take = 1.0  # a lease's rent is owed on every unit, called or not

@@ -1,11 +1,15 @@
 """Financing structures settled outside the clearing (ODD 7.17): leases' rents and residual
 values, backstops, vendor financing, and hyperscalers' equity-for-compute offers.
 
-- lease (``contracts``: delivered as a commitment; rent, ledger kind ``lease``): with
-  ``price`` 0 the rent is ``break_even_rent`` of the leased accelerators' value, so the
-  rents and the residual value at the end repay the lessor at ``debt_rate``; the
-  accelerators stay the lessor's (``residual_value``), so when the lessee defaults or
-  leaves the lessor keeps them and loses the rent still to come (``market.credit``);
+- lease of compute (``contracts``: a hyperscaler's, delivered as a commitment; rent,
+  ledger kind ``lease``): with ``price`` 0 the rent is ``break_even_rent`` of the leased
+  accelerators' value, so the rents and the residual value at the end repay the lessor
+  at ``debt_rate``; the accelerators stay the lessor's (``residual_value``), so when the
+  lessee defaults or leaves the lessor keeps them and loses the rent still to come
+  (``market.credit``);
+- lease of accelerators (a financier's, of a lab's own fleet; settled here): a sale and
+  lease-back with an optional purchase at the residual value (see
+  ``_settle_lease_of_accelerators``);
 - backstop (seller: a neocloud; buyer: the guarantor): each tick the guarantor buys the
   neocloud's unsold compute, ``u = min(q, available - sold, (limit - paid) / price)``
   H100e-quarters at ``price`` (kind ``backstop``);
@@ -24,7 +28,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from market.contracts import SETTLED_APART, Contract
+from market.contracts import Contract, settled_apart
 from market.ledger import EXTERNAL
 from market.tolerance import REL_QUANTITY
 
@@ -86,13 +90,16 @@ class Financing:
         """Call this tick's backstops and vendor financing (after the agents settled)."""
         m = self.model
         if self._apart is None:
-            self._apart = [c for c in m.desk.book.contracts if c.kind in SETTLED_APART]
+            self._apart = [c for c in m.desk.book.contracts if settled_apart(c)]
         if not self._apart:
             return
         b = m.world.behaviour
         t = m.tick
         bought = None
         for c in self._apart:
+            if c.kind == "lease":
+                self._settle_lease_of_accelerators(c)
+                continue
             if not c.active(t):
                 continue
             seller, buyer = m.by_name[c.seller], m.by_name[c.buyer]
@@ -104,6 +111,42 @@ class Financing:
                 if bought is None:
                     bought = self._accelerators_bought()
                 self._invest(c, bought.get(c.seller, {}))
+
+    def _settle_lease_of_accelerators(self, c: Contract) -> None:
+        """A financier's lease of q H100e of a lab's own fleet (a sale and lease-back):
+        at the start the financier pays the lab their value V q (kind ``lease_funding``;
+        q at most the lab's fleet then); each tick of the term the lab pays the rent R q
+        (``lease``); at the end the lab buys them at their residual value rho V q
+        (``lease_purchase``) with a purchase option, else they leave its fleet and the
+        financier sells them outside the model at rho V q (``residual_sale``). When the
+        lab defaults, the financier repossesses and sells them at (1 -
+        fire_sale_discount) rho V q the next tick; the rent still to come is its loss
+        (``market.credit``)."""
+        m = self.model
+        t = m.tick
+        if c.closed or t < c.start:
+            return
+        fin, lab = m.by_name[c.seller], m.by_name[c.buyer]
+        pay = m.ledger.pay
+        if t == c.start and not lab.defaulted and not fin.defaulted:
+            c.quantity = min(c.quantity, lab.own.size if lab.own is not None else 0.0)
+            pay(c.seller, c.buyer, c.asset_value * c.quantity, "lease_funding")
+        if lab.defaulted:  # repossessed and sold at a discount
+            discount = 1.0 - m.world.behaviour.fire_sale_discount
+            pay(EXTERNAL, c.seller, discount * self.residual_value(c), "residual_sale")
+            c.closed = True
+            return
+        if c.active(t):
+            if not fin.defaulted:
+                pay(c.buyer, c.seller, c.price * c.quantity, "lease")
+                c.paid_total += c.price * c.quantity
+            return
+        if c.purchase_option:  # the term is over (t >= end)
+            pay(c.buyer, c.seller, self.residual_value(c), "lease_purchase")
+        else:
+            lab.own.remove(c.quantity)
+            pay(EXTERNAL, c.seller, self.residual_value(c), "residual_sale")
+        c.closed = True
 
     def _call_backstop(self, c: Contract, neocloud) -> None:
         """The guarantor buys the neocloud's unsold compute, up to the contract's caps."""

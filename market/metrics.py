@@ -451,8 +451,9 @@ def capex_opex_revenue(
     capital goods; revenue = $ received for goods and from outside (kind ``revenue``).
     Rent of a lease and a backstop's purchases (``RENTED``) count as compute bought and
     sold. Financing and transfers (prepayment, interest, deficiency, penalty, default,
-    asset_sale, vendor_investment, funding, loan_loss) are in none of them. Payments by
-    and to ``<external>`` are kept under that name.
+    asset_sale, vendor_investment, funding, loan_loss, lease_funding, lease_purchase,
+    residual_sale) are in none of them. Payments by and to ``<external>`` are kept under
+    that name.
     """
     capital = set(capital_goods)
     purchases = set(capital_purchases)

@@ -42,6 +42,19 @@ class OwnFleet:
             self.cohorts.setdefault(designer, []).append([tick + 1 + self.spec.fleet_life, units])
             self.size += units
 
+    def remove(self, units: float) -> float:
+        """Take ``units`` H100e out of the fleet, pro rata from every cohort (at most all of
+        it); returns the H100e taken."""
+        taken = min(units, self.size)
+        if taken <= 0:
+            return 0.0
+        keep = 1.0 - taken / self.size
+        for cohorts in self.cohorts.values():
+            for c in cohorts:
+                c[1] *= keep
+        self.size -= taken
+        return taken
+
     def share(self, designer: str) -> float:
         """The designer's share of the fleet (0 for an empty fleet)."""
         if self.size <= 0:

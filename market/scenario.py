@@ -947,7 +947,7 @@ class ContractSpec(Strict):
         "take_or_pay",
         "capacity_reservation",
         "equity_for_compute",
-        "lease",  # seller leases `quantity` H100e of its fleet to the buyer (a lab) at `price`
+        "lease",  # seller (hyperscaler or financier) leases `quantity` H100e to a lab at `price`
         "backstop",  # buyer (guarantor) buys the seller's unsold compute, up to `limit` $
         "vendor_financing",  # seller (designer) invests `price` $ per GW deployed in the buyer
     ]
@@ -972,6 +972,11 @@ class ContractSpec(Strict):
         description="Lease: $ per H100e of the leased accelerators at signing; with price 0 "
         "the rent is the break-even rent at debt_rate that leaves the lessor the residual "
         "value (behaviour.residual_values) at the end (ODD 7.17).",
+    )
+    purchase_option: bool = Field(
+        False,
+        description="Lease of accelerators from a financier: whether the lessee buys them at "
+        "their residual value at the end of the term (else the financier sells them).",
     )
 
 
@@ -1435,8 +1440,11 @@ class Scenario(Strict):
                 raise ValueError(
                     f"contracts[{i}]: equity_for_compute needs a hyperscaler seller and a lab buyer"
                 )
+            lease_of_accelerators = c.kind == "lease" and kind_of[c.seller] == "financiers"
             need = {
-                "lease": ("hyperscalers", "labs", "compute", "a hyperscaler lessor and a lab"),
+                "lease": ("financiers", "labs", "accelerator", "a financier lessor and a lab")
+                if lease_of_accelerators
+                else ("hyperscalers", "labs", "compute", "a hyperscaler lessor and a lab"),
                 "backstop": ("hyperscalers", None, "compute", "a hyperscaler (the neocloud)"),
                 "vendor_financing": ("designers", "labs", "accelerator", "a designer and a lab"),
             }.get(c.kind)
@@ -1642,7 +1650,9 @@ def check_contract_routes(scenario: Scenario) -> None:
 
     graph = build_network(scenario)
     for i, c in enumerate(scenario.contracts):
-        if c.kind in ("backstop", "vendor_financing"):
+        if c.kind in ("backstop", "vendor_financing") or (
+            c.kind == "lease" and c.good == "accelerator"
+        ):
             continue  # they deliver nothing along a route (ODD 7.17)
         if graph.has_edge(c.seller, c.buyer, key=c.good):
             if graph.edges[c.seller, c.buyer, c.good]["capacity"] > 0:

@@ -344,6 +344,13 @@ LEDGER_KINDS: dict[str, str] = {
     "default": "write-off of a defaulting agent's deficit, its payees of the tick back to it",
     "asset_sale": "a distressed fleet sale, buying hyperscaler to seller",
     "lease": "a lease's rent on every leased H100e, called or not, lessee to lessor (ODD 7.17)",
+    "lease_funding": "a financier's purchase of the H100e of a lab's own fleet it leases back "
+    "to the lab, financier to lab (ODD 7.17)",
+    "lease_purchase": "a lessee's purchase of leased accelerators at their residual value at "
+    "the end of the term (purchase option), lab to financier (ODD 7.17)",
+    "residual_sale": "a financier's sale of accelerators it leased, at their residual value "
+    "(at a fire-sale discount when repossessed from a defaulted lessee), from outside the "
+    "model to the financier (ODD 7.17)",
     "backstop": "a guarantor's purchase of a neocloud's unsold compute, guarantor to "
     "neocloud (ODD 7.17)",
     "vendor_investment": "a designer's investment in a lab per GW of its accelerators "

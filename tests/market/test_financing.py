@@ -91,6 +91,68 @@ def test_a_lessees_default_leaves_the_loss_with_the_lessor():
     assert not _rows(m, "lease")  # no rent after the default
 
 
+def _leaseback(option: bool, lab_changes=None):
+    fin = {"name": "bank", "region": "US", "cash": 1e10}
+    lease = {"kind": "lease", "seller": "bank", "buyer": "openai", "good": "accelerator",
+             "quantity": 10000, "price": 0.0, "asset_value": 20000.0, "term": 4,
+             "purchase_option": option}  # fmt: skip
+    lab = {"fleet": {"nvidia": 30000}, **(lab_changes or {})}
+    return MarketModel(_world([lease], openai=lab, _top={"financiers": [fin]}), seed=8)
+
+
+@pytest.mark.parametrize("option", [False, True])
+def test_a_financiers_lease_of_a_labs_fleet_leaves_the_residual_value_with_the_financier(
+    option,
+):
+    m = _leaseback(option)
+    (c,) = [c for c in m.contracts.contracts if c.kind == "lease"]
+    value = 20000.0 * 10000
+    step_with_money_check(m)
+    assert sum(r[2] for r in _rows(m, "lease_funding", "bank", "openai")) == value
+    for _ in range(4):
+        assert sum(r[2] for r in _rows(m, "lease", "openai", "bank")) == pytest.approx(
+            c.price * 10000
+        )
+        step_with_money_check(m)
+    # Tick 4, the term over: the lab buys them at the residual value, or the bank sells them.
+    residual = value * residual_share(1.0, m.world.behaviour.residual_values)
+    lab = m.by_name["openai"]
+    kept = 30000.0 * (22 - 4) / 22  # its start cohorts still in use at tick 4
+    if option:
+        assert sum(r[2] for r in _rows(m, "lease_purchase", "openai", "bank")) == pytest.approx(
+            residual
+        )
+        assert lab.own.size == pytest.approx(kept)
+    else:
+        assert sum(r[2] for r in _rows(m, "residual_sale", EXTERNAL, "bank")) == pytest.approx(
+            residual
+        )
+        assert lab.own.size == pytest.approx(kept - 10000.0)
+    step_with_money_check(m)
+    assert not [r for r in m.last_ledger.rows if r[3].startswith(("lease", "residual"))]
+
+
+def test_a_financier_repossesses_a_defaulted_lessees_accelerators_at_a_discount():
+    m = _leaseback(False, {"credit_line": 1e6})
+    (c,) = [c for c in m.contracts.contracts if c.kind == "lease"]
+    c.price = 1e5  # a rent the lab cannot pay
+    lab, bank = m.by_name["openai"], m.by_name["bank"]
+    while not lab.defaulted:
+        step_with_money_check(m)
+        assert m.tick < 4
+    t = m.tick - 1
+    assert bank.default_loss == pytest.approx(1e5 * 10000 * (4 - (t + 1)))
+    step_with_money_check(m)
+    b = m.world.behaviour
+    sale = (
+        (1 - b.fire_sale_discount)
+        * 20000.0
+        * 10000
+        * residual_share((m.tick - 1) / 4, b.residual_values)
+    )
+    assert sum(r[2] for r in _rows(m, "residual_sale", EXTERNAL, "bank")) == pytest.approx(sale)
+
+
 # ------------------------------------------------------------------ backstops
 def _backstop_world(limit=math.inf, backstops=True):
     backstop = {"kind": "backstop", "seller": "azure", "buyer": "nvidia", "good": "compute",
@@ -248,11 +310,14 @@ def test_every_ledger_kind_the_structures_pay_has_a_glossary_entry():
     fin = {"name": "bank", "region": "US", "cash": 1e9}
     deal = {"kind": "vendor_financing", "seller": "nvidia", "buyer": "openai",
             "good": "accelerator", "quantity": 10, "price": 2e9, "term": 12}  # fmt: skip
+    back = {"kind": "lease", "seller": "bank", "buyer": "openai", "good": "accelerator",
+            "quantity": 1000, "price": 0.0, "asset_value": 20000.0, "term": 2}  # fmt: skip
     buyer = {"fleet": {"nvidia": 30000}, "fleet_target": 0.8, "cash": -1e9}
-    m = MarketModel(_world([LEASE, deal], openai=buyer, _top={"financiers": [fin]}), seed=7)
+    m = MarketModel(_world([LEASE, deal, back], openai=buyer, _top={"financiers": [fin]}), seed=7)
     kinds = set()
     for _ in range(4):
         step_with_money_check(m)
         kinds |= {r[3] for r in m.last_ledger.rows}
-    assert {"lease", "vendor_investment", "interest", "funding"} <= kinds
+    new = {"lease", "lease_funding", "residual_sale", "vendor_investment", "interest", "funding"}
+    assert new <= kinds
     assert [k for k in sorted(kinds) if ledger_kind(k) is None] == []
