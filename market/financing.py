@@ -199,7 +199,7 @@ class Financing:
     # ------------------------------------------------------------------ equity offers
     def offer_equity(self) -> None:
         """Hyperscalers with ``equity_investor`` offer compute for equity to labs short of
-        compute: a lab with unmet share EMA u above ``equity_trigger``, at
+        compute: a lab that ``sells_equity`` with unmet share EMA u above ``equity_trigger``, at
         ``ramp = min(1, (u - equity_trigger) / equity_ramp)``, is offered credits up to
         ``ramp x equity_cover x unmet``, less the credits of the equity-for-compute deals
         it holds next tick, within the investors' unsold compute this tick (shared pro
@@ -225,8 +225,10 @@ class Financing:
         tpy = m.world.meta.ticks_per_year
         nxt = m.tick + 1
         for lab in m.agents_of(Lab):
-            if lab.defaulted or lab.unmet_ema is None or lab.revenue <= 0:
+            if not lab.spec.sells_equity or lab.defaulted or lab.unmet_ema is None:
                 continue
+            if lab.revenue <= 0:
+                continue  # a lab without revenue has no valuation to price the equity
             ramp = min(1.0, (lab.unmet_ema - b.equity_trigger) / b.equity_ramp)
             if ramp <= 0:
                 continue

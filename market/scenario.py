@@ -916,6 +916,12 @@ class LabSpec(AgentSpec):
     discount_rate: Share = Field(
         0.15, description="Discount rate per year of the value of an accelerator it buys."
     )
+    sells_equity: bool = Field(
+        True,
+        description="Whether it takes hyperscalers' equity-for-compute offers when short of "
+        "compute (behaviour.equity_offers, ODD 7.17): an independent lab; False for in-house "
+        "labs, the spot market's many buyers, or labs out of the investors' reach.",
+    )
 
 
 class FinancierSpec(AgentSpec):
