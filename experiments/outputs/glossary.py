@@ -156,7 +156,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "agents": {
         "type": "agent type (Fab, MemoryMaker, Packager, PowerProvider, NetworkMaker, "
-        "DCDeveloper, ChipDesigner, Hyperscaler, Lab, DramBuyers)",
+        "DCDeveloper, ChipDesigner, Hyperscaler, Lab, DramBuyers, Financier)",
         "region": "region code (US, TW, KR, CN, EU, JP; WORLD: the outside DRAM market)",
         "cash": "$ on hand at the end of the tick",
         "profit": "$ profit this tick",

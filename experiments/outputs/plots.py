@@ -294,11 +294,12 @@ def plot_lockin(tables: dict, path: Path, title: str = "",
 
 
 TIERS = ("ToolMaker", "Fab", "MemoryMaker", "Packager", "PowerProvider", "NetworkMaker",
-         "DCDeveloper", "ChipDesigner", "Hyperscaler", "Lab", "DramBuyers")  # fmt: skip
+         "DCDeveloper", "ChipDesigner", "Hyperscaler", "Lab", "DramBuyers",
+         "Financier")  # fmt: skip
 """Node types from upstream to downstream."""
 COLUMN = {"ToolMaker": 0, "Fab": 0, "MemoryMaker": 0, "Packager": 0, "PowerProvider": 1,
           "NetworkMaker": 1, "DCDeveloper": 1, "ChipDesigner": 1, "Hyperscaler": 2, "Lab": 3,
-          "DramBuyers": 3}  # fmt: skip
+          "DramBuyers": 3, "Financier": 3}  # fmt: skip
 """The network drawing's column of each node type."""
 REGION_COLOURS = {"US": "#1f77b4", "TW": "#d62728", "KR": "#2ca02c", "CN": "#ff7f0e",
                   "EU": "#9467bd", "JP": "#8c564b", "NL": "#e377c2"}  # fmt: skip
