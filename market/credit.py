@@ -64,8 +64,11 @@ class Credit:
 
     def charge_interest(self, ledger: Ledger) -> None:
         """Every trading agent with debt (negative cash) pays interest on it at ``rate``:
-        to the financiers that lend it (``lend``), the rest outside the model (kind
-        ``interest``); a defaulted agent's debt is frozen and pays none."""
+        on the part its financiers lend it this tick (each financier in name order, up to
+        its limit per borrower and its capacity, borrowers in the model's agent order) to
+        them, on the rest to lenders outside the model (kind ``interest``); financiers pay
+        their cost of capital on what they lend (``funding``). A defaulted agent's debt
+        is frozen and pays none."""
         m = self.model
         lenders = self.lenders
         for f in lenders:

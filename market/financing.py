@@ -186,13 +186,13 @@ class Financing:
                 continue
             gw += units * share * a.spec.mw_per_h100e / 1000.0
             spent += dollars * share
-        gw = min(gw, c.quantity)
-        amount = min(c.price * gw, max(0.0, c.limit - c.paid_total))
+        amount = min(c.price * min(gw, c.quantity), max(0.0, c.limit - c.paid_total))
         if amount <= 0:
             return
         m.ledger.pay(c.seller, c.buyer, amount, "vendor_investment")
         c.paid_total += amount
-        c.delivered_total += spent * amount / (c.price * gw)  # the return on what it invested
+        # The return: the chip purchases of the GW it invested in (pro rata when capped).
+        c.delivered_total += spent * amount / (c.price * gw)
         if c.equity_share > 0 and c.limit < float("inf"):  # equity vests with the investment
             m.by_name[c.buyer].equity_given += c.equity_share * amount / c.limit
 

@@ -15,11 +15,14 @@
    good sold at offer at most the seller's offer plus the route's cost (the route's
    cost goes outside the model), contracts pay their own price, breaches their
    penalty; agents update their stocks; hyperscalers in distress sell part of their
-   fleet before any default (``credit.Credit``);
+   fleet before any default (``credit.Credit``); backstops and vendor financing pay
+   (``financing.Financing``, ODD 7.17);
    unfilled install orders wait in backlogs, traced upstream to quoted lead
    times (``backlog.LeadTimes``);
-6. agents learn and decide (prices, capacity, contract requests); the desk signs
-   the requests in name order; debt pays interest; the tick's ledger moves the cash;
+6. agents learn and decide (prices, capacity, contract requests); hyperscalers offer
+   equity for compute to short labs; the desk signs the requests in name order; debt
+   pays interest (rates by leverage, to financiers and outside); the tick's ledger
+   moves the cash;
 7. metrics are computed and collected (``tick_metrics.TickRecorder``).
 """
 

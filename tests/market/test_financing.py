@@ -227,6 +227,27 @@ def test_vendor_financing_money_returns_as_chip_purchases():
     assert bought >= invested  # the money came back as chip purchases
 
 
+def test_vendor_financing_stops_at_its_limit_and_counts_the_return_pro_rata():
+    deal = {"kind": "vendor_financing", "seller": "nvidia", "buyer": "openai",
+            "good": "accelerator", "quantity": 10, "price": 2e9, "term": 12,
+            "limit": 5e7}  # fmt: skip
+    buyer = {"fleet": {"nvidia": 30000}, "fleet_target": 0.8, "mw_per_h100e": 0.0013}
+    none = {"capex_budget": 0.0}
+    m = MarketModel(_world([deal], openai=buyer, azure=none, google=none), seed=4)
+    invested = returned = 0.0
+    for _ in range(8):
+        step_with_money_check(m)
+        inv = sum(r[2] for r in _rows(m, "vendor_investment", "nvidia", "openai"))
+        units = m.flows.get(("nvidia", "openai", "accelerator"), 0.0)
+        if inv > 0:  # the return of this tick: its purchases x the share invested in
+            bought = sum(r[2] for r in _rows(m, "spot:accelerator", "openai", "nvidia"))
+            returned += bought * inv / (2e9 * units * 0.0013 / 1000)
+        invested += inv
+    (c,) = [c for c in m.contracts.contracts if c.kind == "vendor_financing"]
+    assert invested == pytest.approx(5e7) and c.paid_total == pytest.approx(5e7)
+    assert c.delivered_total == pytest.approx(returned)
+
+
 # ------------------------------------------------------------------ equity offers
 def test_a_hyperscaler_offers_equity_only_to_a_lab_short_of_compute():
     b = {"equity_offers": True, "equity_trigger": 0.2, "equity_ramp": 0.1, "equity_cover": 0.5}
