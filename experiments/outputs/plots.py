@@ -396,7 +396,11 @@ def plot_distributions(runs: pd.DataFrame, out: Path) -> Path:
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
     for ax, c in zip(axes.flat, outs):
-        ax.hist(done[c].dropna(), bins=min(30, max(5, len(done) // 3)), color="tab:blue")
+        x = done[c].dropna()
+        bins = min(30, max(5, len(done) // 3))
+        if len(x) and np.ptp(x) <= 1e-9 * max(1.0, float(np.abs(x).max())):
+            bins = 1  # a KPI constant up to rounding: one bar (numpy cannot split 1 ulp)
+        ax.hist(x, bins=bins, color="tab:blue")
         ax.set_title(c[4:])
         ax.set_ylabel("runs")
     for ax in list(axes.flat)[len(outs) :]:
