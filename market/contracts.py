@@ -16,11 +16,20 @@ before the spot market). Settlement, per tick and contract:
 - capacity reservation: the buyer paid ``prepayment`` at signing, which finances
   the supplier's new capacity; deliveries start when it is built;
 - equity-for-compute: the lab gave ``equity_share`` of itself at signing; with
-  ``exclusive`` the lab's routes to rival sellers of the good close for the term.
+  ``exclusive`` the lab's routes to rival sellers of the good close for the term;
+- lease of compute: the lessor (a hyperscaler) rents ``quantity`` H100e of its fleet
+  to the lessee (a lab) for ``price`` per H100e-quarter, every unit paid whether
+  called or not (ledger kind ``lease``); the accelerators, and their residual value,
+  stay the lessor's (``market.financing``, ODD 7.17).
+
+Backstops, vendor financing and leases of accelerators (a financier's, of a lab's own
+fleet) are contracts too, but deliver nothing through the clearing:
+``market.financing`` settles them (they are never ``due``, ``settled_apart``).
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -35,7 +44,7 @@ if TYPE_CHECKING:
 @dataclass(slots=True)
 class Contract:
     id: int
-    kind: str  # "take_or_pay" | "capacity_reservation" | "equity_for_compute"
+    kind: str  # "take_or_pay" | "capacity_reservation" | "equity_for_compute" | "lease" | ...
     seller: str
     buyer: str
     good: str
@@ -48,6 +57,10 @@ class Contract:
     prepayment: float = 0.0
     equity_share: float = 0.0
     exclusive: bool = False
+    limit: float = math.inf  # $ at most over the term (backstop, vendor financing)
+    asset_value: float = 0.0  # $ per H100e of leased accelerators at signing (lease)
+    purchase_option: bool = False  # lease of accelerators: the lessee buys them at the end
+    closed: bool = False  # lease of accelerators: its accelerators were bought or sold
     nominated: float = 0.0  # this tick's nominated quantity (after any cap)
     deficiency: float = 0.0  # units of the minimum it paid for but did not call, this tick
     delivered_total: float = 0.0
@@ -79,7 +92,8 @@ class ContractBook:
         return c
 
     def due(self, tick: int) -> list[Contract]:
-        return [c for c in self.contracts if c.active(tick)]
+        """Contracts delivering through the clearing this tick (not ``SETTLED_APART``)."""
+        return [c for c in self.contracts if c.active(tick) and not settled_apart(c)]
 
     def sold_by(self, seller: str) -> list[Contract]:
         return self._by_seller.get(seller, [])
@@ -140,8 +154,19 @@ def split(
     return out
 
 
-#: Kinds whose buyer may call less than the minimum, paying for the rest (``deficiency``).
-CALLED_DOWN = ("take_or_pay", "supply_agreement", "capacity_reservation")
+#: Kinds whose buyer may call less than the minimum, paying for the rest (``deficiency``;
+#: a lease's uncalled units pay its rent, kind ``lease``).
+CALLED_DOWN = ("take_or_pay", "supply_agreement", "capacity_reservation", "lease")
+
+#: Kinds that deliver nothing through the clearing (``market.financing`` settles them).
+SETTLED_APART = ("backstop", "vendor_financing")
+
+
+def settled_apart(c: Contract) -> bool:
+    """Whether ``market.financing`` settles ``c`` (backstops, vendor financing, and leases
+    of accelerators: a financier's lease of a lab's own fleet) rather than the clearing."""
+    return c.kind in SETTLED_APART or (c.kind == "lease" and c.good == "accelerator")
+
 
 #: Goods bought under long-term supply agreements (inputs and MW; compute has its own).
 LTA_GOODS = ("wafer", "hbm", "cowos", "power")
@@ -170,7 +195,13 @@ class ContractDesk:
                 quantity=spec.quantity, price=spec.price, start=spec.start, term=spec.term,
                 signed=0, min_take=spec.min_take, prepayment=spec.prepayment,
                 equity_share=spec.equity_share, exclusive=spec.exclusive,
+                limit=spec.limit, asset_value=spec.asset_value,
+                purchase_option=spec.purchase_option,
             )  # fmt: skip
+            if c.kind == "lease":
+                c.min_take = 1.0  # a lease's rent is owed on every unit, called or not
+                if c.price <= 0:
+                    self.model.financing.price_lease(c)
             if c.kind == "equity_for_compute":
                 self.model.by_name[c.buyer].equity_given += c.equity_share
 
@@ -302,7 +333,8 @@ class ContractDesk:
             c.deficiency = 0.0
             if c.kind in CALLED_DOWN:
                 c.deficiency = max(0.0, c.min_take * c.quantity - c.nominated)
-                m.ledger.pay(c.buyer, c.seller, c.price * c.deficiency, "deficiency")
+                kind = "lease" if c.kind == "lease" else "deficiency"
+                m.ledger.pay(c.buyer, c.seller, c.price * c.deficiency, kind)
         cap = m.policy.contract_cap
         if cap is None:
             return
@@ -330,7 +362,7 @@ class ContractDesk:
         for k, d, s in deliveries:
             paid = k.price * d if k.kind != "equity_for_compute" else 0.0
             if paid:
-                pay(k.buyer, k.seller, paid, f"contract:{k.good}")
+                pay(k.buyer, k.seller, paid, "lease" if k.kind == "lease" else f"contract:{k.good}")
             key = (k.seller, k.buyer, k.good)
             switching = switching_cost.get(key, 0.0)
             pay(k.seller, EXTERNAL, (route_cost[key] - switching) * d, "transport")

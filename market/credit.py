@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 REL_MONEY = 1e-9
 
 #: Contract kinds whose buyer owes minimum payments for the rest of the term.
-MINIMUMS = ("take_or_pay", "supply_agreement")
+MINIMUMS = ("take_or_pay", "supply_agreement", "lease")
 
 
 class Credit:
@@ -50,6 +50,59 @@ class Credit:
         self.defaulted: list[str] = []  # names, in order of default
         self.defaults_this_tick = 0
         self.sales_this_tick = 0.0  # $ of distressed fleet sales this tick
+
+    def rate(self, agent: MarketAgent) -> float:
+        """Interest per tick on ``agent``'s debt: ``debt_rate + leverage_spread x lev``,
+        with leverage ``lev = min(1, debt / credit_line)`` (1 without a credit line, 0
+        without debt): the more of its line it has drawn, the dearer its debt."""
+        b = self.model.world.behaviour
+        debt = max(0.0, -agent.cash)
+        if debt <= 0 or b.leverage_spread <= 0:
+            return b.debt_rate
+        lev = min(1.0, debt / agent.credit_line) if agent.credit_line > 0 else 1.0
+        return b.debt_rate + b.leverage_spread * lev
+
+    def charge_interest(self, ledger: Ledger) -> None:
+        """Every trading agent with debt (negative cash) pays interest on it at ``rate``:
+        on the part its financiers lend it this tick (each financier in name order, up to
+        its limit per borrower and its capacity, borrowers in the model's agent order) to
+        them, on the rest to lenders outside the model (kind ``interest``); financiers pay
+        their cost of capital on what they lend (``funding``). A defaulted agent's debt
+        is frozen and pays none."""
+        m = self.model
+        lenders = self.lenders
+        for f in lenders:
+            f.loans = {}
+            f.lent = 0.0
+        for a in m.by_name.values():
+            if a.cash >= 0 or a.defaulted:
+                continue
+            debt = -a.cash
+            r = self.rate(a)
+            for f in lenders:
+                if debt <= 0:
+                    break
+                if f.defaulted or not f.lends_to(a.name):
+                    continue
+                x = min(debt, f.spec.limit_per_borrower, f.spec.capacity - f.lent)
+                if x <= 0:
+                    continue
+                f.loans[a.name] = x
+                f.lent += x
+                debt -= x
+                ledger.pay(a.name, f.name, x * r, "interest")
+            ledger.pay(a.name, EXTERNAL, debt * r, "interest")
+        tpy = m.world.meta.ticks_per_year
+        for f in lenders:
+            if not f.defaulted:
+                ledger.pay(f.name, EXTERNAL, f.lent * f.spec.cost_of_capital / tpy, "funding")
+
+    @property
+    def lenders(self) -> list:
+        """The financiers, in name order (``market.agents.financier``)."""
+        from market.agents.financier import Financier
+
+        return self.model.agents_of(Financier)
 
     def relieve(self, ledger: Ledger) -> None:
         """Distressed sales: an agent with a fleet whose headroom after this tick's payments
@@ -157,5 +210,11 @@ class Credit:
                         other.default_loss += c.quantity * c.price * left
             c.start = min(c.start, t + 1)
             c.term = max(0, t + 1 - c.start)  # ends after this tick
+        for f in self.lenders:  # its financiers repay their funders what they lent it
+            lost = f.loans.pop(agent.name, 0.0)
+            if lost > 0 and not f.defaulted:
+                m.ledger.pay(f.name, EXTERNAL, lost, "loan_loss")
+                f.loan_losses += lost
+                f.default_loss += lost
         agent.halt()
         m.active_agents_changed()

@@ -398,7 +398,7 @@ def revenue_and_cost(
     cost: dict[str, float] = defaultdict(float)
     for payer, payee, amount, kind in rows:
         head, _, good = kind.partition(":")
-        if head in ("spot", "contract"):
+        if head in ("spot", "contract") or kind in RENTED:
             revenue[payee] += amount
             if good not in capital:
                 cost[payer] += amount
@@ -431,6 +431,11 @@ NAN_MARGIN = float("nan")
 #: capital goods): running cost, transport and switching on routes, carbon price.
 OPEX_KINDS = ("operating", "transport", "switching", "carbon", "clean_energy")
 
+#: Ledger kinds that pay for compute outside ``spot:``/``contract:`` rows (ODD 7.17): a
+#: lease's rent and a backstop's purchase of unsold compute; opex for the payer, revenue
+#: for the payee.
+RENTED = ("lease", "backstop")
+
 
 def capex_opex_revenue(
     rows: Iterable[tuple[str, str, float, str]],
@@ -444,8 +449,10 @@ def capex_opex_revenue(
     (``spot:<g>``/``contract:<g>`` with ``g`` in ``capital_goods``, or a kind in
     ``capital_purchases``); opex = $ paid of ``OPEX_KINDS`` and for goods that are not
     capital goods; revenue = $ received for goods and from outside (kind ``revenue``).
-    Financing and transfers (prepayment, interest, deficiency, penalty, default,
-    asset_sale) are in none of them. Payments by and to ``<external>`` are kept under
+    Rent of a lease and a backstop's purchases (``RENTED``) count as compute bought and
+    sold. Financing and transfers (prepayment, interest, deficiency, penalty, default,
+    asset_sale, vendor_investment, funding, loan_loss, lease_funding, lease_purchase,
+    residual_sale) are in none of them. Payments by and to ``<external>`` are kept under
     that name.
     """
     capital = set(capital_goods)
@@ -464,6 +471,8 @@ def capex_opex_revenue(
                 side = (opex, None)
             elif kind == "revenue":
                 side = (None, revenue)
+            elif kind in RENTED:
+                side = (opex, revenue)
             elif head in ("spot", "contract"):
                 side = (capex if good in capital or kind in purchases else opex, revenue)
             else:

@@ -15,11 +15,14 @@
    good sold at offer at most the seller's offer plus the route's cost (the route's
    cost goes outside the model), contracts pay their own price, breaches their
    penalty; agents update their stocks; hyperscalers in distress sell part of their
-   fleet before any default (``credit.Credit``);
+   fleet before any default (``credit.Credit``); backstops and vendor financing pay
+   (``financing.Financing``, ODD 7.17);
    unfilled install orders wait in backlogs, traced upstream to quoted lead
    times (``backlog.LeadTimes``);
-6. agents learn and decide (prices, capacity, contract requests); the desk signs
-   the requests in name order; debt pays interest; the tick's ledger moves the cash;
+6. agents learn and decide (prices, capacity, contract requests); hyperscalers offer
+   equity for compute to short labs; the desk signs the requests in name order; debt
+   pays interest (rates by leverage, to financiers and outside); the tick's ledger
+   moves the cash;
 7. metrics are computed and collected (``tick_metrics.TickRecorder``).
 """
 
@@ -38,6 +41,7 @@ from market.agents.supplier import Supplier, list_prices
 from market.allocation import Allocation
 from market.backlog import LeadTimes
 from market.credit import Credit
+from market.financing import Financing
 from market.goods import GOODS, INSTALL, STOCK
 from market.history import History
 from market.ledger import EXTERNAL, Ledger
@@ -104,6 +108,7 @@ class MarketModel(mesa.Model):
         self.family = {d: tuple(sorted(e for e in root if root[e] == r)) for d, r in root.items()}
         self.clearer = Clearer(solver_options or SolverOptions())
         self.desk = ct.ContractDesk(self)
+        self.financing = Financing(self)
         self.credit = Credit(self)
         self.risk = RiskBook(self)  # who financed each expansion (market.risk)
         self.spvs = SpvDesk(self)  # data-centre SPVs (market.spv)
@@ -145,12 +150,14 @@ class MarketModel(mesa.Model):
         self._learn_prices()
         self._settle_trades()
         self.trading.shuffle_do("settle")
+        self.financing.settle()  # backstops and vendor financing (ODD 7.17)
         self.allocation.learn()
         self.unmet_by_hyperscaler = unmet_by_hyperscaler(
             self.agents_of(Hyperscaler), self.agents_of(Lab), self.outcome
         )
         self.lead_times.quote()
         self.trading.shuffle_do("decide")
+        self.financing.offer_equity()  # hyperscalers' equity-for-compute offers (ODD 7.17)
         self.desk.sign_requests()
         self.desk.renew_supply_agreements()
         self._interest_and_cash()
@@ -223,7 +230,9 @@ class MarketModel(mesa.Model):
             return 0.0
         h = self.by_name[buyer]
         # The recent accelerator price; before any trade, the buyer's value of an H100e.
-        price = self.price_ema.get("accelerator", h.spec.value_per_h100e)
+        price = self.price_ema.get("accelerator")
+        if price is None:  # a lab buying for its own fleet has no install value: no cost yet
+            price = getattr(h.spec, "value_per_h100e", 0.0)
         share = sum(h.fleet_share(d) for d in self.family[seller])
         cost = self.world.behaviour.switching_cost * price * max(0.0, 1.0 - share)
         self._switching[(seller, buyer, good)] = cost
@@ -249,10 +258,7 @@ class MarketModel(mesa.Model):
         self.desk.settle(out.deliveries, self._route_cost, self._switching)
 
     def _interest_and_cash(self) -> None:
-        rate = self.world.behaviour.debt_rate
-        for a in self.by_name.values():
-            if a.cash < 0 and not a.defaulted:  # a defaulted agent's debt is frozen
-                self.ledger.pay(a.name, EXTERNAL, -a.cash * rate, "interest")
+        self.credit.charge_interest(self.ledger)  # to financiers and outside (ODD 7.10, 7.17)
         self.spvs.settle(self.ledger)
         self.credit.settle(self.ledger)
         self.risk.close_tick(self.ledger)

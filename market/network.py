@@ -8,7 +8,8 @@ Default routes follow the chain: tool makers -> fabs, memory makers and packager
 fab packages), memory makers -> designers (HBM) and, with a wafer pool, -> DRAM
 buyers (DRAM), packagers -> designers (CoWoS), designers -> hyperscalers
 (accelerators; captive designers only to their owners, regional parts only to their
-regions' hyperscalers), power providers -> hyperscalers (MW), network makers ->
+regions' hyperscalers; open designers also to labs that buy for fleets of their own),
+power providers -> hyperscalers (MW), network makers ->
 hyperscalers whose installs take networking, data-centre developers -> hyperscalers
 that build shells (MW of shell), hyperscalers -> labs (compute), each only within one
 ``cluster`` (all 0 unless a scaled world sets them);
@@ -69,6 +70,10 @@ def build_network(scenario: Scenario) -> nx.MultiDiGraph:
             captive = not d.captive_to or h.name in d.captive_to
             if captive and (not d.sells_to_regions or h.region in d.sells_to_regions):
                 link(d.name, h.name, "accelerator")
+        for lab in scenario.labs:  # labs that buy for a fleet of their own (ODD 7.17)
+            regional = not d.sells_to_regions or lab.region in d.sells_to_regions
+            if lab.fleet_target > 0 and not d.captive_to and regional:
+                link(d.name, lab.name, "accelerator")
     for p in scenario.power_providers:
         for h in scenario.hyperscalers:
             link(p.name, h.name, "power")

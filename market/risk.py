@@ -21,8 +21,8 @@ last N = ``behaviour.stranded_ticks`` ticks (ī = 1 once its owner has defaulted
 project is stranded when ī >= ``behaviour.stranded_idle_share`` (with N ticks of history;
 at once on default); then every stake's value becomes ``min(value, (1 - ī) x
 unimpaired)`` and the difference is its realised loss. Structures that value their own
-stakes (SPVs, ``market/spv.py``; later leases and vendor financing) register them
-``managed`` and set value and loss themselves (``set_value``). So for every stake,
+stakes (SPVs, ``market/spv.py``; vendor financing and backstops, ``_structure``) register
+them ``managed`` and set value and loss themselves. So for every stake,
 realised loss = the fall in its book value beyond depreciation: the risk table's losses
 add up to the written-down capacity's value.
 """
@@ -42,9 +42,13 @@ if TYPE_CHECKING:
 #: How an expansion was financed (``balance_sheet`` is split into own_cash and debt).
 SOURCES = (
     "own_cash", "debt", "prepayment", "spv_debt", "spv_equity", "rvg", "vendor_financing",
-    "lease",
+    "lease", "backstop",
 )  # fmt: skip
 BALANCE_SHEET = "balance_sheet"
+
+#: Ledger kinds of the structures of ODD 7.17 the book holds as managed stakes, and the
+#: asset (and source) of their project.
+STRUCTURES = {"vendor_investment": "vendor_financing", "backstop": "backstop"}
 
 #: Goods a hyperscaler's installs consume that are capital (its fleet project's capex).
 FLEET_GOODS = tuple(g for g, info in GOODS.items() if info.durable and g != "tools")
@@ -163,13 +167,20 @@ class RiskBook:
             head, _, good = kind.partition(":")
             if good in fleet and head in ("spot", "contract") and payer != payee:
                 a = m.by_name.get(payer)
-                if a is not None and a.holds_fleet:
+                if a is not None and a.buys_fleet:
                     spend[payer] += amount
+            elif kind in ("vendor_investment", "backstop") and amount > 0:
+                self._structure(payer, payee, amount, kind)
         for name in sorted(spend):
             own = spend[name] - self.spv_financed.get(name, 0.0)
-            h = m.by_name[name]
-            self.record_expansion(name, "fleet", own, life=h.spec.fleet_life)
+            a = m.by_name[name]
+            self.record_expansion(name, "fleet", own, life=a.spec.fleet_life)
         self.spv_financed.clear()
+        for p in self.projects.values():  # a structure's stake is lost with its recipient
+            if p.managed and p.asset in STRUCTURES.values() and m.by_name[p.owner].defaulted:
+                for st in p.stakes.values():
+                    st.loss += st.value
+                    st.value = 0.0
         if self._pending:
             net = ledger.net()
             for owner, items in self._pending.items():
@@ -207,6 +218,24 @@ class RiskBook:
                     new = min(s.value, (1.0 - p.idle) * s.unimpaired)
                     s.loss += s.value - new
                     s.value = new
+
+    def _structure(self, payer: str, payee: str, amount: float, kind: str) -> None:
+        """A financing structure of ODD 7.17 as a managed stake of its payer in the payee.
+
+        Vendor financing (ledger ``vendor_investment``, designer -> lab): the designer's $
+        sit in the lab (project ``"<lab>:vendor_financing"``; they come back as chip
+        purchases, the fleets' own expansions), exposure = $ invested, lost if the lab
+        defaults. A backstop (``backstop``, guarantor -> neocloud): the guarantor pays for
+        compute nobody rents, so every $ is a realised loss the day it is paid (project
+        ``"<neocloud>:backstop"``, exposure 0)."""
+        p = self.project(payee, STRUCTURES[kind], managed=True)
+        st = p.stake(payer, self.party_type(payer), STRUCTURES[kind])
+        st.financed += amount
+        if kind == "backstop":
+            st.loss += amount
+        else:
+            st.value += amount
+            st.unimpaired += amount
 
     def rows(self, tick: int) -> dict[str, list]:
         """This tick's rows of the ``risk`` table (one per stake with money in it), and

@@ -467,6 +467,69 @@ class Behaviour(Strict):
         "pay back best (ODD 7.14). An estimate: an expansion that just passes its test "
         "pays up to 50% over list before it waits for tools.",
     )
+    # -- financing structures (ODD 7.17, market/financing.py)
+    residual_values: tuple[Share, ...] = Field(
+        (0.78, 0.60, 0.46, 0.35),
+        description="Resale value of an accelerator as a share of its value new after 1, 2, "
+        "3, 4, ... years (linear between the points, 1 at 0 years, the last share held "
+        "after); a lease's residual value and break-even rent follow it. Default: H100 "
+        "resale value factors (PF §12 'Residual values', spotwire.ai valuator data, low "
+        "confidence).",
+    )
+    leverage_spread: Ratio = Field(
+        0.0,
+        description="Extra interest per tick on a borrower's debt at full leverage: its rate "
+        "is debt_rate + leverage_spread x min(1, debt / credit_line) (market/credit.py). "
+        "0 = one rate for all. PF §12 'Cost of capital': investment-grade-backed debt ~6%/yr "
+        "against 7-15% for a leveraged neocloud (CoreWeave), a ~650-700 bp spread.",
+    )
+    backstops: bool = Field(
+        True,
+        description="Whether backstop contracts are called (a guarantor buys a neocloud's "
+        "unsold compute, ODD 7.17); False switches them off for with/without comparisons.",
+    )
+    vendor_financing: bool = Field(
+        True,
+        description="Whether vendor_financing contracts invest (a designer per GW of its "
+        "accelerators deployed for a lab, ODD 7.17); False switches them off.",
+    )
+    equity_offers: bool = Field(
+        False,
+        description="Whether hyperscalers with equity_investor = true offer equity-for-compute "
+        "deals to labs short of compute (ODD 7.17), beyond the scenario's own contracts.",
+    )
+    equity_trigger: Share = Field(
+        0.2,
+        description="Unmet share of a lab's demand (EMA) above which an equity investor "
+        "offers it compute for equity (a lab is short). Estimate.",
+    )
+    equity_ramp: PosRatio = Field(
+        0.1,
+        description="Unmet share above equity_trigger over which the credits offered to a "
+        "short lab rise from 0 to equity_cover x its unmet compute (a continuous rule, like "
+        "contract_ramp). Estimate.",
+    )
+    equity_cover: Share = Field(
+        0.5,
+        description="Share of a short lab's unmet compute (H100e-quarters per tick) the "
+        "equity-for-compute credits it holds may cover, offered within the investors' unsold "
+        "compute. Estimate.",
+    )
+    equity_term: Annotated[int, Field(ge=1, le=40), _WHOLE] = Field(
+        8,
+        description="Ticks an offered equity-for-compute deal runs (the scenario's Amazon and "
+        "Alphabet deals with Anthropic: 8-12, estimates).",
+    )
+    lab_revenue_multiple: PosRatio = Field(
+        30.0,
+        description="A lab's valuation as a multiple of its annualised revenue (its value of "
+        "compute x ticks per year), which prices the equity a deal takes: share = credits' "
+        "value / valuation. Estimate: Anthropic ~$350B after the Microsoft/Nvidia deal (PF "
+        "§12 'More vendor/circular deals') on a ~$10B run rate.",
+    )
+    max_equity_share: Share = Field(
+        0.3, description="Largest share of a lab one offered deal may take. Estimate."
+    )
 
     # -- who bears the risk (ODD 7.18, market/risk.py)
     stranded_idle_share: Share = Field(
@@ -863,6 +926,11 @@ class HyperscalerSpec(AgentSpec):
         "the developer that built them, so its PUE and WUE become MW-weighted averages "
         "(section 7.13). False: shells not modelled (its PUE and WUE stay pue and wue).",
     )
+    equity_investor: bool = Field(
+        False,
+        description="Whether it offers equity-for-compute deals to labs short of compute when "
+        "behaviour.equity_offers is on (ODD 7.17; Alphabet and Amazon with Anthropic, PF §5).",
+    )
 
 
 class LabSpec(AgentSpec):
@@ -896,12 +964,72 @@ class LabSpec(AgentSpec):
         "that the baseline's 2025 compute price lands at $2.3-2.4/hr; inference use "
         "grows fast as prices fall, PF §13).",
     )
+    # A fleet of its own (ODD 7.17): it serves its own demand from it first.
+    fleet: dict[str, Quantity] = Field(
+        default_factory=dict,
+        description="H100e it owns at tick 0 by designer name (e.g. xAI's Colossus); its "
+        "compute serves its own demand before it bids for the rest.",
+    )
+    fleet_target: Share = Field(
+        0.0,
+        description="Share of its expected demand it aims to serve from its own fleet: it "
+        "bids for accelerators (designers' routes to it open) to close 1 / "
+        "fleet_adjustment_ticks of the gap per tick plus what retires; 0 = it buys none.",
+    )
+    fleet_life: LeadTime = Field(22, description="Ticks an accelerator of its fleet is used.")
+    fleet_opex: NonNeg = Field(
+        700.0,
+        description="$ per H100e-quarter its own fleet costs to run (power, colocation, staff; "
+        "it buys no MW or shells: its sites are leased with their power). Estimate, as the "
+        "neoclouds' opex.",
+    )
+    mw_per_h100e: PosRatio = Field(
+        0.0013, description="All-in facility MW per H100e of its fleet (GW deployed)."
+    )
+    discount_rate: Share = Field(
+        0.15, description="Discount rate per year of the value of an accelerator it buys."
+    )
+    sells_equity: bool = Field(
+        True,
+        description="Whether it takes hyperscalers' equity-for-compute offers when short of "
+        "compute (behaviour.equity_offers, ODD 7.17): an independent lab; False for in-house "
+        "labs, the spot market's many buyers, or labs out of the investors' reach.",
+    )
+
+
+class FinancierSpec(AgentSpec):
+    """Lender (bank, private credit): lends borrowers' debt within its limits (ODD 7.17)."""
+
+    credit_line: NonNeg = Field(
+        0.0, description="$ it may borrow itself (its losses beyond its cash default it)."
+    )
+    cost_of_capital: Share = Field(
+        0.06,
+        description="Its funding cost per year, paid outside the model on what it lends "
+        "(ledger kind funding). Default 6%: investment-grade-backed project debt (PF §12 "
+        "'Cost of capital': SOFR + 2.25% ~ 6%, Meta's Hyperion bonds 6.58%).",
+    )
+    margin: Share = Field(
+        0.01, description="Its margin per year over its cost of capital. Estimate."
+    )
+    limit_per_borrower: NonNeg = Field(
+        1e10, description="$ it lends one borrower at most (its credit limit per borrower)."
+    )
+    capacity: NonNeg = Field(1e11, description="$ it lends in all at most.")
+    borrowers: tuple[str, ...] = Field((), description="Agents it lends to; () = all.")
 
 
 class ContractSpec(Strict):
     """A contract in force at the start (agents sign more as they go)."""
 
-    kind: Literal["take_or_pay", "capacity_reservation", "equity_for_compute"]
+    kind: Literal[
+        "take_or_pay",
+        "capacity_reservation",
+        "equity_for_compute",
+        "lease",  # seller (hyperscaler or financier) leases `quantity` H100e to a lab at `price`
+        "backstop",  # buyer (guarantor) buys the seller's unsold compute, up to `limit` $
+        "vendor_financing",  # seller (designer) invests `price` $ per GW deployed in the buyer
+    ]
     seller: str
     buyer: str
     good: Good
@@ -913,6 +1041,22 @@ class ContractSpec(Strict):
     prepayment: NonNeg = Field(0.0, description="$ paid at signing (capacity reservation).")
     equity_share: Share = Field(0.0, description="Equity-for-compute: share of the lab given.")
     exclusive: bool = Field(False, description="Closes the buyer's routes to rival sellers.")
+    limit: Limit = Field(
+        float("inf"),
+        description="Backstop and vendor financing: $ the buyer (backstop) or seller (vendor "
+        "financing) pays at most over the term (inf = no cap; at most 1e12).",
+    )
+    asset_value: NonNeg = Field(
+        0.0,
+        description="Lease: $ per H100e of the leased accelerators at signing; with price 0 "
+        "the rent is the break-even rent at debt_rate that leaves the lessor the residual "
+        "value (behaviour.residual_values) at the end (ODD 7.17).",
+    )
+    purchase_option: bool = Field(
+        False,
+        description="Lease of accelerators from a financier: whether the lessee buys them at "
+        "their residual value at the end of the term (else the financier sells them).",
+    )
 
 
 class SpvSpec(Strict):
@@ -1340,6 +1484,7 @@ class Scenario(Strict):
     hyperscalers: tuple[HyperscalerSpec, ...] = ()
     labs: tuple[LabSpec, ...] = ()
     dram_buyers: tuple[DramBuyerSpec, ...] = ()
+    financiers: tuple[FinancierSpec, ...] = ()
     contracts: tuple[ContractSpec, ...] = ()
     spvs: tuple[SpvSpec, ...] = Field(
         (),
@@ -1373,6 +1518,7 @@ class Scenario(Strict):
             "hyperscalers",
             "labs",
             "dram_buyers",
+            "financiers",
         ):
             out += [(section, s) for s in getattr(self, section)]
         return out
@@ -1470,6 +1616,32 @@ class Scenario(Strict):
                 raise ValueError(
                     f"contracts[{i}]: equity_for_compute needs a hyperscaler seller and a lab buyer"
                 )
+            lease_of_accelerators = c.kind == "lease" and kind_of[c.seller] == "financiers"
+            need = {
+                "lease": ("financiers", "labs", "accelerator", "a financier lessor and a lab")
+                if lease_of_accelerators
+                else ("hyperscalers", "labs", "compute", "a hyperscaler lessor and a lab"),
+                "backstop": ("hyperscalers", None, "compute", "a hyperscaler (the neocloud)"),
+                "vendor_financing": ("designers", "labs", "accelerator", "a designer and a lab"),
+            }.get(c.kind)
+            if need is not None and (
+                kind_of[c.seller] != need[0]
+                or (need[1] is not None and kind_of[c.buyer] != need[1])
+                or c.good != need[2]
+            ):
+                raise ValueError(
+                    f"contracts[{i}]: {c.kind} needs {need[3]} as seller"
+                    + (" and buyer" if need[1] else "")
+                    + f", and good = {need[2]!r}"
+                )
+        for i, f in enumerate(self.financiers):
+            for b in f.borrowers:
+                if b not in names:
+                    raise ValueError(f"financiers[{i}].borrowers: unknown agent {b!r}")
+        for i, lab in enumerate(self.labs):
+            for d in lab.fleet:
+                if d not in designers:
+                    raise ValueError(f"labs[{i}].fleet: unknown designer {d!r}")
         for i, s in enumerate(self.shocks):
             if s.start >= self.meta.horizon or s.end > self.meta.horizon:
                 raise ValueError(
@@ -1645,14 +1817,19 @@ def check_shocks(scenario: Scenario) -> None:
 
 
 def check_contract_routes(scenario: Scenario) -> None:
-    """Every contract has a route for its seller, buyer and good (the default routes of
-    ``market.network`` plus ``routes``); otherwise it could never deliver."""
+    """Every contract that delivers (all but backstops and vendor financing) has a route
+    for its seller, buyer and good (the default routes of ``market.network`` plus
+    ``routes``); otherwise it could never deliver."""
     if not scenario.contracts:
         return
     from market.network import build_network  # network imports this module
 
     graph = build_network(scenario)
     for i, c in enumerate(scenario.contracts):
+        if c.kind in ("backstop", "vendor_financing") or (
+            c.kind == "lease" and c.good == "accelerator"
+        ):
+            continue  # they deliver nothing along a route (ODD 7.17)
         if graph.has_edge(c.seller, c.buyer, key=c.good):
             if graph.edges[c.seller, c.buyer, c.good]["capacity"] > 0:
                 continue

@@ -5,9 +5,10 @@
 - :data:`COLUMNS` describes every column of the tables a run writes (``table ->
   column -> description``); a column the model adds later matches an exact entry or
   a pattern such as ``lead_time_<good>`` (see :func:`describe`);
-- reports print :func:`glossary_rows` (every KPI of ``experiments.kpis.KPIS`` and
-  every column of the tables in a folder), so a new column shows up with its text, or
-  as missing (a test fails on a column with no entry).
+- :data:`LEDGER_KINDS` describes every kind of payment in the ledger (``ledger_kind``);
+- reports print :func:`glossary_rows` (every KPI of ``experiments.kpis.KPIS``, every
+  ledger kind and every column of the tables in a folder), so a new column shows up
+  with its text, or as missing (a test fails on a column with no entry).
 """
 
 from __future__ import annotations
@@ -186,7 +187,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "agents": {
         "type": "agent type (Fab, MemoryMaker, Packager, PowerProvider, NetworkMaker, "
-        "DCDeveloper, ChipDesigner, Hyperscaler, Lab, DramBuyers)",
+        "DCDeveloper, ChipDesigner, Hyperscaler, Lab, DramBuyers, Financier)",
         "region": "region code (US, TW, KR, CN, EU, JP; WORLD: the outside DRAM market)",
         "cash": "$ on hand at the end of the tick",
         "profit": "$ profit this tick",
@@ -208,7 +209,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "received": "labs: H100e-quarters of compute received this tick; DRAM buyers: GB",
         "unmet": "labs: H100e-quarters wanted and not received; DRAM buyers: GB wanted at "
         "their reference price and not received",
-        "fleet": "hyperscalers: installed H100e",
+        "fleet": "hyperscalers and labs with fleets of their own (ODD 7.17): installed H100e",
         "power_mw": "hyperscalers: MW of power installed",
         "shell_mw": "hyperscalers that build shells: MW of data-centre shell they hold (start "
         "stock + shells bought; NaN without shells)",
@@ -372,6 +373,49 @@ PATTERNS: dict[str, str] = {
 """Column-name patterns (regex -> description with the groups) for families of columns."""
 
 
+LEDGER_KINDS: dict[str, str] = {
+    "spot:<good>": "a spot purchase of the good, buyer to seller (nodal price or seller's offer)",
+    "contract:<good>": "units delivered under a contract, buyer to seller at its price",
+    "transport": "a route's cost per unit moved, seller to outside the model",
+    "switching": "the ecosystem switching cost on an accelerator route, seller to outside",
+    "deficiency": "take-or-pay minimum not called, buyer to seller",
+    "penalty": "breach penalty for units short, seller to buyer",
+    "prepayment": "a capacity reservation's prepayment at signing, buyer to supplier",
+    "capex": "a supplier's spending on new capacity, to outside the model",
+    "operating": "running cost of what an agent sold or used, to outside the model",
+    "revenue": "labs' and DRAM buyers' value of what they got, from outside the model",
+    "carbon": "carbon price on hyperscalers' emissions, to outside the model",
+    "clean_energy": "clean energy bought to meet a requirement, to outside the model",
+    "interest": "interest on debt (negative cash), borrower to its financiers (ODD 7.17) or "
+    "outside lenders, at debt_rate + leverage_spread x leverage",
+    "default": "write-off of a defaulting agent's deficit, its payees of the tick back to it",
+    "asset_sale": "a distressed fleet sale, buying hyperscaler to seller",
+    "lease": "a lease's rent on every leased H100e, called or not, lessee to lessor (ODD 7.17)",
+    "lease_funding": "a financier's purchase of the H100e of a lab's own fleet it leases back "
+    "to the lab, financier to lab (ODD 7.17)",
+    "lease_purchase": "a lessee's purchase of leased accelerators at their residual value at "
+    "the end of the term (purchase option), lab to financier (ODD 7.17)",
+    "residual_sale": "a financier's sale of accelerators it leased, at their residual value "
+    "(at a fire-sale discount when repossessed from a defaulted lessee), from outside the "
+    "model to the financier (ODD 7.17)",
+    "backstop": "a guarantor's purchase of a neocloud's unsold compute, guarantor to "
+    "neocloud (ODD 7.17)",
+    "vendor_investment": "a designer's investment in a lab per GW of its accelerators "
+    "deployed for the lab, designer to lab (ODD 7.17)",
+    "funding": "a financier's cost of capital on what it lends, to its funders outside the "
+    "model (ODD 7.17)",
+    "loan_loss": "a financier's loan to a defaulted borrower, repaid to its funders outside "
+    "the model from its own cash (ODD 7.17)",
+}
+"""Ledger kinds (``market.ledger``: payer, payee, $, kind) and what each payment is."""
+
+
+def ledger_kind(kind: str) -> str | None:
+    """The description of ledger ``kind`` (``spot:wafer`` matches ``spot:<good>``)."""
+    head, sep, _ = kind.partition(":")
+    return LEDGER_KINDS.get(f"{head}:<good>" if sep else kind)
+
+
 def describe(table: str, column: str) -> str | None:
     """The description of ``column`` in ``table``, or None if the glossary has none."""
     for key in (table, "*"):
@@ -391,16 +435,18 @@ def missing(tables: dict[str, Iterable[str]]) -> list[str]:
 
 
 def glossary_rows(tables: dict[str, Iterable[str]]) -> list[tuple[str, str, str]]:
-    """(section, name, description) for every KPI, unit and table column given."""
+    """(section, name, description) for every KPI, unit, ledger kind and table column given."""
     from experiments.kpis import KPIS
 
     rows = [("KPI", k, v) for k, v in KPIS.items()]
     rows += [("unit", g, f"counted in {q}; priced in {p}") for g, (q, p) in GOOD_UNITS.items()]
+    rows += [("ledger kind", k, v) for k, v in LEDGER_KINDS.items()]
     for t, cols in tables.items():
         for c in cols:
             rows.append((f"table {t}", c, describe(t, c) or "(no description)"))
     return rows
 
 
-__all__ = ["COLUMNS", "GOOD_UNITS", "PATTERNS", "QUANTITY_UNITS", "UNITS", "describe",
-           "glossary_rows", "missing", "price_unit", "quantity_unit"]  # fmt: skip
+__all__ = ["COLUMNS", "GOOD_UNITS", "LEDGER_KINDS", "PATTERNS", "QUANTITY_UNITS", "UNITS",
+           "describe", "glossary_rows", "ledger_kind", "missing", "price_unit",
+           "quantity_unit"]  # fmt: skip

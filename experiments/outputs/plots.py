@@ -385,11 +385,12 @@ def plot_lockin(tables: dict, path: Path, title: str = "",
 
 
 TIERS = ("ToolMaker", "Fab", "MemoryMaker", "Packager", "PowerProvider", "NetworkMaker",
-         "DCDeveloper", "ChipDesigner", "Hyperscaler", "Lab", "DramBuyers")  # fmt: skip
+         "DCDeveloper", "ChipDesigner", "Hyperscaler", "Lab", "DramBuyers",
+         "Financier")  # fmt: skip
 """Node types from upstream to downstream."""
 COLUMN = {"ToolMaker": 0, "Fab": 0, "MemoryMaker": 0, "Packager": 0, "PowerProvider": 1,
           "NetworkMaker": 1, "DCDeveloper": 1, "ChipDesigner": 1, "Hyperscaler": 2, "Lab": 3,
-          "DramBuyers": 3}  # fmt: skip
+          "DramBuyers": 3, "Financier": 3}  # fmt: skip
 """The network drawing's column of each node type."""
 REGION_COLOURS = {"US": "#1f77b4", "TW": "#d62728", "KR": "#2ca02c", "CN": "#ff7f0e",
                   "EU": "#9467bd", "JP": "#8c564b", "NL": "#e377c2"}  # fmt: skip
@@ -486,7 +487,11 @@ def plot_distributions(runs: pd.DataFrame, out: Path) -> Path:
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
     for ax, c in zip(axes.flat, outs):
-        ax.hist(done[c].dropna(), bins=min(30, max(5, len(done) // 3)), color="tab:blue")
+        x = done[c].dropna()
+        bins = min(30, max(5, len(done) // 3))
+        if len(x) and np.ptp(x) <= 1e-9 * max(1.0, float(np.abs(x).max())):
+            bins = 1  # a KPI constant up to rounding: one bar (numpy cannot split 1 ulp)
+        ax.hist(x, bins=bins, color="tab:blue")
         ax.set_title(c[4:])
         ax.set_ylabel("runs")
     for ax in list(axes.flat)[len(outs) :]:

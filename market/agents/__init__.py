@@ -5,6 +5,7 @@ from market.agents.chip_designer import ChipDesigner
 from market.agents.dc_developer import DCDeveloper
 from market.agents.dram_buyer import DramBuyers
 from market.agents.fab import Fab
+from market.agents.financier import Financier
 from market.agents.hyperscaler import Hyperscaler
 from market.agents.lab import Lab
 from market.agents.memory_maker import MemoryMaker
@@ -23,6 +24,7 @@ __all__ = [
     "DCDeveloper",
     "DramBuyers",
     "Fab",
+    "Financier",
     "Hyperscaler",
     "Lab",
     "MarketAgent",

@@ -93,6 +93,12 @@ class MarketAgent(mesa.Agent):
     #: Whether it holds a fleet of installed accelerators (hyperscalers).
     holds_fleet = False
 
+    @property
+    def buys_fleet(self) -> bool:
+        """Whether its accelerator (and MW, networking, shell) purchases are capex of a
+        fleet of its own, recorded as expansions by the risk book (ODD 7.18)."""
+        return self.holds_fleet
+
     def sell_fleet(self, share: float) -> tuple[dict, float]:
         """Give up ``share`` of its fleet for a distressed sale: (cohorts by designer as
         [retire tick, H100e] lists, MW that goes with them); nothing by default."""

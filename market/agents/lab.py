@@ -20,8 +20,12 @@ import math
 from market.agents.base import MarketAgent, ema
 from market.agents.hyperscaler import Hyperscaler, most_spare_compute
 from market.ledger import EXTERNAL
+from market.own_fleet import OwnFleet
 from market.scenario import LabSpec
 from market.tolerance import REL_QUANTITY
+
+#: Compute contracts it pays for in cash, minimum or rent included (it calls them to need).
+PAID_IN_CASH = ("take_or_pay", "lease")
 
 
 def demand_curve(
@@ -72,6 +76,13 @@ class Lab(MarketAgent):
         self.steps: list[float] = []  # $/unit of this tick's bid steps, in bid order
         self.revenue = 0.0  # $ of value it got from compute last tick
         self.cut = 1.0  # share of its demand curve it could pay for this tick (market.credit)
+        # Its own accelerators, used first (ODD 7.17); None for a lab that rents all.
+        self.own = OwnFleet(spec) if spec.fleet or spec.fleet_target > 0 else None
+
+    @property
+    def buys_fleet(self) -> bool:
+        """A lab with a fleet of its own (ODD 7.17) buys accelerators as capex."""
+        return self.own is not None
 
     def submit_orders(self) -> None:
         s = self.spec
@@ -84,6 +95,8 @@ class Lab(MarketAgent):
         f = self.model.policy.demand_factor(self.name)
         self.demand = (self.training + self.inference) * f
         b = self.model.world.behaviour
+        if self.own is not None:  # its own fleet serves its demand first (ODD 7.17)
+            f *= self._serve_own()
         uses = (
             (self.inference * f, s.inference_value, s.inference_elasticity),
             (self.training * f, s.training_value, s.training_elasticity),
@@ -107,6 +120,34 @@ class Lab(MarketAgent):
             self.bid("compute", units * self.cut, price)
             self.steps.append(price)
 
+    def _serve_own(self) -> float:
+        """Use its own fleet for its demand, bid for accelerators, and return the share of
+        its demand left to the market, 1 - used / demand."""
+        m = self.model
+        own = self.own
+        own.retire(m.tick)
+        own.used = min(own.size, self.demand)
+        if own.spec.fleet_target > 0:
+            b = m.world.behaviour
+            price = m.price_ema.get("compute", self.spec.training_value)
+            value = own.value(
+                price, b.rental_utilisation, b.rental_decline, b.valuation_ticks,
+                m.world.meta.ticks_per_year,
+            )  # fmt: skip
+            value = max(0.0, value - m.list_prices.get("networking", 0.0))  # it buys that too
+            want = own.wanted(self.demand, m.tick, b.fleet_adjustment_ticks)
+            units = min(want, max(0.0, self.headroom) / value) if value > 0 else 0.0
+            # As a hyperscaler's install bids (7.2): a share at a lower value. Every tick,
+            # even at quantity 0: the book keeps its shape.
+            low = b.install_low_share
+            self.bid("accelerator", units * (1 - low), value)
+            self.bid("accelerator", units * low, value * b.install_low_value)
+        return 1.0 - own.used / self.demand if self.demand > 0 else 1.0
+
+    def fleet_share(self, designer: str) -> float:
+        """The designer's share of its own fleet (0 without one): the switching cost."""
+        return self.own.share(designer) if self.own is not None else 0.0
+
     def _affordable(self, spend: float) -> float:
         """Share of its bids (``spend`` $ at the expected compute price, or the bid price
         if lower) it can pay: its headroom plus last tick's revenue, less its contract
@@ -118,7 +159,7 @@ class Lab(MarketAgent):
         s = self.spec
         t = self.model.tick
         due = [c for c in self.model.desk.book.held(t, self.name) if c.active(t)]
-        owed = sum((c.nominated + c.deficiency) * c.price for c in due if c.kind == "take_or_pay")
+        owed = sum((c.nominated + c.deficiency) * c.price for c in due if c.kind in PAID_IN_CASH)
         worth = sum(c.nominated for c in due) * min(s.inference_value, s.training_value)
         earned = self.revenue if self.model.tick > 0 else spend  # no history: pays its way
         budget = self.headroom + earned - owed + worth
@@ -143,12 +184,23 @@ class Lab(MarketAgent):
         self.demand = self.received = self.unmet = 0.0
 
     def settle(self) -> None:
-        fills = self.model.outcome.fills.get(self.name, ())
+        m = self.model
+        fills = m.outcome.fills.get(self.name, ())
         self.received = sum(fills)
-        self.unmet = max(0.0, self.demand - self.received)
         value = sum(f * p for f, p in zip(fills, self.steps))  # its value of what it got
+        if self.own is not None:  # its own compute, valued at its uses' values (ODD 7.17)
+            own, s = self.own, self.spec
+            self.received += own.used
+            mix = self.training + self.inference
+            if mix > 0:
+                value += own.used * (s.training_value * self.training + s.inference_value
+                                     * self.inference) / mix  # fmt: skip
+            m.ledger.pay(self.name, EXTERNAL, s.fleet_opex * own.used, "operating")
+            for designer, q in m.outcome.inflows(self.name, "accelerator").items():
+                own.add(designer, q, m.tick)
+        self.unmet = max(0.0, self.demand - self.received)
         self.revenue = value
-        self.model.ledger.pay(EXTERNAL, self.name, value, "revenue")
+        m.ledger.pay(EXTERNAL, self.name, value, "revenue")
 
     def decide(self) -> None:
         m = self.model
@@ -189,7 +241,7 @@ class Lab(MarketAgent):
         held = sum(
             c.min_take * c.quantity * c.price
             for c in m.desk.book.held(m.tick, self.name)
-            if c.kind == "take_or_pay" and c.start <= nxt < c.end
+            if c.kind in PAID_IN_CASH and c.start <= nxt < c.end
         )
         room = self.headroom + self.revenue - held
         if price > 0 and b.contract_min_take > 0:
@@ -197,12 +249,15 @@ class Lab(MarketAgent):
         return max(0.0, q)
 
     def columns(self) -> dict[str, float]:
-        return dict(demand=self.demand, received=self.received, unmet=self.unmet)
+        out = dict(demand=self.demand, received=self.received, unmet=self.unmet)
+        if self.own is not None:
+            out["fleet"] = self.own.size
+        return out
 
     def nominate(self, contract) -> float:
         """Take-or-pay: what it expects to need, at most q (the unused minimum is paid
         for, not taken: ``contracts.ContractDesk.nominate``); else q."""
         q = contract.quantity
-        if contract.kind != "take_or_pay":
+        if contract.kind not in PAID_IN_CASH:
             return q
         return min(q, self.demand)

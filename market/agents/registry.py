@@ -14,6 +14,7 @@ from market.agents.chip_designer import ChipDesigner
 from market.agents.dc_developer import DCDeveloper
 from market.agents.dram_buyer import DramBuyers
 from market.agents.fab import Fab
+from market.agents.financier import Financier
 from market.agents.hyperscaler import Hyperscaler
 from market.agents.lab import Lab
 from market.agents.memory_maker import MemoryMaker
@@ -49,6 +50,7 @@ AGENT_TYPES: tuple[AgentType, ...] = (
     AgentType("hyperscalers", Hyperscaler),
     AgentType("labs", Lab),
     AgentType("dram_buyers", DramBuyers),
+    AgentType("financiers", Financier),
 )
 BY_SECTION: dict[str, AgentType] = {t.section: t for t in AGENT_TYPES}
 SECTIONS: tuple[str, ...] = tuple(BY_SECTION)

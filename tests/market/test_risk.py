@@ -10,7 +10,9 @@ import pytest
 
 from experiments.scenarios import load_scenario
 from market.model import MarketModel
-from market.risk import SOURCES, RiskBook
+from market.risk import SOURCES, STRUCTURES, RiskBook
+
+STRUCTURE_SOURCES = tuple(STRUCTURES.values())
 
 
 def _run(name: str) -> tuple[MarketModel, dict[str, pd.DataFrame]]:
@@ -38,6 +40,8 @@ def test_every_expansion_in_a_baseline_run_is_in_the_risk_table_with_its_capex(b
     assert set(risk.source) <= set(SOURCES)
     assert {"own_cash", "spv_debt", "spv_equity", "prepayment"} <= set(risk.source)
     tenant = {v.name: v.spec.tenant for v in m.spvs.spvs}
+    # Vendor financing and backstops are stakes in a lab or a neocloud, not capex (below).
+    risk = risk[~risk.source.isin(STRUCTURE_SOURCES)]
     risk = risk.assign(agent=risk.owner.map(lambda o: tenant.get(o, o)))
     recorded = risk.groupby(["tick", "agent"]).financed.sum()
     capex = fin[fin.capex > 0].set_index(["tick", "agent"]).capex
@@ -57,7 +61,7 @@ def _write_downs(tb: dict[str, pd.DataFrame], m: MarketModel) -> dict[tuple, flo
     table)."""
     b = m.world.behaviour
     risk, cap, agents = tb["risk"], tb["capacity"], tb["agents"]
-    life = {h.name: h.fleet_life for h in m.world.hyperscalers}
+    life = {a.name: a.fleet_life for a in (*m.world.hyperscalers, *m.world.labs)}
     defaulted = set(
         agents[agents.defaulted.astype(bool)][["tick", "agent"]].itertuples(index=False)
     )
@@ -67,13 +71,15 @@ def _write_downs(tb: dict[str, pd.DataFrame], m: MarketModel) -> dict[tuple, flo
     out = {}
     for (project, party, source), r in risk.groupby(["project", "party", "source"]):
         owner, asset = project.split(":", 1)
-        if owner in spvs:
+        if owner in spvs or source in STRUCTURE_SOURCES:  # checked on their own (below)
             continue
         put = r.groupby("tick").financed.sum()
-        c = rows[owner]
+        # a lab's own fleet has no capacity rows: nothing available, never idle
+        c = rows.get(owner, cap.iloc[:0])
         if asset not in set(c.good):
             c = c.assign(good=asset)  # a DRAM wafer pool: all its maker's rows
         c = c[c.good == asset].groupby("tick")[["available", "sold"]].sum()
+        c = c.reindex(range(m.world.meta.horizon), fill_value=0.0)
         keep = 1 - 1 / (life[owner] if asset == "fleet" else b.capacity_life)
         value = unimpaired = written = 0.0
         idles: list[float] = []
@@ -147,3 +153,31 @@ def test_balance_sheet_spending_splits_into_own_cash_and_new_debt():
     assert stakes[("TSMC", "own_cash")].financed == pytest.approx(7.0)
     with pytest.raises(ValueError, match="risk source"):
         book.record_expansion("TSMC", "wafer", 1.0, source="gift")
+
+
+def test_vendor_financing_and_backstops_are_stakes_of_their_payers():
+    """Vendor financing (designer -> lab) is the designer's exposure in the lab, $ for $
+    of the ledger; a called backstop is the guarantor's realised loss, $ for $. Both
+    from the ledger rows of each tick, against the risk table."""
+    m = MarketModel(load_scenario("demand_bust"), seed=0)
+    paid: dict[tuple[str, str, str], float] = defaultdict(float)
+    for _ in range(m.world.meta.horizon):
+        m.step()
+        for payer, payee, amount, kind in m.last_ledger.rows:
+            if kind in STRUCTURES:
+                paid[(f"{payee}:{STRUCTURES[kind]}", payer, STRUCTURES[kind])] += amount
+    risk = pd.DataFrame(m.tables()["risk"])
+    r = risk[risk.source.isin(STRUCTURE_SOURCES)]
+    got = r.groupby(["project", "party", "source"]).agg(
+        put=("financed", "sum"), lost=("realised_loss", "sum"), last=("exposure", "last")
+    )
+    assert {k[2] for k in paid} == set(STRUCTURE_SOURCES)  # both structures paid out
+    assert set(got.index) == set(paid)
+    for key, amount in paid.items():
+        assert got.loc[key, "put"] == pytest.approx(amount, rel=1e-9)
+        if key[2] == "backstop":  # paid for compute nobody rents: lost at once
+            assert got.loc[key, "lost"] == pytest.approx(amount, rel=1e-9)
+            assert got.loc[key, "last"] == 0.0
+        elif not m.by_name[key[0].split(":")[0]].defaulted:  # still held in the lab
+            assert got.loc[key, "last"] == pytest.approx(amount, rel=1e-9)
+            assert got.loc[key, "lost"] == 0.0
