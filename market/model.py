@@ -46,6 +46,7 @@ from market.outcome import TickOutcome
 from market.scenario import Scenario
 from market.shocks import PolicyState, policy_at
 from market.tick_metrics import TickRecorder
+from market.traffic import COMPUTE_GOODS, enabled, premium_buckets
 from optimizers import Clearer, Clearing, OrderBook, SolverOptions
 
 CAPITAL_KINDS = ("capex", "prepayment")  # not part of operating profit
@@ -110,6 +111,8 @@ class MarketModel(mesa.Model):
         self.list_prices: dict[str, float] = list_prices(self.agents_of(Supplier))
         self.outcome: TickOutcome | None = None
         self.unmet_by_hyperscaler: dict[str, float] = {}
+        # (designer, generation) buckets that may serve premium traffic this tick (ODD 7.19)
+        self.premium_buckets: frozenset[tuple[str, str]] = frozenset()
         self.lead_times = LeadTimes(self)
         self.allocation = Allocation(self)
         self.due: list[ct.Contract] = []
@@ -122,6 +125,10 @@ class MarketModel(mesa.Model):
         t0 = time.perf_counter()
         self.policy = policy_at(self.world, self.tick)
         self.history.apply(self.tick)  # capacity additions, budgets, products
+        if enabled(self.world.traffic):
+            self.premium_buckets = premium_buckets(
+                self.world.designers, self.tick, self.world.traffic.premium_generations
+            )
         self.list_prices = list_prices(self.agents_of(Supplier))
         self.desk.pay_signing()
         due = self.due = self.contracts.due(self.tick)
@@ -198,7 +205,8 @@ class MarketModel(mesa.Model):
             (
                 name,
                 replace(r, capacity=cap)
-                if (cap := self.by_name[name].allocation_cap()) is not None
+                if r.output not in COMPUTE_GOODS  # traffic recipes (ODD 7.19) keep theirs
+                and (cap := self.by_name[name].allocation_cap()) is not None
                 else r,
             )
             for name, r in self.orders.recipes

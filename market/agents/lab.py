@@ -10,17 +10,31 @@ prices with the use's price elasticity; its revenue (from outside the model) is
 the value of the compute it gets (each unit at its step's price). When its
 unmet share (EMA) passes the trigger it signs a take-or-pay contract with the
 hyperscaler that served it most.
+
+With traffic classes (ODD 7.19) its inference splits into premium (a share of it, bid
+as ``compute_premium`` at the premium value) and economy (bid as ``compute`` at the
+economy value, with training), and a recipe lets a share of its premium traffic fall
+back to economy compute at the loss of the difference in value.
 """
 
 from __future__ import annotations
 
 import math
 
+from market import traffic as tc
 from market.agents.base import MarketAgent, ema
 from market.agents.hyperscaler import Hyperscaler, most_spare_compute
 from market.ledger import EXTERNAL
 from market.scenario import LabSpec
 from market.tolerance import REL_QUANTITY
+
+CLASS_COLUMNS = (
+    "premium_demand", "premium_served", "moved", "premium_unmet", "economy_demand",
+    "economy_served", "economy_unmet",
+)  # fmt: skip
+"""A lab's traffic classes this tick (ODD 7.19), H100e-quarters: premium demand at its value,
+served (on premium hardware or moved), moved to economy hardware, unmet; the same for
+economy inference (training is the rest of its demand)."""
 
 
 def demand_curve(
@@ -55,6 +69,31 @@ class Lab(MarketAgent):
         self.steps: list[float] = []  # $/unit of this tick's bid steps, in bid order
         self.revenue = 0.0  # $ of value it got from compute last tick
         self.cut = 1.0  # share of its demand curve it could pay for this tick (market.credit)
+        # Traffic classes (ODD 7.19), H100e-quarters this tick: demand at its value, served
+        # (premium: on premium hardware or moved), moved to economy hardware.
+        self.goods: list[str] = []  # the good of each bid step, in bid order
+        self.by_class = {k: 0.0 for k in CLASS_COLUMNS}
+        self.fallback = 0.0  # $ per H100e-quarter a moved premium request loses (delta)
+
+    def uses(self) -> list[tuple[str, float, float, float]]:
+        """(good, H100e-quarters wanted at its value, value $ per H100e-quarter, elasticity)
+        per use, in bid order: inference (premium and economy with traffic classes), then
+        training; after demand-bust shocks."""
+        s = self.spec
+        f = self.model.policy.demand_factor(self.name)
+        t = self.model.world.traffic
+        inference = self.inference * f
+        e = s.inference_elasticity
+        if tc.enabled(t):
+            v_p, v_e = tc.class_values(s.inference_value, t)
+            out = [
+                (tc.PREMIUM, inference * t.premium_share, v_p, e),
+                (tc.ECONOMY, inference * (1 - t.premium_share), v_e, e),
+            ]
+        else:
+            out = [(tc.ECONOMY, inference, s.inference_value, e)]
+        out.append((tc.ECONOMY, self.training * f, s.training_value, s.training_elasticity))
+        return out
 
     def submit_orders(self) -> None:
         s = self.spec
@@ -67,20 +106,26 @@ class Lab(MarketAgent):
         f = self.model.policy.demand_factor(self.name)
         self.demand = (self.training + self.inference) * f
         b = self.model.world.behaviour
+        uses = self.uses()
         curve = [
-            step
-            for q, value, e in (
-                (self.inference * f, s.inference_value, s.inference_elasticity),
-                (self.training * f, s.training_value, s.training_elasticity),
-            )
+            (good, *step)
+            for good, q, value, e in uses
             for step in demand_curve(q, value, e, b.demand_steps, b.demand_top_price)
         ]
-        expected = self.model.price_ema.get("compute")  # what a unit will cost, $
-        self.cut = self._affordable(sum(q * min(p, expected or p) for q, p in curve))
+        ema_ = self.model.price_ema
+        expected = {g: ema_.get(g, ema_.get(tc.ECONOMY)) for g in tc.COMPUTE_GOODS}  # $/unit
+        self.cut = self._affordable(sum(q * min(p, expected[g] or p) for g, q, p in curve))
         self.steps = []
-        for units, price in curve:
-            self.bid("compute", units * self.cut, price)
+        self.goods = []
+        for good, units, price in curve:
+            self.bid(good, units * self.cut, price)
             self.steps.append(price)
+            self.goods.append(good)
+        t = self.model.world.traffic
+        if tc.enabled(t):  # a share of premium traffic may move to economy compute
+            premium = sum(q for g, q, _, _ in uses if g == tc.PREMIUM) * self.cut
+            self.fallback = tc.fallback_cost(s.inference_value, t)
+            self.recipe(tc.PREMIUM, {tc.ECONOMY: 1.0}, premium * t.movable_share, self.fallback)
 
     def _affordable(self, spend: float) -> float:
         """Share of its bids (``spend`` $ at the expected compute price, or the bid price
@@ -101,14 +146,9 @@ class Lab(MarketAgent):
 
     def wanted_at(self, price: float) -> float:
         """H100e-quarters its demand curves want at ``price`` (this tick's demand)."""
-        s = self.spec
         top = self.model.world.behaviour.demand_top_price
-        f = self.model.policy.demand_factor(self.name)
         out = 0.0
-        for q, value, e in (
-            (self.inference * f, s.inference_value, s.inference_elasticity),
-            (self.training * f, s.training_value, s.training_elasticity),
-        ):
+        for _, q, value, e in self.uses():
             if price <= value:
                 out += q
             elif price <= top * value:
@@ -117,12 +157,17 @@ class Lab(MarketAgent):
 
     def halt(self) -> None:
         self.demand = self.received = self.unmet = 0.0
+        self.by_class = {k: 0.0 for k in CLASS_COLUMNS}
 
     def settle(self) -> None:
         fills = self.model.outcome.fills.get(self.name, ())
         self.received = sum(fills)
         self.unmet = max(0.0, self.demand - self.received)
         value = sum(f * p for f, p in zip(fills, self.steps))  # its value of what it got
+        if tc.enabled(self.model.world.traffic):
+            moved = sum(self.model.outcome.activities.get(self.name, ()))
+            value -= self.fallback * moved  # moved premium traffic is worth economy's value
+            self._classes(fills, moved)
         self.revenue = value
         self.model.ledger.pay(EXTERNAL, self.name, value, "revenue")
 
@@ -140,7 +185,7 @@ class Lab(MarketAgent):
         price *= 1 + b.contract_premium
         # With each hyperscaler that served it, in proportion to what it served (a
         # symmetric rule); with the one with most spare compute if none did.
-        got = m.outcome.inflows(self.name, "compute")
+        got = tc.compute_inflows(m.outcome, self.name)
         total = sum(got.values())
         if total > 0:
             shares = {h: q / total for h, q in got.items() if q > REL_QUANTITY * total}
@@ -171,6 +216,22 @@ class Lab(MarketAgent):
         if price > 0 and b.contract_min_take > 0:
             q = min(q, room / (b.contract_min_take * price))
         return max(0.0, q)
+
+    def _classes(self, fills: tuple[float, ...], moved: float) -> None:
+        """Demand, served and unmet H100e-quarters by traffic class this tick (ODD 7.19)."""
+        uses = self.uses()
+        served = {tc.PREMIUM: 0.0, tc.ECONOMY: 0.0}
+        for good, q in zip(self.goods, fills):
+            served[good] += q
+        premium, economy, training = (q for _, q, _, _ in uses)
+        # Economy bids come before training's in bid order: split compute fills by steps.
+        steps = len(self.steps) // 3
+        economy_served = sum(fills[steps : 2 * steps])
+        self.by_class = dict(
+            premium_demand=premium, premium_served=served[tc.PREMIUM], moved=moved,
+            premium_unmet=max(0.0, premium - served[tc.PREMIUM]), economy_demand=economy,
+            economy_served=economy_served, economy_unmet=max(0.0, economy - economy_served),
+        )  # fmt: skip
 
     def columns(self) -> dict[str, float]:
         return dict(demand=self.demand, received=self.received, unmet=self.unmet)
