@@ -562,9 +562,7 @@ class TickRecorder:
             flows[(s, b, tc.ECONOMY if g == tc.PREMIUM else g)] += q
         use = sovereignty.regional_use(flows, region_of)
         for region in sorted(set(region_of.values())):
-            for good in GOODS:
-                if good == tc.PREMIUM:
-                    continue
+            for good in GOODS:  # compute_premium: counted in compute (0 here)
                 cap, used = capacity.get((region, good), 0.0), use.get((region, good), 0.0)
                 share = sovereignty.self_sufficiency(cap, used)
                 self._row("sovereignty", tick=t, region=region, good=good, capacity=cap,
