@@ -58,8 +58,7 @@ KPIS: dict[str, str] = {
     "roi_fleet": "hyperscalers' return per tick on all installed H100e, mean over ticks",
     "premium_served_share": "premium inference served / demanded, over the run (ODD 7.19)",
     "economy_served_share": "economy inference served / demanded, over the run",
-    "moved_share": "premium inference served on economy hardware / premium demanded, over "
-    "the run",
+    "moved_share": "premium inference served on economy hardware / premium demanded, over the run",
     "premium_spread": "premium / economy compute price - 1, mean over ticks",
 }
 
@@ -270,8 +269,11 @@ def traffic_kpis(tables: dict[str, dict[str, list]]) -> dict[str, float]:
         out[f"{cl}_served_share"] = s / d if d > 0 else math.nan
     d, _, mv = sums.get("premium", (0.0, 0.0, 0.0))
     out["moved_share"] = mv / d if d > 0 else math.nan
-    spread = [p["premium"] / p["economy"] - 1 for p in price.values()
-              if p.get("economy", 0) > 0 and not math.isnan(p.get("premium", math.nan))]  # fmt: skip
+    spread = [
+        p["premium"] / p["economy"] - 1
+        for p in price.values()
+        if p.get("economy", 0) > 0 and not math.isnan(p.get("premium", math.nan))
+    ]
     out["premium_spread"] = _mean(spread)
     return out
 

@@ -22,8 +22,10 @@ GOOD_UNITS: dict[str, tuple[str, str]] = {
     "accelerator": ("H100e (accelerators in H100 equivalents)", "$/H100e"),
     "power": ("MW of new data-centre power", "$/MW"),
     "compute": ("H100e-quarters of compute", "$/H100e-quarter"),
-    "compute_premium": ("H100e-quarters of premium compute (premium-eligible hardware)",
-                        "$/H100e-quarter"),
+    "compute_premium": (
+        "H100e-quarters of premium compute (premium-eligible hardware)",
+        "$/H100e-quarter",
+    ),
     "networking": ("networking units (switches, NICs and optics of one H100e)", "$/H100e"),
     "shell": ("MW of data-centre shell with cooling", "$/MW"),
     "dram": ("GB of conventional DRAM", "$/GB"),
