@@ -271,11 +271,17 @@ class Hyperscaler(MarketAgent):
             for k in self.buckets:
                 q = self.gen_available.get(k, 0.0)
                 price = self.bucket_cost(k) * (1 + self.markup)
-                good = tc.PREMIUM if classes and k in premium else tc.ECONOMY
-                if good == tc.PREMIUM:
-                    self.premium_available += q
-                for share, mult in steps:
-                    self.ask(good, q * share, price * mult)
+                if not classes:
+                    for share, mult in steps:
+                        self.ask(tc.ECONOMY, q * share, price * mult)
+                    continue
+                # Both goods every tick, the other at 0 (the book keeps its shape when a
+                # launch moves a bucket out of premium).
+                eligible = k in premium
+                self.premium_available += q if eligible else 0.0
+                for good, on in ((tc.PREMIUM, eligible), (tc.ECONOMY, not eligible)):
+                    for share, mult in steps:
+                        self.ask(good, q * share if on else 0.0, price * mult)
         else:  # no generations: all of its fleet may serve premium (ODD 7.19)
             price = self.running_cost() * (1 + self.markup)
             good = tc.PREMIUM if classes else tc.ECONOMY
@@ -499,10 +505,13 @@ class Hyperscaler(MarketAgent):
         self.utilisation = self.sold / self.available if self.available > 0 else 0.0
         opex = s.opex * self.sold
         fills = out.ask_fills_of.get(self.name, ())
-        if self.mw_factor and len(fills) >= 2 * len(self.buckets):
-            # Compute sold by bucket: its asks' fills, two per bucket; contract deliveries
-            # (not through asks) are taken to have the same mix.
-            self.gen_sold = {k: fills[2 * i] + fills[2 * i + 1] for i, k in enumerate(self.buckets)}
+        per = 4 if tc.enabled(m.world.traffic) else 2  # asks per bucket (ODD 7.19: both goods)
+        if self.mw_factor and len(fills) >= per * len(self.buckets):
+            # Compute sold by bucket: its asks' fills, two per bucket and good; contract
+            # deliveries (not through asks) are taken to have the same mix.
+            self.gen_sold = {
+                k: sum(fills[per * i : per * (i + 1)]) for i, k in enumerate(self.buckets)
+            }
             total = sum(self.gen_sold.values())
             if total > 0:
                 f = self.mw_factor
