@@ -72,7 +72,8 @@ Tables (one row per tick and key; money in $, quantities per tick in the good's 
   every generation of ``token_speedups``; with traffic classes, premium rows at the
   premium price for the reference and the generations eligible this tick.
 - ``traffic`` (with traffic classes only; ODD 7.19): tick, date, traffic_class (premium,
-  economy), price ($ per H100e-quarter: the class's transaction price), capacity
+  economy), price ($ per H100e-quarter: the class's spot price, the marginal price; the
+  prices table's compute price also averages in contract deliveries), capacity
   (H100e-quarters the hyperscalers offered on hardware eligible for the class), demand
   (labs' H100e-quarters at their values), served, moved (premium traffic served on
   economy hardware; 0 for economy), unmet (demand - served, at least 0).
@@ -259,7 +260,8 @@ class TickRecorder:
         )  # fmt: skip
         self._previous = current
 
-        class_price: dict[str, float] = {}
+        class_price: dict[str, float] = {}  # transaction prices of the compute goods
+        class_spot: dict[str, float] = {}  # their spot prices (the marginal price of a class)
         contract_value: dict[str, float] = defaultdict(float)
         for k, d, _ in out.deliveries:
             contract_value[k.good] += k.price * d
@@ -280,8 +282,9 @@ class TickRecorder:
             )  # fmt: skip
             if good in tc.COMPUTE_GOODS:
                 class_price[good] = price
+                class_spot[good] = spot
         self._token_costs(t, class_price)
-        self._traffic(t, date, class_price)
+        self._traffic(t, date, class_spot)
 
         for (s, b, g), q in out.flows.items():
             self._row("flows", tick=t, seller=s, buyer=b, good=g, quantity=q)

@@ -159,7 +159,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     "traffic": {
         "traffic_class": "inference traffic class: premium (newest hardware) or economy (any "
         "hardware; ODD 7.19)",
-        "price": "$ per H100e-quarter: the class's compute transaction price (prices table: "
+        "price": "$ per H100e-quarter: the class's spot price (prices table spot_price: "
         "compute_premium or compute)",
         "capacity": "H100e-quarters the hyperscalers offered this tick on hardware eligible "
         "for the class (economy: all of it)",

@@ -208,3 +208,28 @@ def test_listing_agents_in_another_order_leaves_the_traffic_tables_unchanged():
     b.run(3)
     assert_same_tables(a.tables(), b.tables())
     assert sum(a.tables()["traffic"]["moved"]) > 0  # the case where classes matter
+
+
+def test_traffic_kpis_add_up_from_the_traffic_table():
+    from experiments.kpis import kpis
+
+    m = MarketModel(traffic_world(), seed=3)
+    cut_premium(m, 0.05)
+    m.run(2)
+    tables = m.tables()
+    tr = pd.DataFrame(tables["traffic"])
+    out = kpis(tables)
+    premium = tr[tr.traffic_class == "premium"]
+    economy = tr[tr.traffic_class == "economy"].set_index("tick")
+    assert out["moved_share"] == pytest.approx(premium.moved.sum() / premium.demand.sum())
+    assert out["premium_served_share"] == pytest.approx(premium.served.sum() / premium.demand.sum())
+    spread = (premium.set_index("tick").price / economy.price - 1).mean()
+    assert out["premium_spread"] == pytest.approx(spread) and spread > 0
+    prices = pd.DataFrame(tables["prices"])
+    assert out["price_compute_premium"] == pytest.approx(
+        prices[prices.good == tc.PREMIUM].price.mean()
+    )
+    tcost = pd.DataFrame(tables["token_costs"])
+    ref = tcost[(tcost.generation == "") & (tcost.traffic_class == "premium")]
+    for tier, block in ref.groupby("tier"):
+        assert out[f"cost_per_mtok_premium[{tier}]"] == pytest.approx(block.cost_per_mtok.mean())
