@@ -24,7 +24,7 @@ BASELINE = SCENARIOS / "baseline.toml"
 VARIANTS = ["taiwan_outage", "export_controls", "hbm_shortage", "demand_bust", "contract_cap",
             "carbon_price", "permitting_delay", "optics_shortage", "china_part",
             "china_part_ban", "dram_demand_shock", "tool_export_controls",
-            "clean_energy_requirement"]  # fmt: skip
+            "clean_energy_requirement", "traffic_classes"]  # fmt: skip
 HISTORY = ["history_2023"]  # the backtest's scenario (tests/experiments/test_backtest.py)
 
 # Epoch AI 2025 figures ("AI Chip Sales", CC BY 4.0; docs/data-sources.md): units, H100e.
