@@ -233,3 +233,13 @@ def test_traffic_kpis_add_up_from_the_traffic_table():
     ref = tcost[(tcost.generation == "") & (tcost.traffic_class == "premium")]
     for tier, block in ref.groupby("tier"):
         assert out[f"cost_per_mtok_premium[{tier}]"] == pytest.approx(block.cost_per_mtok.mean())
+
+
+def test_traffic_plot_draws_prices_quantities_and_token_costs(tmp_path):
+    from experiments.outputs.plots import plot_traffic
+
+    m = MarketModel(traffic_world(), seed=3)
+    cut_premium(m, 0.05)
+    m.run(3)
+    path = plot_traffic(m.tables(), tmp_path / "traffic.png", "test")
+    assert path.exists() and path.stat().st_size > 10_000
