@@ -14,7 +14,7 @@ Tables (one row per tick and key; money in $, quantities per tick in the good's 
   that defaulted this tick) and defaulted (all so far; ``market.credit``);
   energy_mwh, emissions_t, water_m3, carbon_paid and clean_paid: the hyperscalers' totals of
   the agents table's columns of the same names.
-- ``prices`` (compute_premium: NaN without traffic classes, ODD 7.19): tick, date, good,
+- ``prices`` (compute_premium only with traffic classes, ODD 7.19): tick, date, good,
   spot_price (volume-weighted over spot trades, $/unit
   paid by buyers; when nothing trades, the mean nodal shadow price at the good's
   buyers), contract_price (volume-weighted over contracted deliveries; NaN when
@@ -266,7 +266,10 @@ class TickRecorder:
         contract_value: dict[str, float] = defaultdict(float)
         for k, d, _ in out.deliveries:
             contract_value[k.good] += k.price * d
+        classes = tc.enabled(m.world.traffic)
         for good in GOODS:
+            if good == tc.PREMIUM and not classes:  # no premium class: no row (ODD 7.19)
+                continue
             trades = [(q, p) for _, _, g, q, p in out.spot if g == good]
             vol = sum(q for q, _ in trades)
             if vol > 0:
