@@ -17,6 +17,7 @@ from experiments.outputs.glossary import UNITS
 
 PRICE_GOODS = (
     "accelerator", "compute", "hbm", "cowos", "wafer", "power", "networking", "shell", "dram",
+    "compute_premium",
 )  # fmt: skip
 """Goods with a price KPI ``price_<good>`` (units from the one units table)."""
 
@@ -58,6 +59,10 @@ KPIS: dict[str, str] = {
     "realised_loss": "$ of realised losses on expansions (stranded capacity written down, "
     "defaulted SPVs), sum over ticks (ODD 7.18)",
     "spv_defaults": "data-centre SPVs that defaulted during the run",
+    "premium_served_share": "premium inference served / demanded, over the run (ODD 7.19)",
+    "economy_served_share": "economy inference served / demanded, over the run",
+    "moved_share": "premium inference served on economy hardware / premium demanded, over the run",
+    "premium_spread": "premium / economy compute price - 1, mean over ticks",
 }
 
 ENERGY_KPIS = (("energy", "energy_mwh", 1e6), ("emissions", "emissions_t", 1e6),
@@ -72,6 +77,8 @@ FAMILIES: dict[str, str] = {
     "cost_per_mtok[{}]": "$ per million tokens of the model tier at the compute price, mean "
     "over ticks",
     "cost_per_task[{}]": "$ per task of the model tier, mean over ticks",
+    "cost_per_mtok_premium[{}]": "$ per million tokens of the model tier at the premium "
+    "compute price, mean over ticks (ODD 7.19)",
     "dependency_compute[{}]": "the lab's share of compute from its top provider, mean over ticks",
     "dependency_equity[{}]": "share of the lab's equity held by its top holder, last tick",
     "risk_loss[{}]": "$ of realised losses borne by the party type (an agent type, lender, "
@@ -254,6 +261,34 @@ def kpis(tables: dict[str, dict[str, list]], shocks=()) -> dict[str, float]:
     return out
 
 
+def traffic_kpis(tables: dict[str, dict[str, list]]) -> dict[str, float]:
+    """The traffic classes' KPIs of a run (ODD 7.19) from its ``traffic`` table: served
+    shares by class, the moved share of premium and the mean premium spread; NaN without
+    traffic classes."""
+    tr = tables.get("traffic", {})
+    sums: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    price: dict[int, dict[str, float]] = defaultdict(dict)
+    for t, cl, p, d, s, mv in zip(tr.get("tick", ()), tr.get("traffic_class", ()),
+                                  tr.get("price", ()), tr.get("demand", ()),
+                                  tr.get("served", ()), tr.get("moved", ())):  # fmt: skip
+        acc = sums[cl]
+        acc[0], acc[1], acc[2] = acc[0] + d, acc[1] + s, acc[2] + mv
+        price[t][cl] = p
+    out = {}
+    for cl in ("premium", "economy"):
+        d, s, _ = sums.get(cl, (0.0, 0.0, 0.0))
+        out[f"{cl}_served_share"] = s / d if d > 0 else math.nan
+    d, _, mv = sums.get("premium", (0.0, 0.0, 0.0))
+    out["moved_share"] = mv / d if d > 0 else math.nan
+    spread = [
+        p["premium"] / p["economy"] - 1
+        for p in price.values()
+        if p.get("economy", 0) > 0 and not math.isnan(p.get("premium", math.nan))
+    ]
+    out["premium_spread"] = _mean(spread)
+    return out
+
+
 def field_kpis(tables: dict[str, dict[str, list]]) -> dict[str, float]:
     """The field's KPIs of a run (ODD 7.16): money, capacity and returns from ``ticks``,
     cost per token and per task by tier from ``token_costs``, each lab's dependency from
@@ -277,13 +312,27 @@ def field_kpis(tables: dict[str, dict[str, list]]) -> dict[str, float]:
     tc = tables.get("token_costs", {})
     cost: dict[str, list[float]] = defaultdict(list)
     task: dict[str, list[float]] = defaultdict(list)
-    for tier, c, k in zip(tc.get("tier", ()), tc.get("cost_per_mtok", ()),
-                          tc.get("cost_per_task", ())):  # fmt: skip
-        cost[tier].append(c)
-        task[tier].append(k)
+    premium: dict[str, list[float]] = defaultdict(list)
+    n = len(tc.get("tier", ()))
+    # The tier's reference rows (ODD 7.16): economy class, no generation (tables written
+    # before 7.19 have neither column and hold only those rows).
+    klass = tc.get("traffic_class", ["economy"] * n)
+    gen = tc.get("generation", [""] * n)
+    for tier, c, k, cl, g in zip(tc.get("tier", ()), tc.get("cost_per_mtok", ()),
+                                 tc.get("cost_per_task", ()), klass, gen):  # fmt: skip
+        if g:
+            continue
+        if cl == "premium":
+            premium[tier].append(c)
+        else:
+            cost[tier].append(c)
+            task[tier].append(k)
     for tier in sorted(cost):
         out[f"cost_per_mtok[{tier}]"] = _mean(cost[tier])
         out[f"cost_per_task[{tier}]"] = _mean(task[tier])
+    for tier in sorted(premium):
+        out[f"cost_per_mtok_premium[{tier}]"] = _mean(premium[tier])
+    out.update(traffic_kpis(tables))
     dep = tables.get("dependency", {})
     share: dict[str, list[float]] = defaultdict(list)
     equity: dict[str, tuple[int, float]] = {}

@@ -21,6 +21,8 @@ GOODS: dict[str, GoodInfo] = {
         GoodInfo("accelerator", "H100-equivalents (H100e)", True),
         GoodInfo("power", "MW of energised data-centre capacity", True),
         GoodInfo("compute", "H100e-quarters of rentable accelerator time", False),
+        # premium inference traffic (ODD 7.19): time on premium-eligible (newest) hardware
+        GoodInfo("compute_premium", "H100e-quarters of premium-eligible accelerator time", False),
         # networking: consumed by an install, it lives on in the fleet (capital spending)
         GoodInfo("networking", "switches, NICs and optics for one installed H100e", True),
         GoodInfo("shell", "MW of built data-centre shell with its cooling", True),

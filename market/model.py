@@ -53,6 +53,7 @@ from market.shocks import PolicyState, policy_at
 from market.spv import FINANCING_KINDS as SPV_FINANCING
 from market.spv import SpvDesk
 from market.tick_metrics import TickRecorder
+from market.traffic import COMPUTE_GOODS, enabled, premium_buckets
 from optimizers import Clearer, Clearing, OrderBook, SolverOptions
 
 CAPITAL_KINDS = ("capex", "prepayment", *SPV_FINANCING)  # not part of operating profit
@@ -121,6 +122,8 @@ class MarketModel(mesa.Model):
         self.list_prices: dict[str, float] = list_prices(self.agents_of(Supplier))
         self.outcome: TickOutcome | None = None
         self.unmet_by_hyperscaler: dict[str, float] = {}
+        # (designer, generation) buckets that may serve premium traffic this tick (ODD 7.19)
+        self.premium_buckets: frozenset[tuple[str, str]] = frozenset()
         self.lead_times = LeadTimes(self)
         self.allocation = Allocation(self)
         self.due: list[ct.Contract] = []
@@ -133,6 +136,10 @@ class MarketModel(mesa.Model):
         t0 = time.perf_counter()
         self.policy = policy_at(self.world, self.tick)
         self.history.apply(self.tick)  # capacity additions, budgets, products
+        if enabled(self.world.traffic):
+            self.premium_buckets = premium_buckets(
+                self.world.designers, self.tick, self.world.traffic.premium_generations
+            )
         self.list_prices = list_prices(self.agents_of(Supplier))
         self.desk.pay_signing()
         due = self.due = self.contracts.due(self.tick)
@@ -210,7 +217,13 @@ class MarketModel(mesa.Model):
         generation's share of output, a stock plan; ``MarketAgent.recipe``)."""
         caps = {name: self.by_name[name].allocation_cap() for name, *_ in self.orders.recipes}
         self.orders.recipes = [
-            (name, r if caps[name] is None else replace(r, capacity=min(plan, caps[name])), plan)
+            (
+                name,
+                r
+                if caps[name] is None or r.output in COMPUTE_GOODS  # traffic recipes (7.19)
+                else replace(r, capacity=min(plan, caps[name])),
+                plan,
+            )
             for name, r, plan in self.orders.recipes
         ]
 

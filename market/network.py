@@ -11,9 +11,11 @@ buyers (DRAM), packagers -> designers (CoWoS), designers -> hyperscalers
 regions' hyperscalers; open designers also to labs that buy for fleets of their own),
 power providers -> hyperscalers (MW), network makers ->
 hyperscalers whose installs take networking, data-centre developers -> hyperscalers
-that build shells (MW of shell), hyperscalers -> labs (compute), each only within one
+that build shells (MW of shell), hyperscalers -> labs (compute, and with traffic classes
+compute_premium along each compute route: ODD 7.19), each only within one
 ``cluster`` (all 0 unless a scaled world sets them);
-``scenario.routes`` add or override routes, across clusters too.
+``scenario.routes`` add or override routes, across clusters too (a compute route's
+override applies to its premium twin; policies on compute act on both).
 Policies act on a tick's copy of the routes (``routes_for_tick``), never on the graph.
 """
 
@@ -27,6 +29,7 @@ import networkx as nx
 from market.agents.registry import BY_SECTION
 from market.scenario import Scenario
 from market.shocks import PolicyState
+from market.traffic import ECONOMY, PREMIUM, enabled
 from optimizers import Route
 
 
@@ -90,6 +93,10 @@ def build_network(scenario: Scenario) -> nx.MultiDiGraph:
             link(h.name, lab.name, "compute")
     for r in scenario.routes:
         g.add_edge(r.seller, r.buyer, key=r.good, capacity=r.capacity, cost=r.cost)
+    if enabled(scenario.traffic):  # premium compute travels wherever compute does
+        for s, b, good, data in list(g.edges(keys=True, data=True)):
+            if good == ECONOMY:
+                g.add_edge(s, b, key=PREMIUM, capacity=data["capacity"], cost=data["cost"])
     return g
 
 
@@ -119,14 +126,15 @@ def routes_for_tick(
     out = []
     for s, b, good, cap, cost, rs, rb in table:
         allowed = True
+        base = ECONOMY if good == PREMIUM else good  # policies on compute act on both
         for rule in rules:
-            if rule.matches(rs, rb, good):
+            if rule.matches(rs, rb, base):
                 cap = cap * rule.cap if math.isfinite(cap) else (math.inf if rule.cap > 0 else 0)
                 cost += rule.cost
                 if rule.cap == 0:
                     allowed = False
         if exclusive:
-            only = exclusive.get((b, good))
+            only = exclusive.get((b, base))
             if only is not None and s not in only:
                 allowed = False
         if extra_cost is not None:

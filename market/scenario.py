@@ -1434,6 +1434,49 @@ model ~5x 70B); tokens per task E (a chat reply 1k, a large-model answer 2k, an 
 reasoning task 50k)."""
 
 
+class TrafficSpec(Strict):
+    """Inference traffic classes (ODD 7.19): premium and economy inference, their values,
+    the hardware premium may use, and the share of premium that may fall back."""
+
+    premium_share: Share = Field(
+        0.0,
+        description="Share of each lab's inference demand in the premium class "
+        "(latency-sensitive, frontier models; it buys compute_premium); the rest is economy "
+        "(buys compute with training). 0 = no traffic classes (one compute good).",
+    )
+    premium_value: PosRatio = Field(
+        1.34,
+        description="Premium value as a multiple of the lab's inference_value "
+        "(dimensionless; $ per H100e-quarter = premium_value x inference_value).",
+    )
+    economy_value: PosRatio = Field(
+        0.67,
+        description="Economy value as a multiple of the lab's inference_value "
+        "(dimensionless; at most premium_value). The defaults 1.34 and 0.67 keep OpenAI's "
+        "Priority/standard vs batch ratio of 2 (PF §13) and the baseline's 2025 compute price.",
+    )
+    movable_share: Share = Field(
+        0.3,
+        description="Share of premium demand that may fall back to economy hardware when "
+        "premium is scarce, worth the economy value there (it loses premium_value - "
+        "economy_value times inference_value $ per H100e-quarter).",
+    )
+    premium_generations: Annotated[int, Field(ge=1, le=20), _WHOLE] = Field(
+        2,
+        description="Premium-eligible hardware: the N newest generations of each designer "
+        "launched so far (a designer without generations: all of its fleet).",
+    )
+
+    @model_validator(mode="after")
+    def _values(self) -> TrafficSpec:
+        if self.economy_value > self.premium_value:
+            raise ValueError(
+                f"traffic.economy_value ({self.economy_value}) is above traffic.premium_value "
+                f"({self.premium_value}); economy traffic must be worth at most premium's"
+            )
+        return self
+
+
 class Scenario(Strict):
     """One world: agents with their starting state, contracts, routes, shocks."""
 
@@ -1472,6 +1515,17 @@ class Scenario(Strict):
         "H100e-second, tokens per task. A table given here replaces the default: small 16,000 "
         "tok/s and 1,000 tokens per task (estimate), large 3,200 and 2,000 (Llama 2 70B on "
         "H100, MLPerf), reasoning 1,200 and 50,000 (DeepSeek-R1 on GB300, derived).",
+    )
+    traffic: TrafficSpec = Field(
+        default_factory=TrafficSpec,
+        description="Inference traffic classes (ODD 7.19): premium share, class values, "
+        "movable share, premium-eligible generations. Off by default (premium_share 0).",
+    )
+    token_speedups: dict[str, PosRatio] = Field(
+        default_factory=dict,
+        description="Tokens per H100e-second of a chip generation (by generation name) "
+        "relative to the token_tiers figures (H100 = 1; dimensionless), for cost per token "
+        "by generation (ODD 7.19); a generation not listed counts as 1.",
     )
     tool_makers: tuple[ToolMakerSpec, ...] = ()
     fabs: tuple[FabSpec, ...] = ()

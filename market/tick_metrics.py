@@ -14,7 +14,8 @@ Tables (one row per tick and key; money in $, quantities per tick in the good's 
   that defaulted this tick) and defaulted (all so far; ``market.credit``);
   energy_mwh, emissions_t, water_m3, carbon_paid and clean_paid: the hyperscalers' totals of
   the agents table's columns of the same names.
-- ``prices``: tick, date, good, spot_price (volume-weighted over spot trades, $/unit
+- ``prices`` (compute_premium only with traffic classes, ODD 7.19): tick, date, good,
+  spot_price (volume-weighted over spot trades, $/unit
   paid by buyers; when nothing trades, the mean nodal shadow price at the good's
   buyers), contract_price (volume-weighted over contracted deliveries; NaN when
   none), price (the transaction price: volume-weighted over spot and contract
@@ -72,17 +73,31 @@ Tables (one row per tick and key; money in $, quantities per tick in the good's 
   hyperscalers' buckets of it; NaN when none available), rental_per_chip_hour ($ per chip-
   hour: the compute price the hyperscalers received, volume-weighted, x realised H100e
   per chip / hours per tick; NaN when none sold).
+- ``token_costs`` (ODD 7.16, 7.19): tick, tier, traffic_class, generation ('' = the tier's
+  reference H100e), price (the class's compute price), tokens_per_s, cost_per_mtok,
+  tokens_per_task, cost_per_task; economy rows at the compute price for every tier and
+  every generation of ``token_speedups``; with traffic classes, premium rows at the
+  premium price for the reference and the generations eligible this tick.
+- ``traffic`` (with traffic classes only; ODD 7.19): tick, date, traffic_class (premium,
+  economy), price ($ per H100e-quarter: the class's spot price, the marginal price; the
+  prices table's compute price also averages in contract deliveries), capacity
+  (H100e-quarters the hyperscalers offered on hardware eligible for the class), demand
+  (labs' H100e-quarters at their values), served, moved (premium traffic served on
+  economy hardware; 0 for economy), unmet (demand - served, at least 0).
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
 import mesa
 
 from market import metrics, risk, sovereignty
+from market import traffic as tc
 from market.agents import ChipDesigner, Hyperscaler, Lab
+from market.agents.lab import CLASS_COLUMNS
 from market.backlog import QUOTED
 from market.goods import GOODS
 
@@ -152,8 +167,10 @@ TABLES = {
     "finance": ["tick", "agent", "type", *FINANCE],
     "dependency": ["tick", "lab", "compute_provider", "compute_share", "equity_holder",
                    "equity_share"],
-    "token_costs": ["tick", "tier", "price", "tokens_per_s", "cost_per_mtok", "tokens_per_task",
-                    "cost_per_task"],
+    "token_costs": ["tick", "tier", "traffic_class", "generation", "price", "tokens_per_s",
+                    "cost_per_mtok", "tokens_per_task", "cost_per_task"],
+    "traffic": ["tick", "date", "traffic_class", "price", "capacity", "demand", "served", "moved",
+                "unmet"],
     "generations": [
         "tick", "date", "designer", "generation", "share", "made", "installed",
         "mw_per_h100e", "utilisation", "rental_per_chip_hour",
@@ -253,10 +270,15 @@ class TickRecorder:
         )  # fmt: skip
         self._previous = current
 
+        class_price: dict[str, float] = {}  # transaction prices of the compute goods
+        class_spot: dict[str, float] = {}  # their spot prices (the marginal price of a class)
         contract_value: dict[str, float] = defaultdict(float)
         for k, d, _ in out.deliveries:
             contract_value[k.good] += k.price * d
+        classes = tc.enabled(m.world.traffic)
         for good in GOODS:
+            if good == tc.PREMIUM and not classes:  # no premium class: no row (ODD 7.19)
+                continue
             trades = [(q, p) for _, _, g, q, p in out.spot if g == good]
             vol = sum(q for q, _ in trades)
             if vol > 0:
@@ -271,8 +293,11 @@ class TickRecorder:
                 "prices", tick=t, date=date, good=good, price=price, spot_price=spot,
                 contract_price=contract, volume=vol, contract_volume=cvol,
             )  # fmt: skip
-            if good == "compute":
-                self._token_costs(t, price)
+            if good in tc.COMPUTE_GOODS:
+                class_price[good] = price
+                class_spot[good] = spot
+        self._token_costs(t, class_price)
+        self._traffic(t, date, class_spot)
 
         for (s, b, g), q in out.flows.items():
             self._row("flows", tick=t, seller=s, buyer=b, good=g, quantity=q)
@@ -359,17 +384,49 @@ class TickRecorder:
             roi_fleet=whole[0] / whole[1] if whole[1] > 0 else NAN,
         )  # fmt: skip
 
-    def _token_costs(self, t: int, price: float) -> None:
-        """Cost per million tokens and per task of each model tier at this tick's compute
-        price ($ per H100e-quarter; ``metrics.cost_per_mtok``)."""
-        w = self.model.world
+    def _token_costs(self, t: int, prices: dict[str, float]) -> None:
+        """Cost per million tokens and per task of each model tier, traffic class and
+        generation at this tick's class prices ($ per H100e-quarter; ODD 7.16, 7.19):
+        ``metrics.cost_per_mtok`` at the tier's tokens per H100e-second x the generation's
+        speed-up (``token_speedups``; '' = the tier's reference)."""
+        m = self.model
+        w = m.world
+        gens = list(w.token_speedups)
+        rows = [("economy", prices.get(tc.ECONOMY, NAN), g) for g in ("", *gens)]
+        if tc.enabled(w.traffic):
+            eligible = {g for _, g in m.premium_buckets}
+            premium = prices.get(tc.PREMIUM, NAN)
+            rows += [("premium", premium, g) for g in ("", *gens) if not g or g in eligible]
         for tier in w.token_tiers:
-            cost = metrics.cost_per_mtok(price, tier.tokens_per_h100e_s, w.meta.ticks_per_year)
+            for klass, price, gen in rows:
+                speed = tier.tokens_per_h100e_s * tc.speedup(w.token_speedups, gen)
+                cost = metrics.cost_per_mtok(price, speed, w.meta.ticks_per_year)
+                self._row(
+                    "token_costs", tick=t, tier=tier.name, traffic_class=klass, generation=gen,
+                    price=price, tokens_per_s=speed, cost_per_mtok=cost,
+                    tokens_per_task=tier.tokens_per_task,
+                    cost_per_task=cost * tier.tokens_per_task / 1e6,
+                )  # fmt: skip
+
+    def _traffic(self, t: int, date: str, prices: dict[str, float]) -> None:
+        """One ``traffic`` row per class (ODD 7.19): the labs' demand, served, moved and
+        unmet H100e-quarters and the hyperscalers' capacity eligible for the class."""
+        m = self.model
+        if not tc.enabled(m.world.traffic):
+            return
+        labs = m.agents_of(Lab)
+        hypers = m.agents_of(Hyperscaler)
+        total = {k: math.fsum(lab.by_class[k] for lab in labs) for k in CLASS_COLUMNS}
+        premium_cap = math.fsum(h.premium_available for h in hypers)
+        for klass, good, cap in (
+            ("premium", tc.PREMIUM, premium_cap),
+            ("economy", tc.ECONOMY, math.fsum(h.available for h in hypers)),
+        ):
             self._row(
-                "token_costs", tick=t, tier=tier.name, price=price,
-                tokens_per_s=tier.tokens_per_h100e_s, cost_per_mtok=cost,
-                tokens_per_task=tier.tokens_per_task,
-                cost_per_task=cost * tier.tokens_per_task / 1e6,
+                "traffic", tick=t, date=date, traffic_class=klass, price=prices.get(good, NAN),
+                capacity=cap, demand=total[f"{klass}_demand"], served=total[f"{klass}_served"],
+                moved=total["moved"] if klass == "premium" else 0.0,
+                unmet=total[f"{klass}_unmet"],
             )  # fmt: skip
 
     def _dependency(self, t: int) -> None:
@@ -383,7 +440,7 @@ class TickRecorder:
         self._contracts_read = len(book)
         for lab in m.agents_of(Lab):
             provider, share, holder, equity = metrics.lab_dependency(
-                m.outcome.inflows(lab.name, "compute"), self._equity.get(lab.name, {})
+                tc.compute_inflows(m.outcome, lab.name), self._equity.get(lab.name, {})
             )
             self._row(
                 "dependency", tick=t, lab=lab.name, compute_provider=provider or "",
@@ -431,7 +488,7 @@ class TickRecorder:
         if self._shares_tick != m.tick:
             labs = [a.name for a in m.agents_of(Lab)]
             compute = [
-                (h, lab, q) for lab in labs for h, q in m.outcome.inflows(lab, "compute").items()
+                (h, lab, q) for lab in labs for h, q in tc.compute_inflows(m.outcome, lab).items()
             ]
             fleet = [(d, h.name, q) for h in m.agents_of(Hyperscaler) for d, q in h.units.items()]
             by_hyper = sovereignty.step_upstream({lab: {lab: 1.0} for lab in labs}, compute)
@@ -523,9 +580,15 @@ class TickRecorder:
             ((a.name, good, avail) for a in agents for good, _, avail, _ in a.capacity_rows()),
             region_of,
         )
-        use = sovereignty.regional_use(m.outcome.flows, region_of)
+        flows = m.outcome.flows
+        if tc.enabled(m.world.traffic):  # premium compute counts as compute
+            folded: dict[tuple[str, str, str], float] = defaultdict(float)
+            for (s, b, g), q in flows.items():
+                folded[(s, b, tc.ECONOMY if g == tc.PREMIUM else g)] += q
+            flows = folded
+        use = sovereignty.regional_use(flows, region_of)
         for region in sorted(set(region_of.values())):
-            for good in GOODS:
+            for good in GOODS:  # compute_premium: counted in compute (0 here)
                 cap, used = capacity.get((region, good), 0.0), use.get((region, good), 0.0)
                 share = sovereignty.self_sufficiency(cap, used)
                 self._row("sovereignty", tick=t, region=region, good=good, capacity=cap,

@@ -279,9 +279,17 @@ def build_layout(book: OrderBook, columns: BookColumns | None = None) -> Layout:
 
 
 def _propagate(start: dict[str, float], book: OrderBook, step) -> dict[str, float]:
-    """Iterate ``step(recipe, values)`` over the recipes until no value rises."""
+    """Iterate ``step(recipe, values)`` over the recipes until no value rises, at most one
+    pass more than there are goods the recipes make or use: a chain of recipes that
+    repeats no good has at most that many links, so every such chain is reached; a cycle
+    of recipes (goods made from each other, e.g. two classes of compute) is not followed
+    round and round (the LP never runs a cycle of positive cost, and a cost-free one
+    adds nothing)."""
     values = dict(start)
-    for _ in range(len(book.recipes) + 1):
+    goods = {r.output for r in book.recipes}
+    for r in book.recipes:
+        goods.update(r.inputs)
+    for _ in range(len(goods) + 1):
         changed = False
         for r in book.recipes:
             for g, v in step(r, values):

@@ -23,6 +23,10 @@ GOOD_UNITS: dict[str, tuple[str, str]] = {
     "accelerator": ("H100e (accelerators in H100 equivalents)", "$/H100e"),
     "power": ("MW of new data-centre power", "$/MW"),
     "compute": ("H100e-quarters of compute", "$/H100e-quarter"),
+    "compute_premium": (
+        "H100e-quarters of premium compute (premium-eligible hardware)",
+        "$/H100e-quarter",
+    ),
     "networking": ("networking units (switches, NICs and optics of one H100e)", "$/H100e"),
     "shell": ("MW of data-centre shell with cooling", "$/MW"),
     "dram": ("GB of conventional DRAM", "$/GB"),
@@ -173,11 +177,28 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "token_costs": {
         "tier": "model tier (scenario token_tiers: small, large, reasoning)",
-        "price": "$ per H100e-quarter: this tick's compute price (prices table)",
-        "tokens_per_s": "tokens generated per H100e-second at full load (scenario)",
+        "traffic_class": "traffic class whose compute price is used: economy (the compute "
+        "price) or premium (the compute_premium price; ODD 7.19)",
+        "generation": "chip generation whose throughput is used (scenario token_speedups; "
+        "'' = the tier's reference, an H100)",
+        "price": "$ per H100e-quarter: this tick's price of the class's compute (prices table)",
+        "tokens_per_s": "tokens generated per H100e-second at full load: the tier's (scenario "
+        "token_tiers) x the generation's speed-up (token_speedups)",
         "cost_per_mtok": "$ per million tokens: price / (tokens_per_s x seconds per tick) x 1e6",
         "tokens_per_task": "tokens per completed task of the tier (scenario)",
         "cost_per_task": "$ per task: cost_per_mtok x tokens_per_task / 1e6",
+    },
+    "traffic": {
+        "traffic_class": "inference traffic class: premium (newest hardware) or economy (any "
+        "hardware; ODD 7.19)",
+        "price": "$ per H100e-quarter: the class's spot price (prices table spot_price: "
+        "compute_premium or compute)",
+        "capacity": "H100e-quarters the hyperscalers offered this tick on hardware eligible "
+        "for the class (economy: all of it)",
+        "demand": "H100e-quarters of the class's inference the labs want at their value",
+        "served": "H100e-quarters of the class served (premium: on premium hardware or moved)",
+        "moved": "premium H100e-quarters served on economy hardware (0 for economy)",
+        "unmet": "demand - served, at least 0",
     },
     "prices": {
         "price": "$ per unit paid by buyers, volume-weighted over spot trades (when "

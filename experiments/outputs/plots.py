@@ -183,6 +183,8 @@ def plot_run(tables: dict, out: Path, title: str = "",
         paths.append(plot_generations(tables, out / "generations.png", title))
     if len(tables.get("risk", {}).get("tick", ())):  # who bears the risk (ODD 7.18)
         paths.append(plot_risk(tables, out / "risk.png", title))
+    if tables.get("traffic", {}).get("tick"):  # inference traffic classes (ODD 7.19)
+        paths.append(plot_traffic(tables, out / "traffic.png", title))
 
     fig, ax = plt.subplots(figsize=(9, 4.5))
     ex = pd.DataFrame(tables["exposure"])
@@ -265,6 +267,45 @@ def plot_generations(tables: dict, path: Path, title: str = "") -> Path:
         _shade_shocks(ax, tables)
         _dates(ax, tables)
     fig.suptitle(f"{title} chip generations (median over seeds)")
+    _save(fig, path, [])
+    return path
+
+
+def plot_traffic(tables: dict, path: Path, title: str = "", tier: str = "large") -> Path:
+    """Inference traffic classes (ODD 7.19), median and p10-p90 over seeds: the premium and
+    economy compute prices; each class's demand, served and moved H100e-quarters; and the
+    cost per million tokens of model tier ``tier`` by class and chip generation."""
+    tr = pd.DataFrame(tables["traffic"])
+    tcost = pd.DataFrame(tables["token_costs"])
+    for df in (tr, tcost):
+        if "seed" not in df.columns:
+            df["seed"] = 0
+    fig, axes = _grid(3, cols=3, size=(5.0, 3.6))
+    colours = {"premium": "tab:red", "economy": "tab:blue"}
+    for klass, block in tr.groupby("traffic_class"):
+        s = block.rename(columns={"price": "value"}).assign(series=klass)
+        fan(axes[0], bands(s), klass, colours.get(klass))
+        for col, style in (("demand", ":"), ("served", "-")):
+            med = block.groupby("tick")[col].median() / 1e6
+            axes[1].plot(med.index, med.values, style, color=colours.get(klass),
+                         label=f"{klass} {col}")  # fmt: skip
+    moved = tr[tr["traffic_class"] == "premium"].groupby("tick")["moved"].median() / 1e6
+    axes[1].plot(moved.index, moved.values, "--", color="tab:purple", label="premium moved")
+    axes[0].set_title("compute price by class ($/H100e-quarter)", fontsize=9)
+    axes[1].set_title("million H100e-quarters per quarter", fontsize=9)
+    block = tcost[(tcost["tier"] == tier)]
+    for (klass, gen), b in block.groupby(["traffic_class", "generation"]):
+        med = b.groupby("tick")["cost_per_mtok"].median()
+        label = f"{klass} {gen or 'H100 reference'}"
+        axes[2].plot(med.index, med.values, "-" if klass == "economy" else "--", lw=1,
+                     label=label)  # fmt: skip
+    axes[2].set_yscale("log")
+    axes[2].set_title(f"$ per million tokens, {tier} tier, by class and generation", fontsize=9)
+    for ax in axes[:3]:
+        ax.legend(fontsize=6)
+        _shade_shocks(ax, tables)
+        _dates(ax, tables)
+    fig.suptitle(f"{title} inference traffic classes (median over seeds)")
     _save(fig, path, [])
     return path
 

@@ -50,7 +50,7 @@ RUN_SECTIONS = {
     "Contracts and concentration": ["lockin.png"],
     "Capacity per agent and good": ["capacity.png"],
     "Dependency on regions": ["exposure.png"],
-    "KPIs the field uses": ["field.png"],
+    "KPIs the field uses": ["field.png", "traffic.png"],
     "Who bears the risk": ["risk.png"],
     "Supply network": ["network_t*.png"],
 }

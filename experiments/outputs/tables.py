@@ -201,6 +201,8 @@ def headline(tables: Tables | Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             add(by_tick[col].astype(float) / scale, label)
     if "token_costs" in t:
         tc = t["token_costs"]
+        if "generation" in tc.columns:  # the tiers' reference rows (ODD 7.16, 7.19)
+            tc = tc[(tc["generation"] == "") & (tc["traffic_class"] == "economy")]
         wide = tc.pivot_table(index=["seed", "tick"], columns="tier", values="cost_per_mtok",
                               aggfunc="last")  # fmt: skip
         for tier in wide.columns:

@@ -18,11 +18,15 @@ share of its fleet (the model adds a switching cost to the routes of designers i
 With chip generations (ODD 7.15) its cohorts carry their generation: each
 (designer, generation) bucket needs its own MW per H100e, the most efficient are
 powered first, and it asks compute per bucket at the bucket's running cost.
+With traffic classes (ODD 7.19) the buckets that may serve premium traffic ask
+``compute_premium`` instead, and a recipe ``compute = 1 compute_premium`` (cost 0) lets
+that hardware serve economy traffic too.
 """
 
 from __future__ import annotations
 
 from market import energy, generations, metrics
+from market import traffic as tc
 from market.agents.base import MarketAgent, ema
 from market.goods import INSTALL
 from market.ledger import EXTERNAL
@@ -81,6 +85,8 @@ class Hyperscaler(MarketAgent):
         self._wue_mw = spec.wue * self.shell_mw
         self.markup = model.world.behaviour.hyperscaler_markup
         self.available = 0.0  # H100e-quarters it can rent this tick
+        self.premium_available = 0.0  # of which on premium-eligible hardware (ODD 7.19)
+        self.premium_sold = 0.0  # H100e-quarters it rented as compute_premium this tick
         # (installed H100e, grid MW, shell MW or None) when it set ``available`` this tick
         self.rent_limits: tuple[float, float, float | None] = (0.0, 0.0, None)
         self.sold = 0.0
@@ -266,18 +272,32 @@ class Hyperscaler(MarketAgent):
         # What limited this tick's rentable H100e (the field's KPIs, ODD 7.16).
         self.rent_limits = (fleet, self.power_mw, self.shell_mw if s.shells else None)
         steps = ((1 - b.ask_top_share, 1.0), (b.ask_top_share, 1 + b.ask_top_premium))
+        classes = tc.enabled(self.model.world.traffic)
+        premium = self.model.premium_buckets
+        self.premium_available = 0.0
         if self.mw_factor:  # generations: one pair of asks per bucket, at its own cost
             factor = self.model.policy.capacity_factor(self.name)
             self.gen_available = {k: q * factor for k, q in self.gen_powered.items()}
             for k in self.buckets:
                 q = self.gen_available.get(k, 0.0)
                 price = self.bucket_cost(k) * (1 + self.markup)
-                for share, mult in steps:
-                    self.ask("compute", q * share, price * mult)
-        else:
+                if not classes:
+                    for share, mult in steps:
+                        self.ask(tc.ECONOMY, q * share, price * mult)
+                    continue
+                # Both goods every tick, the other at 0 (the book keeps its shape when a
+                # launch moves a bucket out of premium).
+                eligible = k in premium
+                self.premium_available += q if eligible else 0.0
+                for good, on in ((tc.PREMIUM, eligible), (tc.ECONOMY, not eligible)):
+                    for share, mult in steps:
+                        self.ask(good, q * share if on else 0.0, price * mult)
+        else:  # no generations: all of its fleet may serve premium (ODD 7.19)
             price = self.running_cost() * (1 + self.markup)
+            good = tc.PREMIUM if classes else tc.ECONOMY
+            self.premium_available = self.available if classes else 0.0
             for share, mult in steps:
-                self.ask("compute", self.available * share, price * mult)
+                self.ask(good, self.available * share, price * mult)
         self.ask("power", max(0.0, self.power_mw - self.mw_need), 0.0)
         if s.shells:
             self.ask("shell", max(0.0, self.shell_mw - self.mw_need), 0.0)
@@ -291,6 +311,8 @@ class Hyperscaler(MarketAgent):
         self._install_orders = outstanding + self.ordered
         self._spare_mw = max(0.0, self.power_mw - self.mw_need)
         self.recipe(INSTALL, self.install_inputs, self.allocation_cap(), 0.0)
+        if classes:  # premium-eligible hardware may serve economy traffic (ODD 7.19)
+            self.recipe(tc.ECONOMY, {tc.PREMIUM: 1.0}, float("inf"), 0.0)
         value = self.install_value()
         shell = self.shell_residual()
         low = b.install_low_share
@@ -360,6 +382,7 @@ class Hyperscaler(MarketAgent):
 
     def halt(self) -> None:
         self.available = self.sold = self.utilisation = 0.0
+        self.premium_available = self.premium_sold = 0.0
         self.rent_limits = (0.0, 0.0, None)
         self.footprint = energy.Footprint()
         self.carbon_paid = self.clean_paid = 0.0
@@ -487,14 +510,18 @@ class Hyperscaler(MarketAgent):
                 if q > 0:
                     dc = m.by_name[dev]
                     self._add_shell(q, getattr(dc, "pue", s.pue), getattr(dc, "wue", s.wue))
-        self.sold = sum(out.outflows(self.name, "compute").values())
+        self.premium_sold = sum(out.outflows(self.name, tc.PREMIUM).values())
+        self.sold = sum(out.outflows(self.name, "compute").values()) + self.premium_sold
         self.utilisation = self.sold / self.available if self.available > 0 else 0.0
         opex = s.opex * self.sold
         fills = out.ask_fills_of.get(self.name, ())
-        if self.mw_factor and len(fills) >= 2 * len(self.buckets):
-            # Compute sold by bucket: its asks' fills, two per bucket; contract deliveries
-            # (not through asks) are taken to have the same mix.
-            self.gen_sold = {k: fills[2 * i] + fills[2 * i + 1] for i, k in enumerate(self.buckets)}
+        per = 4 if tc.enabled(m.world.traffic) else 2  # asks per bucket (ODD 7.19: both goods)
+        if self.mw_factor and len(fills) >= per * len(self.buckets):
+            # Compute sold by bucket: its asks' fills, two per bucket and good; contract
+            # deliveries (not through asks) are taken to have the same mix.
+            self.gen_sold = {
+                k: sum(fills[per * i : per * (i + 1)]) for i, k in enumerate(self.buckets)
+            }
             total = sum(self.gen_sold.values())
             if total > 0:
                 f = self.mw_factor
@@ -561,7 +588,7 @@ def unmet_by_hyperscaler(hypers: list[Hyperscaler], labs: list, outcome) -> dict
     for lab in labs:
         if lab.unmet <= 0:
             continue
-        got = outcome.inflows(lab.name, "compute")
+        got = tc.compute_inflows(outcome, lab.name)
         supply = sum(got.values())
         if supply > 0:
             for h, q in got.items():

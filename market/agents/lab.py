@@ -11,12 +11,18 @@ prices with the use's price elasticity, and more below its value down to
 use); its revenue (from outside the model) is the value of the compute it gets
 (each unit at its step's price). When its unmet share (EMA) passes the trigger it
 signs a take-or-pay contract with the hyperscaler that served it most.
+
+With traffic classes (ODD 7.19) its inference splits into premium (a share of it, bid
+as ``compute_premium`` at the premium value) and economy (bid as ``compute`` at the
+economy value, with training), and a recipe lets a share of its premium traffic fall
+back to economy compute at the loss of the difference in value.
 """
 
 from __future__ import annotations
 
 import math
 
+from market import traffic as tc
 from market.agents.base import MarketAgent, ema
 from market.agents.hyperscaler import Hyperscaler, most_spare_compute
 from market.ledger import EXTERNAL
@@ -26,6 +32,14 @@ from market.tolerance import REL_QUANTITY
 
 #: Compute contracts it pays for in cash, minimum or rent included (it calls them to need).
 PAID_IN_CASH = ("take_or_pay", "lease")
+
+CLASS_COLUMNS = (
+    "premium_demand", "premium_served", "moved", "premium_unmet", "economy_demand",
+    "economy_served", "economy_unmet",
+)  # fmt: skip
+"""A lab's traffic classes this tick (ODD 7.19), H100e-quarters: premium demand at its value,
+served (on premium hardware or moved), moved to economy hardware, unmet; the same for
+economy inference (training is the rest of its demand)."""
 
 
 def demand_curve(
@@ -84,6 +98,34 @@ class Lab(MarketAgent):
         """A lab with a fleet of its own (ODD 7.17) buys accelerators as capex."""
         return self.own is not None
 
+        # Traffic classes (ODD 7.19), H100e-quarters this tick: demand at its value, served
+        # (premium: on premium hardware or moved), moved to economy hardware.
+        self.goods: list[str] = []  # the good of each bid step, in bid order
+        self.by_class = {k: 0.0 for k in CLASS_COLUMNS}
+        self.fallback = 0.0  # $ per H100e-quarter a moved premium request loses (delta)
+
+    def uses(self, f: float | None = None) -> list[tuple[str, float, float, float]]:
+        """(good, H100e-quarters wanted at its value, value $ per H100e-quarter, elasticity)
+        per use, in bid order: inference (premium and economy with traffic classes), then
+        training; after demand-bust shocks (``f``: the share of its demand it takes to the
+        market, default the shocks' factor)."""
+        s = self.spec
+        if f is None:
+            f = self.model.policy.demand_factor(self.name)
+        t = self.model.world.traffic
+        inference = self.inference * f
+        e = s.inference_elasticity
+        if tc.enabled(t):
+            v_p, v_e = tc.class_values(s.inference_value, t)
+            out = [
+                (tc.PREMIUM, inference * t.premium_share, v_p, e),
+                (tc.ECONOMY, inference * (1 - t.premium_share), v_e, e),
+            ]
+        else:
+            out = [(tc.ECONOMY, inference, s.inference_value, e)]
+        out.append((tc.ECONOMY, self.training * f, s.training_value, s.training_elasticity))
+        return out
+
     def submit_orders(self) -> None:
         s = self.spec
         tpy = self.model.world.meta.ticks_per_year
@@ -97,28 +139,33 @@ class Lab(MarketAgent):
         b = self.model.world.behaviour
         if self.own is not None:  # its own fleet serves its demand first (ODD 7.17)
             f *= self._serve_own()
-        uses = (
-            (self.inference * f, s.inference_value, s.inference_elasticity),
-            (self.training * f, s.training_value, s.training_elasticity),
-        )
+        uses = self.uses(f)
         curve = [
-            step
-            for q, value, e in uses
+            (good, *step)
+            for good, q, value, e in uses
             for step in demand_curve(q, value, e, b.demand_steps, b.demand_top_price)
         ]
-        expected = self.model.price_ema.get("compute")  # what a unit will cost, $
+        ema_ = self.model.price_ema
+        expected = {g: ema_.get(g, ema_.get(tc.ECONOMY)) for g in tc.COMPUTE_GOODS}  # $/unit
         # Its budget covers the demand at and above its values; the extra use below them
         # pays its way (each unit is worth its step price, more than it pays).
-        self.cut = self._affordable(sum(q * min(p, expected or p) for q, p in curve))
+        self.cut = self._affordable(sum(q * min(p, expected[g] or p) for g, q, p in curve))
         curve += [
-            step
-            for q, value, e in uses
+            (good, *step)
+            for good, q, value, e in uses
             for step in extra_demand(q, value, e, b.demand_floor_steps, b.demand_floor_price)
         ]
         self.steps = []
-        for units, price in curve:
-            self.bid("compute", units * self.cut, price)
+        self.goods = []
+        for good, units, price in curve:
+            self.bid(good, units * self.cut, price)
             self.steps.append(price)
+            self.goods.append(good)
+        t = self.model.world.traffic
+        if tc.enabled(t):  # a share of premium traffic may move to economy compute
+            premium = sum(q for g, q, _, _ in uses if g == tc.PREMIUM) * self.cut
+            self.fallback = tc.fallback_cost(s.inference_value, t)
+            self.recipe(tc.PREMIUM, {tc.ECONOMY: 1.0}, premium * t.movable_share, self.fallback)
 
     def _serve_own(self) -> float:
         """Use its own fleet for its demand, bid for accelerators, and return the share of
@@ -167,21 +214,17 @@ class Lab(MarketAgent):
 
     def wanted_at(self, price: float) -> float:
         """H100e-quarters its demand curves want at ``price`` (this tick's demand)."""
-        s = self.spec
         b = self.model.world.behaviour
         floor = b.demand_floor_price if b.demand_floor_steps > 0 else 1.0
-        f = self.model.policy.demand_factor(self.name)
         out = 0.0
-        for q, value, e in (
-            (self.inference * f, s.inference_value, s.inference_elasticity),
-            (self.training * f, s.training_value, s.training_elasticity),
-        ):
+        for _, q, value, e in self.uses():
             if price <= b.demand_top_price * value:
                 out += q * (max(price, floor * value) / value) ** -e
         return out
 
     def halt(self) -> None:
         self.demand = self.received = self.unmet = 0.0
+        self.by_class = {k: 0.0 for k in CLASS_COLUMNS}
 
     def settle(self) -> None:
         m = self.model
@@ -199,6 +242,10 @@ class Lab(MarketAgent):
             for designer, q in m.outcome.inflows(self.name, "accelerator").items():
                 own.add(designer, q, m.tick)
         self.unmet = max(0.0, self.demand - self.received)
+        if tc.enabled(m.world.traffic):
+            moved = sum(m.outcome.activities.get(self.name, ()))
+            value -= self.fallback * moved  # moved premium traffic is worth economy's value
+            self._classes(fills, moved)
         self.revenue = value
         m.ledger.pay(EXTERNAL, self.name, value, "revenue")
 
@@ -216,7 +263,7 @@ class Lab(MarketAgent):
         price *= 1 + b.contract_premium
         # With each hyperscaler that served it, in proportion to what it served (a
         # symmetric rule); with the one with most spare compute if none did.
-        got = m.outcome.inflows(self.name, "compute")
+        got = tc.compute_inflows(m.outcome, self.name)
         total = sum(got.values())
         if total > 0:
             shares = {h: q / total for h, q in got.items() if q > REL_QUANTITY * total}
@@ -247,6 +294,22 @@ class Lab(MarketAgent):
         if price > 0 and b.contract_min_take > 0:
             q = min(q, room / (b.contract_min_take * price))
         return max(0.0, q)
+
+    def _classes(self, fills: tuple[float, ...], moved: float) -> None:
+        """Demand, served and unmet H100e-quarters by traffic class this tick (ODD 7.19)."""
+        uses = self.uses()
+        served = {tc.PREMIUM: 0.0, tc.ECONOMY: 0.0}
+        for good, q in zip(self.goods, fills):
+            served[good] += q
+        premium, economy, training = (q for _, q, _, _ in uses)
+        # Economy bids come before training's in bid order: split compute fills by steps.
+        steps = len(self.steps) // 3
+        economy_served = sum(fills[steps : 2 * steps])
+        self.by_class = dict(
+            premium_demand=premium, premium_served=served[tc.PREMIUM], moved=moved,
+            premium_unmet=max(0.0, premium - served[tc.PREMIUM]), economy_demand=economy,
+            economy_served=economy_served, economy_unmet=max(0.0, economy - economy_served),
+        )  # fmt: skip
 
     def columns(self) -> dict[str, float]:
         out = dict(demand=self.demand, received=self.received, unmet=self.unmet)

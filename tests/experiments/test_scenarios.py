@@ -25,7 +25,7 @@ VARIANTS = ["taiwan_outage", "export_controls", "hbm_shortage", "demand_bust", "
             "carbon_price", "permitting_delay", "optics_shortage", "china_part",
             "china_part_ban", "dram_demand_shock", "tool_export_controls",
             "clean_energy_requirement", "agentic_bust", "agentic_bust_no_spv",
-            "agentic_bust_no_backstop"]  # fmt: skip
+            "agentic_bust_no_backstop", "traffic_classes"]  # fmt: skip
 HISTORY = ["history_2023"]  # the backtest's scenario (tests/experiments/test_backtest.py)
 
 # Epoch AI 2025 figures ("AI Chip Sales", CC BY 4.0; docs/data-sources.md): units, H100e.
