@@ -28,8 +28,11 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import mesa
@@ -58,6 +61,22 @@ from optimizers import Clearer, Clearing, OrderBook, SolverOptions
 
 CAPITAL_KINDS = ("capex", "prepayment", *SPV_FINANCING)  # not part of operating profit
 CAPITAL_PURCHASES = ("spot:tools",)  # capex for the buyer, revenue for the seller (ODD 7.14)
+#: Allocations between the cyclic garbage collector's youngest-generation passes during a
+#: tick (Python's default is 700). A 1,000-agent tick makes ~10^5 short-lived orders, rows
+#: and tuples that reference counting frees; at the default the collector ran every few
+#: hundred of them and took ~18% of the tick (3.40 against 2.82 ticks/s, same results).
+GC_GEN0_PER_TICK = 100_000
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Raise the collector's first threshold for one tick, then restore the caller's."""
+    old = gc.get_threshold()
+    gc.set_threshold(max(GC_GEN0_PER_TICK, old[0]), *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 @dataclass(slots=True)
@@ -133,6 +152,11 @@ class MarketModel(mesa.Model):
 
     # ------------------------------------------------------------------ the tick
     def step(self) -> None:
+        """One tick (ODD 3)."""
+        with _fewer_collections():
+            self._step()
+
+    def _step(self) -> None:
         t0 = time.perf_counter()
         self.policy = policy_at(self.world, self.tick)
         self.history.apply(self.tick)  # capacity additions, budgets, products

@@ -191,3 +191,23 @@ def test_labs_bid_their_demand_and_report_unmet():
     m = run(small_world(), seed=1, ticks=3)
     for lab in m.agents_of(Lab):
         assert lab.unmet == pytest.approx(max(0.0, lab.demand - lab.received))
+
+
+def test_a_tick_leaves_the_callers_garbage_collector_settings_as_it_found_them():
+    import gc
+
+    from market.model import GC_GEN0_PER_TICK
+
+    m = MarketModel(small_world(), seed=1)
+    old = gc.get_threshold()
+    try:
+        gc.set_threshold(500, 7, 9)
+        m.step()
+        assert gc.get_threshold() == (500, 7, 9)
+        seen = []
+        m.desk.sign_requests = lambda: seen.append(gc.get_threshold())  # read inside a tick
+        m.step()
+        assert seen == [(GC_GEN0_PER_TICK, 7, 9)]
+        assert gc.get_threshold() == (500, 7, 9)
+    finally:
+        gc.set_threshold(*old)
