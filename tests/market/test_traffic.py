@@ -16,6 +16,7 @@ import math
 
 import pandas as pd
 import pytest
+from test_generations import OLD
 from test_robustness import assert_same_tables, reordered
 from worlds import small_world, step_with_money_check
 
@@ -26,16 +27,6 @@ from market.model import MarketModel
 from market.scenario import Scenario
 from optimizers import Ask, Bid, Clearer, OrderBook, Recipe, Route
 
-OLD = {
-    "name": "old",
-    "ramped": 1.0,
-    "h100e_per_chip": 1.0,
-    "hbm_per_chip": 80,
-    "chips_per_wafer": 30,
-    "chips_per_cowos_wafer": 24,
-    "unit_cost": 2500,
-    "tdp_w": 700,
-}
 NEW = {
     "name": "new",
     "ramped": 0.5,
