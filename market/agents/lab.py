@@ -92,17 +92,16 @@ class Lab(MarketAgent):
         self.cut = 1.0  # share of its demand curve it could pay for this tick (market.credit)
         # Its own accelerators, used first (ODD 7.17); None for a lab that rents all.
         self.own = OwnFleet(spec) if spec.fleet or spec.fleet_target > 0 else None
-
-    @property
-    def buys_fleet(self) -> bool:
-        """A lab with a fleet of its own (ODD 7.17) buys accelerators as capex."""
-        return self.own is not None
-
         # Traffic classes (ODD 7.19), H100e-quarters this tick: demand at its value, served
         # (premium: on premium hardware or moved), moved to economy hardware.
         self.goods: list[str] = []  # the good of each bid step, in bid order
         self.by_class = {k: 0.0 for k in CLASS_COLUMNS}
         self.fallback = 0.0  # $ per H100e-quarter a moved premium request loses (delta)
+
+    @property
+    def buys_fleet(self) -> bool:
+        """A lab with a fleet of its own (ODD 7.17) buys accelerators as capex."""
+        return self.own is not None
 
     def uses(self, f: float | None = None) -> list[tuple[str, float, float, float]]:
         """(good, H100e-quarters wanted at its value, value $ per H100e-quarter, elasticity)
