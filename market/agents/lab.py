@@ -95,6 +95,8 @@ class Lab(MarketAgent):
         # Traffic classes (ODD 7.19), H100e-quarters this tick: demand at its value, served
         # (premium: on premium hardware or moved), moved to economy hardware.
         self.goods: list[str] = []  # the good of each bid step, in bid order
+        self.use_of_bid: list[int] = []  # the use (index in ``uses``) of each bid step
+        self.market_factor = 1.0  # share of its demand taken to the market this tick
         self.by_class = {k: 0.0 for k in CLASS_COLUMNS}
         self.fallback = 0.0  # $ per H100e-quarter a moved premium request loses (delta)
 
@@ -138,28 +140,31 @@ class Lab(MarketAgent):
         b = self.model.world.behaviour
         if self.own is not None:  # its own fleet serves its demand first (ODD 7.17)
             f *= self._serve_own()
+        self.market_factor = f  # the share of its demand it takes to the market
         uses = self.uses(f)
         curve = [
-            (good, *step)
-            for good, q, value, e in uses
+            (good, *step, i)
+            for i, (good, q, value, e) in enumerate(uses)
             for step in demand_curve(q, value, e, b.demand_steps, b.demand_top_price)
         ]
         ema_ = self.model.price_ema
         expected = {g: ema_.get(g, ema_.get(tc.ECONOMY)) for g in tc.COMPUTE_GOODS}  # $/unit
         # Its budget covers the demand at and above its values; the extra use below them
         # pays its way (each unit is worth its step price, more than it pays).
-        self.cut = self._affordable(sum(q * min(p, expected[g] or p) for g, q, p in curve))
+        self.cut = self._affordable(sum(q * min(p, expected[g] or p) for g, q, p, _ in curve))
         curve += [
-            (good, *step)
-            for good, q, value, e in uses
+            (good, *step, i)
+            for i, (good, q, value, e) in enumerate(uses)
             for step in extra_demand(q, value, e, b.demand_floor_steps, b.demand_floor_price)
         ]
         self.steps = []
         self.goods = []
-        for good, units, price in curve:
+        self.use_of_bid = []
+        for good, units, price, use in curve:
             self.bid(good, units * self.cut, price)
             self.steps.append(price)
             self.goods.append(good)
+            self.use_of_bid.append(use)
         t = self.model.world.traffic
         if tc.enabled(t):  # a share of premium traffic may move to economy compute
             premium = sum(q for g, q, _, _ in uses if g == tc.PREMIUM) * self.cut
@@ -296,14 +301,13 @@ class Lab(MarketAgent):
 
     def _classes(self, fills: tuple[float, ...], moved: float) -> None:
         """Demand, served and unmet H100e-quarters by traffic class this tick (ODD 7.19)."""
-        uses = self.uses()
+        uses = self.uses(self.market_factor)
         served = {tc.PREMIUM: 0.0, tc.ECONOMY: 0.0}
         for good, q in zip(self.goods, fills):
             served[good] += q
         premium, economy, training = (q for _, q, _, _ in uses)
-        # Economy bids come before training's in bid order: split compute fills by steps.
-        steps = len(self.steps) // 3
-        economy_served = sum(fills[steps : 2 * steps])
+        # Economy inference's bids (use 1; training, use 2, bids economy compute too).
+        economy_served = sum(q for q, use in zip(fills, self.use_of_bid) if use == 1)
         self.by_class = dict(
             premium_demand=premium, premium_served=served[tc.PREMIUM], moved=moved,
             premium_unmet=max(0.0, premium - served[tc.PREMIUM]), economy_demand=economy,
