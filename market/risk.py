@@ -22,9 +22,10 @@ project is stranded when ī >= ``behaviour.stranded_idle_share`` (with N ticks o
 at once on default); then every stake's value becomes ``min(value, (1 - ī) x
 unimpaired)`` and the difference is its realised loss. Structures that value their own
 stakes (SPVs, ``market/spv.py``; vendor financing and backstops, ``_structure``) register
-them ``managed`` and set value and loss themselves. So for every stake,
+them ``managed`` and set value and loss themselves. So for every stake but a backstop's,
 realised loss = the fall in its book value beyond depreciation: the risk table's losses
-add up to the written-down capacity's value.
+add up to the written-down capacity's value (a backstop's loss is the $ its guarantor
+paid for idle compute, beside the neocloud's write-down).
 """
 
 from __future__ import annotations
@@ -169,7 +170,7 @@ class RiskBook:
                 a = m.by_name.get(payer)
                 if a is not None and a.buys_fleet:
                     spend[payer] += amount
-            elif kind in ("vendor_investment", "backstop") and amount > 0:
+            elif kind in STRUCTURES and amount > 0:
                 self._structure(payer, payee, amount, kind)
         for name in sorted(spend):
             own = spend[name] - self.spv_financed.get(name, 0.0)
