@@ -12,11 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from worlds import small_world
+from worlds import small_world, step_with_money_check
 
 from experiments.scenarios import ScenarioError, load_scenario, validate_scenario
 from market.agents import DramBuyers, MemoryMaker
-from market.ledger import EXTERNAL
 from market.model import MarketModel
 
 TICKS = 12
@@ -180,13 +179,7 @@ def test_a_halved_pool_is_still_never_exceeded():
 def test_money_is_conserved_with_dram_buyers():
     m = MarketModel(load_scenario("dram_demand_shock"), seed=2)
     for _ in range(8):
-        before = {a.name: a.cash for a in m.by_name.values()}
-        m.step()
-        net = m.last_ledger.net()
-        change = sum(a.cash - before[a.name] for a in m.by_name.values())
-        assert change == pytest.approx(-net.get(EXTERNAL, 0.0), rel=1e-9, abs=1e-3)
-        for a in m.by_name.values():
-            assert a.cash - before[a.name] == pytest.approx(net.get(a.name, 0.0), abs=1e-3)
+        step_with_money_check(m)
         paid = sum(x for p, _, x, k in m.last_ledger.rows if k == "spot:dram")
         expected = sum(q * price for _, _, g, q, price in m.outcome.spot if g == "dram")
         assert paid == pytest.approx(expected, rel=1e-9) and paid > 0

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from worlds import small_world
+from worlds import small_world, step_with_money_check
 
 from market.generations import mw_factors, shares
-from market.ledger import EXTERNAL
 from market.model import MarketModel
 from market.scenario import Scenario
 
@@ -133,11 +132,7 @@ def test_the_generation_mix_of_deliveries_adds_up_to_what_was_made():
 def test_money_is_conserved_with_generations():
     m = MarketModel(gen_world(), seed=3)
     for _ in range(6):
-        before = {a.name: a.cash for a in m.by_name.values()}
-        m.step()
-        net = m.last_ledger.net()
-        change = sum(a.cash - before[a.name] for a in m.by_name.values())
-        assert change == pytest.approx(-net.get(EXTERNAL, 0.0), rel=1e-9, abs=1e-3)
+        step_with_money_check(m)
 
 
 def test_one_generation_equal_to_the_designers_fields_behaves_as_the_designer_alone():

@@ -87,11 +87,15 @@ def stack_world(
 
 def step_with_money_check(m) -> dict[str, float]:
     """One tick of model ``m``; asserts that the agents' cash moved by exactly what the
-    tick's ledger sends out of (or into) the model, so money is conserved, and returns
-    the ledger's net per payer ($)."""
+    tick's ledger sends out of (or into) the model, so money is conserved, and that each
+    agent's cash moved by its own net in the ledger; returns the ledger's net per payer
+    ($)."""
     before = {a.name: a.cash for a in m.by_name.values()}
     m.step()
     net = m.last_ledger.net()
+    tol = 1e-9 * (1.0 + sum(map(abs, net.values())))
     change = sum(a.cash - before[a.name] for a in m.by_name.values())
-    assert abs(change + net.get(EXTERNAL, 0.0)) <= 1e-9 * (1.0 + sum(map(abs, net.values())))
+    assert abs(change + net.get(EXTERNAL, 0.0)) <= tol
+    for a in m.by_name.values():
+        assert abs(a.cash - before[a.name] - net.get(a.name, 0.0)) <= tol, a.name
     return net
