@@ -201,14 +201,20 @@ def test_a_lab_serves_its_own_demand_from_its_fleet_first():
 
 
 # ------------------------------------------------------------------ vendor financing
+def _vendor_world(**terms) -> MarketModel:
+    """Nvidia invests $2B per GW of its chips in OpenAI, which buys them for a fleet of
+    its own (0.0013 MW per H100e); the hyperscalers buy none. ``terms``: e.g. a limit."""
+    deal = {"kind": "vendor_financing", "seller": "nvidia", "buyer": "openai",
+            "good": "accelerator", "quantity": 10, "price": 2e9, "term": 12, **terms}  # fmt: skip
+    buyer = {"fleet": {"nvidia": 30000}, "fleet_target": 0.8, "mw_per_h100e": 0.0013}
+    none = {"capex_budget": 0.0}
+    return MarketModel(_world([deal], openai=buyer, azure=none, google=none), seed=4)
+
+
 def test_vendor_financing_money_returns_as_chip_purchases():
     """The lab buys the designer's chips for its own fleet (the hyperscalers buy none):
     the designer invests price x GW of them, and the lab's purchases pay it back."""
-    deal = {"kind": "vendor_financing", "seller": "nvidia", "buyer": "openai",
-            "good": "accelerator", "quantity": 10, "price": 2e9, "term": 12}  # fmt: skip
-    buyer = {"fleet": {"nvidia": 30000}, "fleet_target": 0.8, "mw_per_h100e": 0.0013}
-    none = {"capex_budget": 0.0}
-    m = MarketModel(_world([deal], openai=buyer, azure=none, google=none), seed=4)
+    m = _vendor_world()
     invested = bought = 0.0
     for _ in range(8):
         step_with_money_check(m)
@@ -228,12 +234,7 @@ def test_vendor_financing_money_returns_as_chip_purchases():
 
 
 def test_vendor_financing_stops_at_its_limit_and_counts_the_return_pro_rata():
-    deal = {"kind": "vendor_financing", "seller": "nvidia", "buyer": "openai",
-            "good": "accelerator", "quantity": 10, "price": 2e9, "term": 12,
-            "limit": 5e7}  # fmt: skip
-    buyer = {"fleet": {"nvidia": 30000}, "fleet_target": 0.8, "mw_per_h100e": 0.0013}
-    none = {"capex_budget": 0.0}
-    m = MarketModel(_world([deal], openai=buyer, azure=none, google=none), seed=4)
+    m = _vendor_world(limit=5e7)
     invested = returned = 0.0
     for _ in range(8):
         step_with_money_check(m)
