@@ -56,7 +56,7 @@ from market.shocks import PolicyState, policy_at
 from market.spv import FINANCING_KINDS as SPV_FINANCING
 from market.spv import SpvDesk
 from market.tick_metrics import TickRecorder
-from market.traffic import COMPUTE_GOODS, enabled, premium_buckets
+from market.traffic import enabled, premium_buckets
 from optimizers import Clearer, Clearing, OrderBook, SolverOptions
 
 CAPITAL_KINDS = ("capex", "prepayment", *SPV_FINANCING)  # not part of operating profit
@@ -238,13 +238,14 @@ class MarketModel(mesa.Model):
     def _recap_recipes(self) -> None:
         """Recipes take their caps again from the inputs their agents have secured
         (after pools went into allocation mid-tick), each within its own plan (a
-        generation's share of output, a stock plan; ``MarketAgent.recipe``)."""
+        generation's share of output, a stock plan; a recipe without a plan keeps its
+        capacity: ``MarketAgent.recipe``)."""
         caps = {name: self.by_name[name].allocation_cap() for name, *_ in self.orders.recipes}
         self.orders.recipes = [
             (
                 name,
                 r
-                if caps[name] is None or r.output in COMPUTE_GOODS  # traffic recipes (7.19)
+                if plan is None or caps[name] is None
                 else replace(r, capacity=min(plan, caps[name])),
                 plan,
             )

@@ -135,12 +135,13 @@ class MarketAgent(mesa.Agent):
         inputs: dict[str, float],
         capacity: float,
         cost: float,
-        plan: float = float("inf"),
+        plan: float | None = float("inf"),
     ) -> None:
         """Submit a recipe making ``output`` from ``inputs`` (units per unit), up to
         ``capacity`` units at ``cost`` $/unit. ``plan`` is its own bound apart from the
         inputs secured in allocation: when the model re-caps recipes mid-tick it sets
-        ``capacity = min(plan, allocation_cap())``."""
+        ``capacity = min(plan, allocation_cap())``; ``None`` for a recipe the allocation
+        does not bound (a traffic-class recipe, ODD 7.19), which keeps its capacity."""
         r = Recipe(self.name, output, inputs, capacity, cost)
         self.model.orders.recipes.append((self.name, r, plan))
 

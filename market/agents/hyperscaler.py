@@ -312,7 +312,7 @@ class Hyperscaler(MarketAgent):
         self._spare_mw = max(0.0, self.power_mw - self.mw_need)
         self.recipe(INSTALL, self.install_inputs, self.allocation_cap(), 0.0)
         if classes:  # premium-eligible hardware may serve economy traffic (ODD 7.19)
-            self.recipe(tc.ECONOMY, {tc.PREMIUM: 1.0}, float("inf"), 0.0)
+            self.recipe(tc.ECONOMY, {tc.PREMIUM: 1.0}, float("inf"), 0.0, plan=None)
         value = self.install_value()
         shell = self.shell_residual()
         low = b.install_low_share

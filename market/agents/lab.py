@@ -169,7 +169,8 @@ class Lab(MarketAgent):
         if tc.enabled(t):  # a share of premium traffic may move to economy compute
             premium = sum(q for g, q, _, _ in uses if g == tc.PREMIUM) * self.cut
             self.fallback = tc.fallback_cost(s.inference_value, t)
-            self.recipe(tc.PREMIUM, {tc.ECONOMY: 1.0}, premium * t.movable_share, self.fallback)
+            movable = premium * t.movable_share
+            self.recipe(tc.PREMIUM, {tc.ECONOMY: 1.0}, movable, self.fallback, plan=None)
 
     def _serve_own(self) -> float:
         """Use its own fleet for its demand, bid for accelerators, and return the share of
