@@ -67,7 +67,7 @@ class ChipDesigner(MarketAgent):
         self.built = 0.0  # H100e made for stock this tick
         self.sold_out = False  # its stock sold out this tick
         # Generations (ODD 7.15): inputs and $ per H100e of each, planned shares of output,
-        # recipe caps and H100e made by generation (this tick, and the caps of the last).
+        # and H100e made by generation this tick.
         self.generations = spec.generations
         n = len(self.generations)
         self.gen_h = [gen.realised(g, spec.performance) for g in self.generations]
@@ -77,7 +77,6 @@ class ChipDesigner(MarketAgent):
         ]
         self.gen_unit_cost = [g.unit_cost / h for g, h in zip(self.generations, self.gen_h)]
         self.gen_share = [0.0] * n
-        self.gen_cap = [0.0] * n
         self.gen_made = [0.0] * n
         if n:
             self._plan_generations(0)
@@ -198,10 +197,9 @@ class ChipDesigner(MarketAgent):
         oldest = min(on_sale, key=lambda i: (self.generations[i].launch, i))
         plans = [s * expected for s in self.gen_share]
         plans[oldest] = float("inf")
-        self.gen_cap = [min(cap, x) for x in plans]
         for i, inputs in enumerate(self.gen_inputs):
             cost = self.gen_unit_cost[i] + margin
-            self.recipe("accelerator", inputs, self.gen_cap[i], cost, plan=plans[i])
+            self.recipe("accelerator", inputs, min(cap, plans[i]), cost, plan=plans[i])
 
     def _stock_orders(self) -> None:
         """Build to forecast (ODD 7.4, "Regional parts and finished-goods stock").
