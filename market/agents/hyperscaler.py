@@ -86,6 +86,7 @@ class Hyperscaler(MarketAgent):
         self.markup = model.world.behaviour.hyperscaler_markup
         self.available = 0.0  # H100e-quarters it can rent this tick
         self.premium_available = 0.0  # of which on premium-eligible hardware (ODD 7.19)
+        self.ask_buckets: list[tuple[str, str]] = []  # bucket of each compute ask, in order
         self.premium_sold = 0.0  # H100e-quarters it rented as compute_premium this tick
         # (installed H100e, grid MW, shell MW or None) when it set ``available`` this tick
         self.rent_limits: tuple[float, float, float | None] = (0.0, 0.0, None)
@@ -275,6 +276,7 @@ class Hyperscaler(MarketAgent):
         classes = tc.enabled(self.model.world.traffic)
         premium = self.model.premium_buckets
         self.premium_available = 0.0
+        self.ask_buckets = []  # the bucket of each of its compute asks, in ask order
         if self.mw_factor:  # generations: one pair of asks per bucket, at its own cost
             factor = self.model.policy.capacity_factor(self.name)
             self.gen_available = {k: q * factor for k, q in self.gen_powered.items()}
@@ -284,6 +286,7 @@ class Hyperscaler(MarketAgent):
                 if not classes:
                     for share, mult in steps:
                         self.ask(tc.ECONOMY, q * share, price * mult)
+                        self.ask_buckets.append(k)
                     continue
                 # Both goods every tick, the other at 0 (the book keeps its shape when a
                 # launch moves a bucket out of premium).
@@ -292,6 +295,7 @@ class Hyperscaler(MarketAgent):
                 for good, on in ((tc.PREMIUM, eligible), (tc.ECONOMY, not eligible)):
                     for share, mult in steps:
                         self.ask(good, q * share if on else 0.0, price * mult)
+                        self.ask_buckets.append(k)
         else:  # no generations: all of its fleet may serve premium (ODD 7.19)
             price = self.running_cost() * (1 + self.markup)
             good = tc.PREMIUM if classes else tc.ECONOMY
@@ -515,13 +519,14 @@ class Hyperscaler(MarketAgent):
         self.utilisation = self.sold / self.available if self.available > 0 else 0.0
         opex = s.opex * self.sold
         fills = out.ask_fills_of.get(self.name, ())
-        per = 4 if tc.enabled(m.world.traffic) else 2  # asks per bucket (ODD 7.19: both goods)
-        if self.mw_factor and len(fills) >= per * len(self.buckets):
-            # Compute sold by bucket: its asks' fills, two per bucket and good; contract
-            # deliveries (not through asks) are taken to have the same mix.
-            self.gen_sold = {
-                k: sum(fills[per * i : per * (i + 1)]) for i, k in enumerate(self.buckets)
-            }
+        if self.mw_factor and fills:
+            # Compute sold by bucket: the fills of its asks for that bucket (its compute
+            # asks come first); contract deliveries (not through asks) are taken to have
+            # the same mix.
+            by_bucket: dict[tuple[str, str], list[float]] = {k: [] for k in self.buckets}
+            for k, q in zip(self.ask_buckets, fills):
+                by_bucket[k].append(q)
+            self.gen_sold = {k: sum(qs) for k, qs in by_bucket.items()}
             total = sum(self.gen_sold.values())
             if total > 0:
                 f = self.mw_factor
